@@ -1,0 +1,48 @@
+#pragma once
+
+// The Redis layer's one interface. Stores talk to Redis only through it; it hides how commands
+// are routed (one server today; a Redis Cluster implementation can replace it without touching
+// the stores, DESIGN.md §5.4).
+
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/redis/reply.h"
+#include "common/redis/script.h"
+
+namespace trellis::redis {
+
+// Receives the result of one command. Runs exactly once: on a Redis loop thread, or inline on the
+// calling thread when the command fails before it is sent (no connection ready). It must not
+// block; it may start further commands.
+using ReplyCallback = absl::AnyInvocable<void(absl::StatusOr<Reply>)>;
+
+struct CallOptions {
+  // The command fails with UNAVAILABLE if no reply arrived by then. The client also applies its
+  // own per-command timeout; the earlier of the two wins.
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+class RedisClient {
+ public:
+  virtual ~RedisClient() = default;
+
+  // Sends one command (`args[0]` is the command name). Results: the reply; UNAVAILABLE when no
+  // connection is ready, the connection drops before the reply, or the deadline passes; the status
+  // of an error reply (ErrorReplyToStatus).
+  virtual void Execute(std::vector<std::string> args, ReplyCallback done,
+                       CallOptions options = {}) = 0;
+
+  // Runs a registered script with EVALSHA (EVAL on NOSCRIPT). All `keys` must share one hash tag.
+  virtual void Eval(const Script& script, std::vector<std::string> keys,
+                    std::vector<std::string> args, ReplyCallback done,
+                    CallOptions options = {}) = 0;
+
+  // True while at least one connection is established and initialised (AUTH, scripts loaded).
+  virtual bool Ready() const = 0;
+};
+
+}  // namespace trellis::redis

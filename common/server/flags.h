@@ -1,0 +1,52 @@
+#pragma once
+
+// Flags shared by the three service binaries. Each has an environment twin (TRELLIS_<NAME>).
+
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/config/redis_url.h"
+
+ABSL_DECLARE_FLAG(std::string, listen_host);
+ABSL_DECLARE_FLAG(int, port);
+ABSL_DECLARE_FLAG(int, metrics_port);
+ABSL_DECLARE_FLAG(std::string, redis_url);
+ABSL_DECLARE_FLAG(std::string, redis_password_file);
+ABSL_DECLARE_FLAG(int, redis_connections);
+ABSL_DECLARE_FLAG(absl::Duration, redis_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, redis_connect_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, shutdown_grace);
+ABSL_DECLARE_FLAG(absl::Duration, health_interval);
+ABSL_DECLARE_FLAG(int, max_message_bytes);
+ABSL_DECLARE_FLAG(absl::Duration, keepalive_time);
+ABSL_DECLARE_FLAG(absl::Duration, max_connection_age);
+ABSL_DECLARE_FLAG(absl::Duration, max_connection_age_grace);
+ABSL_DECLARE_FLAG(std::string, log_level);
+
+namespace trellis::server {
+
+// Everything a service process is configured with, validated.
+struct ServerConfig {
+  std::string listen_host;
+  int port = 0;          // 0: pick a free port
+  int metrics_port = 0;  // 0: pick a free port; -1: no metrics endpoint
+  config::RedisEndpoint redis;
+  int redis_connections = 2;
+  absl::Duration redis_timeout;
+  absl::Duration redis_connect_timeout;
+  absl::Duration shutdown_grace;
+  absl::Duration health_interval;
+  int max_message_bytes = 0;
+  absl::Duration keepalive_time;
+  absl::Duration max_connection_age;
+  absl::Duration max_connection_age_grace;
+  std::string log_level;
+};
+
+// Reads the flags (already parsed) into a config, using the service's default ports for the port
+// flags left at their "service default" value (-1). INVALID_ARGUMENT lists every bad flag.
+absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metrics_port);
+
+}  // namespace trellis::server

@@ -1,0 +1,93 @@
+#include "common/server/run.h"
+
+#include <csignal>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "common/config/config.h"
+#include "common/log/log.h"
+#include "common/metrics/http_exporter.h"
+#include "common/metrics/rpc_metrics.h"
+#include "common/redis/async_pool.h"
+#include "common/server/signals.h"
+#include "common/status/status.h"
+
+namespace trellis::server {
+
+int RunService(int argc, char** argv, const ServiceSpec& spec) {
+  // Before any thread exists, so that every thread inherits the blocked mask.
+  BlockTerminationSignals();
+  config::ParseFlags(argc, argv, spec.usage);
+  auto config = ConfigFromFlags(spec.default_port, spec.default_metrics_port);
+  if (!config.ok()) {
+    for (const auto& [field, description] : FieldViolationsOf(config.status())) {
+      std::fprintf(stderr, "error: --%s: %s\n", field.c_str(), description.c_str());
+    }
+    std::fprintf(stderr, "run with --help to see every flag\n");
+    return 2;
+  }
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(config->log_level, &level);
+  log::Configure(spec.name, level);
+
+  redis::PoolOptions pool_options;
+  pool_options.endpoint = config->redis;
+  pool_options.connections = config->redis_connections;
+  pool_options.command_timeout = config->redis_timeout;
+  pool_options.connect_timeout = config->redis_connect_timeout;
+  auto pool = std::make_unique<redis::RedisPool>(pool_options);
+
+  metrics::Registry registry;
+  metrics::RpcMetrics rpc_metrics(&registry);
+  std::unique_ptr<metrics::HttpExporter> exporter;
+  if (config->metrics_port >= 0) {
+    auto started = metrics::HttpExporter::Start(config->listen_host, config->metrics_port, &registry);
+    if (!started.ok()) {
+      log::Error("cannot start metrics endpoint", {{"error", std::string(started.status().message())}});
+      return 1;
+    }
+    exporter = std::move(*started);
+  }
+
+  ServiceEnv env{pool.get(), &RealClock::Get(), &*config};
+  ServiceParts parts = spec.build(env);
+
+  HostOptions host_options;
+  host_options.listen_address = absl::StrCat(
+      config->listen_host.find(':') != std::string::npos ? absl::StrCat("[", config->listen_host, "]")
+                                                         : config->listen_host,
+      ":", config->port);
+  host_options.health_names = parts.health_names;
+  host_options.max_message_bytes = config->max_message_bytes;
+  host_options.keepalive_time = config->keepalive_time;
+  host_options.max_connection_age = config->max_connection_age;
+  host_options.max_connection_age_grace = config->max_connection_age_grace;
+  host_options.shutdown_grace = config->shutdown_grace;
+  host_options.health_interval = config->health_interval;
+  host_options.observer = &rpc_metrics;
+
+  ServiceHost host(host_options, pool.get());
+  for (auto& s : parts.services) host.AddService(s.get());
+  for (auto& w : parts.workers) host.AddWorker(w.get());
+  if (absl::Status started = host.Start(); !started.ok()) {
+    log::Error("cannot start", {{"error", std::string(started.message())}});
+    return 1;
+  }
+  nlohmann::json services = parts.health_names;
+  log::Info("listening", {{"address", host_options.listen_address},
+                          {"port", host.port()},
+                          {"metrics_port", exporter ? exporter->port() : -1},
+                          {"services", services},
+                          {"redis", absl::StrCat(config->redis.host, ":", config->redis.port)}});
+
+  int sig = WaitForTerminationSignal();
+  log::Info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // Order matters: the server first (drains in-flight RPCs, which may still need Redis), then the
+  // workers (inside Shutdown), then the Redis loops, then destruction.
+  host.Shutdown();
+  pool->Stop();
+  if (exporter) exporter->Stop();
+  return 0;
+}
+
+}  // namespace trellis::server

@@ -1,0 +1,157 @@
+#include "tests/support/redis_server.h"
+
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace trellis::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = absl::StrCat(base ? base : "/tmp", "/trellis-test-XXXXXX");
+  char* made = mkdtemp(tmpl.data());
+  path_ = made ? made : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+int PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(std::vector<std::string> extra_args) {
+  std::unique_ptr<RedisServer> server(new RedisServer());
+  server->extra_args_ = std::move(extra_args);
+  for (size_t i = 0; i + 1 < server->extra_args_.size(); ++i) {
+    if (server->extra_args_[i] == "--requirepass") server->password_ = server->extra_args_[i + 1];
+  }
+  absl::Status last;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    server->port_ = PickFreePort();
+    last = server->Launch();
+    if (last.ok()) return server;
+  }
+  return last;
+}
+
+RedisServer::~RedisServer() { Stop(/*hard=*/true); }
+
+std::string RedisServer::url() const {
+  if (password_.empty()) return absl::StrCat("redis://127.0.0.1:", port_, "/0");
+  return absl::StrCat("redis://:", password_, "@127.0.0.1:", port_, "/0");
+}
+
+absl::Status RedisServer::Launch() {
+  std::vector<std::string> args = {"redis-server",
+                                   "--port", absl::StrCat(port_),
+                                   "--bind", "127.0.0.1",
+                                   "--dir", dir_.path(),
+                                   "--appendonly", "yes",
+                                   "--appendfsync", "everysec",
+                                   "--save", "",
+                                   "--maxmemory-policy", "noeviction",
+                                   "--enable-debug-command", "local",
+                                   "--daemonize", "no",
+                                   "--logfile", absl::StrCat(dir_.path(), "/redis.log")};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("redis-server", argv.data());
+    _exit(127);
+  }
+  pid_ = pid;
+  absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < give_up) {
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::UnavailableError(absl::StrCat("redis-server exited at start on port ", port_));
+    }
+    auto pong = Command({"PING"});
+    if (pong.ok() && *pong == "PONG") return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  Stop(true);
+  return absl::DeadlineExceededError("redis-server did not answer PING within 10s");
+}
+
+void RedisServer::Stop(bool hard) {
+  if (pid_ <= 0) return;
+  kill(pid_, hard ? SIGKILL : SIGTERM);
+  int status;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+absl::Status RedisServer::Restart() {
+  Stop();
+  return Launch();
+}
+
+absl::StatusOr<std::string> RedisServer::Command(const std::vector<std::string>& args) const {
+  timeval tv{2, 0};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  if (c == nullptr || c->err) {
+    if (c) redisFree(c);
+    return absl::UnavailableError("cannot connect");
+  }
+  redisSetTimeout(c, tv);
+  auto run = [c](const std::vector<std::string>& a) -> redisReply* {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& s : a) {
+      argv.push_back(s.data());
+      lens.push_back(s.size());
+    }
+    return static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(a.size()), argv.data(), lens.data()));
+  };
+  if (!password_.empty()) {
+    redisReply* auth = run({"AUTH", password_});
+    if (auth) freeReplyObject(auth);
+  }
+  redisReply* r = run(args);
+  if (r == nullptr) {
+    redisFree(c);
+    return absl::UnavailableError("no reply");
+  }
+  absl::StatusOr<std::string> out;
+  switch (r->type) {
+    case REDIS_REPLY_ERROR: out = absl::InternalError(std::string(r->str, r->len)); break;
+    case REDIS_REPLY_INTEGER: out = absl::StrCat(r->integer); break;
+    case REDIS_REPLY_NIL: out = std::string("(nil)"); break;
+    case REDIS_REPLY_ARRAY: out = absl::StrCat("(array ", r->elements, ")"); break;
+    default: out = std::string(r->str, r->len);
+  }
+  freeReplyObject(r);
+  redisFree(c);
+  return out;
+}
+
+}  // namespace trellis::testing

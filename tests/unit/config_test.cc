@@ -1,0 +1,124 @@
+#include "common/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "absl/flags/flag.h"
+#include "common/config/redis_url.h"
+#include "common/server/flags.h"
+#include "common/status/status.h"
+
+namespace trellis {
+namespace {
+
+// Restores every flag this file touches after each test.
+class ConfigTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    absl::SetFlag(&FLAGS_port, -1);
+    absl::SetFlag(&FLAGS_metrics_port, -1);
+    absl::SetFlag(&FLAGS_redis_url, "redis://127.0.0.1:6379/0");
+    absl::SetFlag(&FLAGS_redis_timeout, absl::Seconds(2));
+    absl::SetFlag(&FLAGS_redis_connections, 2);
+    absl::SetFlag(&FLAGS_log_level, "info");
+    absl::SetFlag(&FLAGS_redis_password_file, "");
+  }
+
+  static std::function<const char*(const char*)> Env(std::map<std::string, std::string> vars) {
+    auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+    return [shared](const char* name) -> const char* {
+      auto it = shared->find(name);
+      return it == shared->end() ? nullptr : it->second.c_str();
+    };
+  }
+};
+
+TEST_F(ConfigTest, EnvironmentTwinIsTheUpperCasedNameWithPrefix) {
+  EXPECT_EQ(config::EnvName("redis_url"), "TRELLIS_REDIS_URL");
+}
+
+TEST_F(ConfigTest, EnvironmentSetsFlags) {
+  ASSERT_TRUE(config::ApplyEnvironment(Env({{"TRELLIS_PORT", "6000"},
+                                            {"TRELLIS_REDIS_TIMEOUT", "750ms"},
+                                            {"TRELLIS_REDIS_URL", "redis://10.0.0.5:7000/2"}}))
+                  .ok());
+  EXPECT_EQ(absl::GetFlag(FLAGS_port), 6000);
+  EXPECT_EQ(absl::GetFlag(FLAGS_redis_timeout), absl::Milliseconds(750));
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->port, 6000);
+  EXPECT_EQ(config->metrics_port, 9101);
+  EXPECT_EQ(config->redis.host, "10.0.0.5");
+  EXPECT_EQ(config->redis.port, 7000);
+  EXPECT_EQ(config->redis.db, 2);
+}
+
+TEST_F(ConfigTest, UnparsableEnvironmentValueNamesTheVariable) {
+  absl::Status s = config::ApplyEnvironment(Env({{"TRELLIS_REDIS_TIMEOUT", "soon"}}));
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  auto violations = FieldViolationsOf(s);
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].first, "TRELLIS_REDIS_TIMEOUT");
+  EXPECT_NE(violations[0].second.find("--redis_timeout"), std::string::npos);
+}
+
+TEST_F(ConfigTest, DefaultPortsComeFromTheService) {
+  auto config = server::ConfigFromFlags(50053, 9103);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->port, 50053);
+  EXPECT_EQ(config->metrics_port, 9103);
+}
+
+TEST_F(ConfigTest, BadValuesAreRejectedNamingEachFlag) {
+  absl::SetFlag(&FLAGS_port, 70000);
+  absl::SetFlag(&FLAGS_redis_url, "http://localhost");
+  absl::SetFlag(&FLAGS_redis_connections, 0);
+  absl::SetFlag(&FLAGS_redis_timeout, absl::ZeroDuration());
+  absl::SetFlag(&FLAGS_log_level, "loud");
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  std::set<std::string> fields;
+  for (const auto& [field, description] : FieldViolationsOf(config.status())) fields.insert(field);
+  EXPECT_EQ(fields, (std::set<std::string>{"port", "redis_url", "redis_connections",
+                                           "redis_timeout", "log_level"}));
+}
+
+TEST_F(ConfigTest, UnreadablePasswordFileIsRejected) {
+  absl::SetFlag(&FLAGS_redis_password_file, "/nonexistent/secret");
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(FieldViolationsOf(config.status())[0].first, "redis_password_file");
+}
+
+TEST(RedisUrl, ParsesEveryPart) {
+  auto ep = config::ParseRedisUrl("redis://app:s3cret@redis.internal:6380/3");
+  ASSERT_TRUE(ep.ok());
+  EXPECT_EQ(ep->user, "app");
+  EXPECT_EQ(ep->password, "s3cret");
+  EXPECT_EQ(ep->host, "redis.internal");
+  EXPECT_EQ(ep->port, 6380);
+  EXPECT_EQ(ep->db, 3);
+}
+
+TEST(RedisUrl, PasswordWithoutUserAndDefaults) {
+  auto ep = config::ParseRedisUrl("redis://:pw@localhost");
+  ASSERT_TRUE(ep.ok());
+  EXPECT_EQ(ep->user, "");
+  EXPECT_EQ(ep->password, "pw");
+  EXPECT_EQ(ep->port, 6379);
+  EXPECT_EQ(ep->db, 0);
+}
+
+TEST(RedisUrl, RejectsMalformedUrls) {
+  for (const char* url : {"localhost:6379", "redis://", "redis://host:0", "redis://host:abc",
+                          "redis://host:6379/16", "redis://host:6379/x"}) {
+    auto ep = config::ParseRedisUrl(url);
+    EXPECT_EQ(ep.status().code(), absl::StatusCode::kInvalidArgument) << url;
+    EXPECT_EQ(FieldViolationsOf(ep.status())[0].first, "redis_url") << url;
+  }
+}
+
+}  // namespace
+}  // namespace trellis
