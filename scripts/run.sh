@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `make run`: a local Redis (data under the build tree, AOF on, loopback only) and the three
+# services on their default ports. Ctrl-C stops everything, services first, then Redis.
+set -euo pipefail
+BUILD_DIR=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/$BUILD_DIR/services"
+RUN_DIR="$ROOT/$BUILD_DIR/run"
+mkdir -p "$RUN_DIR/redis"
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+for p in 50051 50052 50053 9101 9102 9103; do
+  if ! port_free "$p"; then
+    echo "error: port $p is already in use (another Trellis still running?). Stop it and retry." >&2
+    exit 1
+  fi
+done
+
+REDIS_PORT=${TRELLIS_RUN_REDIS_PORT:-6379}
+while ! port_free "$REDIS_PORT"; do REDIS_PORT=$((REDIS_PORT + 1)); done
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping services..."
+  for pid in "${pids[@]:1}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]:1}"; do wait "$pid" 2>/dev/null || true; done
+  echo "stopping redis..."
+  redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill -TERM "${pids[0]}" 2>/dev/null || true
+  wait "${pids[0]}" 2>/dev/null || true
+  echo "stopped."
+}
+trap stop_all INT TERM EXIT
+
+redis-server "$ROOT/deploy/redis/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 \
+  --dir "$RUN_DIR/redis" --daemonize no --logfile "$RUN_DIR/redis.log" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+export TRELLIS_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export TRELLIS_LISTEN_HOST=127.0.0.1
+for svc in goals measurements reminders; do
+  "$BIN/$svc/trellis-$svc" >>"$RUN_DIR/$svc.log" 2>&1 &
+  pids+=($!)
+done
+
+# Wait until each service says it is SERVING.
+/usr/bin/python3 "$ROOT/tools/probe.py" --wait 20 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053 || {
+  echo "error: services did not become ready; see $RUN_DIR/*.log" >&2
+  exit 1
+}
+
+cat <<MSG
+
+Trellis is running.
+  GoalService         127.0.0.1:50051   metrics http://127.0.0.1:9101/metrics
+  MeasurementService  127.0.0.1:50052   metrics http://127.0.0.1:9102/metrics
+  ReminderService     127.0.0.1:50053   metrics http://127.0.0.1:9103/metrics
+  Redis               127.0.0.1:$REDIS_PORT  (data: $RUN_DIR/redis, AOF on)
+  Logs                $RUN_DIR/{goals,measurements,reminders,redis}.log
+
+Check health and list services (gRPC health + reflection):
+  /usr/bin/python3 tools/probe.py 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053
+Any gRPC client works against these ports; the API is in proto/trellis/v1/.
+
+Press Ctrl-C to stop.
+MSG
+wait "${pids[0]}"
