@@ -1,0 +1,116 @@
+// The real service binaries, spawned as child processes: flag handling, start-up failures and
+// clean shutdown.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "tests/support/health.h"
+#include "tests/support/process.h"
+#include "tests/support/redis_server.h"
+
+namespace trellis {
+namespace {
+
+using testing::Process;
+using testing::ReadFile;
+using testing::RedisServer;
+using testing::TempDir;
+using testing::WaitForLine;
+
+class BinaryTest : public ::testing::Test {
+ protected:
+  std::string Out(const std::string& name) { return absl::StrCat(dir_.path(), "/", name); }
+
+  // Runs the goals binary to completion and returns its exit code.
+  int RunToExit(const std::vector<std::string>& args,
+                const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> argv = {TRELLIS_GOALS_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto p = Process::Spawn(argv, Out("out"), Out("err"), env);
+    EXPECT_TRUE(p.ok());
+    auto code = (*p)->Wait(absl::Seconds(20));
+    EXPECT_TRUE(code.ok()) << "binary did not exit";
+    return code.ok() ? *code : -999;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(BinaryTest, UnparsableFlagIsRejectedNamingTheFlag) {
+  EXPECT_NE(RunToExit({"--port=abc"}), 0);
+  EXPECT_NE(ReadFile(Out("err")).find("port"), std::string::npos) << ReadFile(Out("err"));
+}
+
+TEST_F(BinaryTest, UnknownFlagIsRejected) {
+  EXPECT_NE(RunToExit({"--no_such_flag=1"}), 0);
+  EXPECT_NE(ReadFile(Out("err")).find("no_such_flag"), std::string::npos);
+}
+
+TEST_F(BinaryTest, OutOfRangeValueIsRejectedWithExitTwo) {
+  EXPECT_EQ(RunToExit({"--port=70000", "--redis_url=http://localhost"}), 2);
+  std::string err = ReadFile(Out("err"));
+  EXPECT_NE(err.find("--port"), std::string::npos) << err;
+  EXPECT_NE(err.find("--redis_url"), std::string::npos) << err;
+}
+
+TEST_F(BinaryTest, BadEnvironmentTwinIsRejectedNamingTheVariable) {
+  EXPECT_EQ(RunToExit({}, {{"TRELLIS_REDIS_TIMEOUT", "soon"}}), 2);
+  EXPECT_NE(ReadFile(Out("err")).find("TRELLIS_REDIS_TIMEOUT"), std::string::npos);
+}
+
+TEST_F(BinaryTest, HelpDocumentsEveryFlagAndItsEnvironmentTwin) {
+  RunToExit({"--help"});
+  std::string help = ReadFile(Out("out")) + ReadFile(Out("err"));
+  for (const char* flag : {"redis_url", "TRELLIS_REDIS_URL", "shutdown_grace", "max_connection_age",
+                           "listen_host", "log_level"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST_F(BinaryTest, StartsServesAndExitsZeroOnSigterm) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis.ok());
+  auto p = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0",
+                           "--metrics_port=0", "--health_interval=100ms",
+                           absl::StrCat("--redis_url=", (*redis)->url())},
+                          Out("out"), Out("err"));
+  ASSERT_TRUE(p.ok());
+  auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
+  ASSERT_TRUE(line.ok()) << ReadFile(Out("err"));
+  int port = nlohmann::json::parse(*line)["port"];
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  EXPECT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
+  (*p)->Signal(SIGTERM);
+  auto code = (*p)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  EXPECT_NE(ReadFile(Out("out")).find("\"stopped\""), std::string::npos);
+}
+
+TEST_F(BinaryTest, PortHeldByAnotherProcessMakesStartupFail) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis.ok());
+  std::string url = absl::StrCat("--redis_url=", (*redis)->url());
+  auto first = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0",
+                               "--metrics_port=-1", url},
+                              Out("out1"), Out("err1"));
+  ASSERT_TRUE(first.ok());
+  auto line = WaitForLine(Out("out1"), "\"listening\"", absl::Seconds(20));
+  ASSERT_TRUE(line.ok());
+  int port = nlohmann::json::parse(*line)["port"];
+  auto second = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1",
+                                absl::StrCat("--port=", port), "--metrics_port=0", url},
+                               Out("out2"), Out("err2"));
+  ASSERT_TRUE(second.ok());
+  auto code = (*second)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(ReadFile(Out("out2")).find("cannot listen"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace trellis

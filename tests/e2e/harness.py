@@ -1,0 +1,168 @@
+"""End-to-end harness: a private redis-server and the real service binaries, all on free loopback
+ports in a temp dir, driven from Python's grpcio (Debian's python3-grpcio, /usr/bin/python3)."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PY_STUBS = os.environ["TRELLIS_PY_STUBS"]
+sys.path.insert(0, PY_STUBS)
+
+import grpc  # noqa: E402
+from health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from reflection.v1alpha import reflection_pb2, reflection_pb2_grpc  # noqa: E402
+
+BINARIES = {
+    "goals": os.environ.get("TRELLIS_GOALS_BIN"),
+    "measurements": os.environ.get("TRELLIS_MEASUREMENTS_BIN"),
+    "reminders": os.environ.get("TRELLIS_REMINDERS_BIN"),
+}
+SERVICE_NAMES = {
+    "goals": "trellis.v1.GoalService",
+    "measurements": "trellis.v1.MeasurementService",
+    "reminders": "trellis.v1.ReminderService",
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, limit=15.0, step=0.05):
+    """Polls predicate() until it returns a truthy value or `limit` seconds pass."""
+    end = time.monotonic() + limit
+    while True:
+        value = predicate()
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(step)
+
+
+class Redis:
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "redis")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--appendonly", "yes", "--save", "", "--daemonize", "no",
+             "--logfile", os.path.join(self.dir, "redis.log")])
+        ok = wait_until(lambda: self.ping(), 10)
+        assert ok, "redis-server did not start"
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self, hard=True):
+        if self.proc:
+            self.proc.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+            self.proc.wait(10)
+            self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+class Service:
+    """One real service binary on a free port, its JSON log in a file."""
+
+    def __init__(self, name, workdir, redis_url, extra_args=()):
+        self.name = name
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.err_path = os.path.join(workdir, f"{name}.err")
+        self.proc = subprocess.Popen(
+            [BINARIES[name], "--listen_host=127.0.0.1", "--port=0", "--metrics_port=0",
+             f"--redis_url={redis_url}", "--health_interval=100ms", *extra_args],
+            stdout=open(self.log_path, "w"), stderr=open(self.err_path, "w"))
+        line = wait_until(lambda: self._find_log("listening"), 20)
+        assert line, f"{name} did not start: {open(self.err_path).read()}"
+        self.port = line["port"]
+        self.metrics_port = line["metrics_port"]
+        self.address = f"127.0.0.1:{self.port}"
+        self.channel = grpc.insecure_channel(self.address)
+
+    def _find_log(self, msg):
+        try:
+            with open(self.log_path) as f:
+                for raw in f:
+                    try:
+                        line = json.loads(raw)
+                    except ValueError:
+                        continue
+                    if line.get("msg") == msg:
+                        return line
+        except OSError:
+            pass
+        return None
+
+    def log_lines(self):
+        with open(self.log_path) as f:
+            return [json.loads(raw) for raw in f if raw.strip()]
+
+    def health(self, service=""):
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        try:
+            resp = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+        except grpc.RpcError as e:
+            return e.code().name
+
+    def wait_health(self, want, service="", limit=15.0):
+        return wait_until(lambda: self.health(service) == want, limit) and want
+
+    def reflection_services(self):
+        stub = reflection_pb2_grpc.ServerReflectionStub(self.channel)
+        req = reflection_pb2.ServerReflectionRequest(list_services="")
+        for resp in stub.ServerReflectionInfo(iter([req]), timeout=5):
+            return sorted(s.name for s in resp.list_services_response.service)
+        return []
+
+    def stop(self, sig=signal.SIGTERM, limit=20):
+        self.channel.close()
+        self.proc.send_signal(sig)
+        return self.proc.wait(limit)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class Suite:
+    """Redis plus the three services; use as a context manager."""
+
+    def __init__(self, names=("goals", "measurements", "reminders")):
+        self.names = names
+
+    def __enter__(self):
+        self.workdir = tempfile.mkdtemp(prefix="trellis-e2e-")
+        self.redis = Redis(self.workdir)
+        self.services = {n: Service(n, self.workdir, self.redis.url) for n in self.names}
+        return self
+
+    def __exit__(self, *exc):
+        for s in self.services.values():
+            s.kill()
+        self.redis.stop()
+        if exc[0] is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            print(f"e2e: logs kept in {self.workdir}", file=sys.stderr)
+        return False
