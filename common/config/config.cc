@@ -42,9 +42,10 @@ std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage) {
   usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
   usage_config.version_string = [] { return std::string("trellis 0.1.0\n"); };
   absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(absl::StrCat(
-      usage, "\n\nEvery flag has an environment twin: --some_flag is TRELLIS_SOME_FLAG. "
-             "A flag on the command line wins over the environment."));
+  absl::SetProgramUsageMessage(
+      absl::StrCat(usage,
+                   "\n\nEvery flag has an environment twin: --some_flag is TRELLIS_SOME_FLAG. "
+                   "A flag on the command line wins over the environment."));
 
   absl::Status env_status = ApplyEnvironment([](const char* name) { return std::getenv(name); });
   if (!env_status.ok()) {

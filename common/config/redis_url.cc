@@ -1,8 +1,8 @@
 #include "common/config/redis_url.h"
 
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status/status.h"
 
 namespace trellis::config {
@@ -34,8 +34,8 @@ absl::StatusOr<RedisEndpoint> ParseRedisUrl(absl::string_view url, absl::string_
   if (size_t colon = hostport.rfind(':'); colon != absl::string_view::npos) {
     absl::string_view port = hostport.substr(colon + 1);
     if (!absl::SimpleAtoi(port, &ep.port) || ep.port < 1 || ep.port > 65535) {
-      return InvalidField(field, absl::StrCat("port must be a number from 1 to 65535, got '",
-                                              port, "'"));
+      return InvalidField(field,
+                          absl::StrCat("port must be a number from 1 to 65535, got '", port, "'"));
     }
     hostport = hostport.substr(0, colon);
   }

@@ -27,7 +27,8 @@ void SetSinkForTesting(std::function<void(const std::string&)> sink);
 bool Enabled(Level level);
 
 // Writes {"ts":..., "level":..., "service":..., "msg": msg, ...fields}.
-void Write(Level level, absl::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
+void Write(Level level, absl::string_view msg,
+           const nlohmann::json& fields = nlohmann::json::object());
 
 inline void Debug(absl::string_view msg, const nlohmann::json& f = nlohmann::json::object()) {
   if (Enabled(Level::kDebug)) Write(Level::kDebug, msg, f);

@@ -27,8 +27,7 @@ void WriteAll(int fd, const std::string& data) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<HttpExporter>> HttpExporter::Start(const std::string& host,
-                                                                  int port,
+absl::StatusOr<std::unique_ptr<HttpExporter>> HttpExporter::Start(const std::string& host, int port,
                                                                   const Registry* registry) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

@@ -11,10 +11,10 @@ std::pair<std::string, std::string> SplitMethod(absl::string_view method) {
 
 absl::string_view PrometheusCodeName(grpc::StatusCode code) {
   static constexpr absl::string_view kNames[] = {
-      "OK",       "Canceled",          "Unknown",      "InvalidArgument", "DeadlineExceeded",
-      "NotFound", "AlreadyExists",     "PermissionDenied", "ResourceExhausted",
-      "FailedPrecondition", "Aborted", "OutOfRange",   "Unimplemented",   "Internal",
-      "Unavailable", "DataLoss",       "Unauthenticated"};
+      "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+      "DataLoss", "Unauthenticated"};
   int c = static_cast<int>(code);
   return (c >= 0 && c <= 16) ? kNames[c] : "Unknown";
 }
@@ -37,8 +37,7 @@ void RpcMetrics::OnRpcStart(absl::string_view method) {
                  {{"grpc_method", name}, {"grpc_service", service}, {"grpc_type", "unary"}});
 }
 
-void RpcMetrics::OnRpcEnd(absl::string_view method, grpc::StatusCode code,
-                          absl::Duration latency) {
+void RpcMetrics::OnRpcEnd(absl::string_view method, grpc::StatusCode code, absl::Duration latency) {
   auto [service, name] = SplitMethod(method);
   registry_->Add("grpc_server_handled_total", {{"grpc_code", std::string(PrometheusCodeName(code))},
                                                {"grpc_method", name},

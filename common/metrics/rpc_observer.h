@@ -14,7 +14,8 @@ class RpcObserver {
   virtual ~RpcObserver() = default;
   // `method` is the full gRPC path, "/trellis.v1.GoalService/GetGoal".
   virtual void OnRpcStart(absl::string_view method) = 0;
-  virtual void OnRpcEnd(absl::string_view method, grpc::StatusCode code, absl::Duration latency) = 0;
+  virtual void OnRpcEnd(absl::string_view method, grpc::StatusCode code,
+                        absl::Duration latency) = 0;
 };
 
 }  // namespace trellis::metrics

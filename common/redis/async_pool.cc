@@ -108,14 +108,16 @@ class RedisPool::Loop {
   // Any thread.
   void Enqueue(std::unique_ptr<Request> request) {
     bool wake = false;
+    bool accepted = false;
     {
       absl::MutexLock lock(&mu_);
       if (!stopping_) {
+        accepted = true;
         wake = queue_.empty();
         queue_.push_back(std::move(request));
       }
     }
-    if (request != nullptr) {
+    if (!accepted) {
       request->Complete(UnavailableError("storage client is shutting down", "SHUTTING_DOWN"));
       return;
     }
@@ -141,7 +143,9 @@ class RedisPool::Loop {
 
   // ---- loop thread only below ----
 
-  static void OnWakeThunk(evutil_socket_t, short, void* self) { static_cast<Loop*>(self)->OnWake(); }
+  static void OnWakeThunk(evutil_socket_t, short, void* self) {
+    static_cast<Loop*>(self)->OnWake();
+  }
   static void OnWatchdogThunk(evutil_socket_t, short, void* self) {
     static_cast<Loop*>(self)->OnWatchdog();
   }
@@ -191,7 +195,8 @@ class RedisPool::Loop {
       request->Complete(ConnectionLost());
       return;
     }
-    request.release();  // hiredis calls back exactly once; OnReply deletes it.
+    // hiredis calls back exactly once; OnReply takes ownership back and deletes it.
+    static_cast<void>(request.release());
     r->sent_time = absl::Now();
     r->deadline_it = deadlines_.emplace(r->deadline, r);
     r->in_deadline_index = true;
@@ -217,14 +222,13 @@ class RedisPool::Loop {
       if (r->script != nullptr && !r->resent_as_eval && absl::StartsWith(text, "NOSCRIPT")) {
         // The server lost its script cache (restart, SCRIPT FLUSH): EVAL loads it again.
         r->resent_as_eval = true;
-        std::vector<std::string> argv = {"EVAL", r->script->body(),
-                                         absl::StrCat(r->keys.size())};
+        std::vector<std::string> argv = {"EVAL", r->script->body(), absl::StrCat(r->keys.size())};
         argv.insert(argv.end(), r->keys.begin(), r->keys.end());
         argv.insert(argv.end(), r->args.begin(), r->args.end());
         r->formatted = Format(argv);
         if (redisAsyncFormattedCommand(ac, &Loop::OnReplyThunk, r, r->formatted.data(),
                                        r->formatted.size()) == REDIS_OK) {
-          owned.release();
+          static_cast<void>(owned.release());  // owned by hiredis again until the reply
           return;
         }
         Unindex(r);
@@ -274,8 +278,8 @@ class RedisPool::Loop {
 
   void Connect() {
     if (IsStopping()) return;
-    redisAsyncContext* ac = redisAsyncConnect(options_.endpoint.host.c_str(),
-                                              options_.endpoint.port);
+    redisAsyncContext* ac =
+        redisAsyncConnect(options_.endpoint.host.c_str(), options_.endpoint.port);
     if (ac == nullptr || ac->err) {
       log::Warn("redis connect failed", {{"loop", index_}, {"error", ac ? ac->errstr : "oom"}});
       if (ac != nullptr) redisAsyncFree(ac);
@@ -313,8 +317,10 @@ class RedisPool::Loop {
     std::vector<std::vector<std::string>> commands;
     const auto& ep = options_.endpoint;
     if (!ep.password.empty()) {
-      if (ep.user.empty()) commands.push_back({"AUTH", ep.password});
-      else commands.push_back({"AUTH", ep.user, ep.password});
+      if (ep.user.empty())
+        commands.push_back({"AUTH", ep.password});
+      else
+        commands.push_back({"AUTH", ep.user, ep.password});
     }
     if (ep.db != 0) commands.push_back({"SELECT", absl::StrCat(ep.db)});
     for (const Script* s : Script::All()) commands.push_back({"SCRIPT", "LOAD", s->body()});
@@ -332,7 +338,8 @@ class RedisPool::Loop {
     if (reply->type == REDIS_REPLY_ERROR && !handshake_failed_) {
       handshake_failed_ = true;
       log::Error("redis handshake failed",
-                 {{"loop", index_}, {"redis_error", std::string(reply->str, std::min<size_t>(reply->len, 120))}});
+                 {{"loop", index_},
+                  {"redis_error", std::string(reply->str, std::min<size_t>(reply->len, 120))}});
       // Deferred by hiredis until this callback returns; then OnDisconnect reconnects later.
       redisAsyncFree(ac);
       return;
@@ -342,9 +349,9 @@ class RedisPool::Loop {
       backoff_ = options_.min_backoff;
       logged_down_ = false;
       last_reply_time_ = absl::Now();
-      log::Info("redis connected", {{"loop", index_},
-                                    {"endpoint", absl::StrCat(options_.endpoint.host, ":",
-                                                              options_.endpoint.port)}});
+      log::Info("redis connected",
+                {{"loop", index_},
+                 {"endpoint", absl::StrCat(options_.endpoint.host, ":", options_.endpoint.port)}});
     }
   }
 

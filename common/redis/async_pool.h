@@ -25,8 +25,8 @@ namespace trellis::redis {
 
 struct PoolOptions {
   config::RedisEndpoint endpoint;
-  int connections = 2;                                  // loop threads, one connection each
-  absl::Duration command_timeout = absl::Seconds(2);    // per command, unless the caller's is shorter
+  int connections = 2;                                // loop threads, one connection each
+  absl::Duration command_timeout = absl::Seconds(2);  // per command, unless the caller's is shorter
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration min_backoff = absl::Milliseconds(50);  // reconnect backoff, doubled up to max
   absl::Duration max_backoff = absl::Seconds(1);

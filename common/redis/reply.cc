@@ -58,8 +58,8 @@ constexpr CodeName kScriptCodes[] = {
 };
 
 constexpr absl::string_view kTransientPrefixes[] = {
-    "LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
-    "OOM",     "MOVED", "ASK",     "NOAUTH",     "WRONGPASS", "NOREPLICAS"};
+    "LOADING", "BUSY",  "READONLY", "MASTERDOWN", "TRYAGAIN",  "CLUSTERDOWN",
+    "OOM",     "MOVED", "ASK",      "NOAUTH",     "WRONGPASS", "NOREPLICAS"};
 
 }  // namespace
 

@@ -114,7 +114,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
   CheckPositive(v, "max_connection_age_grace", c.max_connection_age_grace);
   c.log_level = absl::GetFlag(FLAGS_log_level);
   log::Level level;
-  if (!log::ParseLevel(c.log_level, &level)) v.Add("log_level", "must be debug, info, warn or error");
+  if (!log::ParseLevel(c.log_level, &level))
+    v.Add("log_level", "must be debug, info, warn or error");
 
   if (!v.empty()) return v.ToStatus();
   return c;

@@ -32,8 +32,9 @@ absl::Status ServiceHost::Start() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
                              static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive_time)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                             static_cast<int>(absl::ToInt64Milliseconds(options_.max_connection_age)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options_.max_connection_age)));
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
       static_cast<int>(absl::ToInt64Milliseconds(options_.max_connection_age_grace)));
@@ -51,10 +52,9 @@ absl::Status ServiceHost::Start() {
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
-    return UnavailableError(
-        absl::StrCat("cannot listen on ", options_.listen_address,
-                     " (is the port in use by another process?)"),
-        "LISTEN_FAILED");
+    return UnavailableError(absl::StrCat("cannot listen on ", options_.listen_address,
+                                         " (is the port in use by another process?)"),
+                            "LISTEN_FAILED");
   }
   // NOT_SERVING until Redis has been seen.
   SetServing(false);

@@ -31,8 +31,8 @@ class Worker {
 };
 
 struct HostOptions {
-  std::string listen_address = "127.0.0.1:0";  // host:port; port 0 picks a free one
-  std::vector<std::string> health_names;        // e.g. "trellis.v1.GoalService"
+  std::string listen_address = "127.0.0.1:0";            // host:port; port 0 picks a free one
+  std::vector<std::string> health_names;                 // e.g. "trellis.v1.GoalService"
   std::shared_ptr<grpc::ServerCredentials> credentials;  // null: plaintext
   int max_message_bytes = 4 << 20;
   absl::Duration keepalive_time = absl::Seconds(60);

@@ -14,12 +14,23 @@ constexpr absl::string_view kHealthPrefix = "/grpc.health.v1.Health/";
 constexpr absl::string_view kReflectionPrefix = "/grpc.reflection.";
 
 std::string CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {
-      "OK",           "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",   "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   int c = static_cast<int>(code);
   return (c >= 0 && c <= 16) ? kNames[c] : "UNKNOWN";
 }
@@ -37,7 +48,8 @@ class AccessLogInterceptor final : public grpc::experimental::Interceptor {
       if (md != nullptr) {
         auto it = md->find("traceparent");
         if (it != md->end()) {
-          trace_id_ = TraceIdFromTraceparent(absl::string_view(it->second.data(), it->second.size()));
+          trace_id_ =
+              TraceIdFromTraceparent(absl::string_view(it->second.data(), it->second.size()));
         }
       }
     }
@@ -45,8 +57,8 @@ class AccessLogInterceptor final : public grpc::experimental::Interceptor {
       grpc::Status status = methods->GetSendStatus();
       absl::Duration latency = absl::Now() - start_;
       if (observer_ != nullptr) observer_->OnRpcEnd(method_, status.error_code(), latency);
-      bool quiet = absl::StartsWith(method_, kHealthPrefix) ||
-                   absl::StartsWith(method_, kReflectionPrefix);
+      bool quiet =
+          absl::StartsWith(method_, kHealthPrefix) || absl::StartsWith(method_, kReflectionPrefix);
       log::Level level = quiet ? log::Level::kDebug
                          : status.error_code() == grpc::StatusCode::INTERNAL ||
                                  status.error_code() == grpc::StatusCode::UNKNOWN

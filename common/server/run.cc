@@ -41,9 +41,11 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   metrics::RpcMetrics rpc_metrics(&registry);
   std::unique_ptr<metrics::HttpExporter> exporter;
   if (config->metrics_port >= 0) {
-    auto started = metrics::HttpExporter::Start(config->listen_host, config->metrics_port, &registry);
+    auto started =
+        metrics::HttpExporter::Start(config->listen_host, config->metrics_port, &registry);
     if (!started.ok()) {
-      log::Error("cannot start metrics endpoint", {{"error", std::string(started.status().message())}});
+      log::Error("cannot start metrics endpoint",
+                 {{"error", std::string(started.status().message())}});
       return 1;
     }
     exporter = std::move(*started);
@@ -53,10 +55,10 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   ServiceParts parts = spec.build(env);
 
   HostOptions host_options;
-  host_options.listen_address = absl::StrCat(
-      config->listen_host.find(':') != std::string::npos ? absl::StrCat("[", config->listen_host, "]")
-                                                         : config->listen_host,
-      ":", config->port);
+  host_options.listen_address = absl::StrCat(config->listen_host.find(':') != std::string::npos
+                                                 ? absl::StrCat("[", config->listen_host, "]")
+                                                 : config->listen_host,
+                                             ":", config->port);
   host_options.health_names = parts.health_names;
   host_options.max_message_bytes = config->max_message_bytes;
   host_options.keepalive_time = config->keepalive_time;

@@ -7,8 +7,8 @@
 
 namespace trellis::goals {
 
-// The gRPC handler of trellis.v1.GoalService (thin: authenticate, validate, call the domain, map the
-// status). RPCs not yet implemented answer UNIMPLEMENTED.
+// The gRPC handler of trellis.v1.GoalService (thin: authenticate, validate, call the domain, map
+// the status). RPCs not yet implemented answer UNIMPLEMENTED.
 class GoalServiceHandler final : public trellis::v1::GoalService::CallbackService {
  public:
   explicit GoalServiceHandler(const server::ServiceEnv& env) : env_(env) {}

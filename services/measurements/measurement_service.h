@@ -7,8 +7,8 @@
 
 namespace trellis::measurements {
 
-// The gRPC handler of trellis.v1.MeasurementService (thin: authenticate, validate, call the domain, map the
-// status). RPCs not yet implemented answer UNIMPLEMENTED.
+// The gRPC handler of trellis.v1.MeasurementService (thin: authenticate, validate, call the domain,
+// map the status). RPCs not yet implemented answer UNIMPLEMENTED.
 class MeasurementServiceHandler final : public trellis::v1::MeasurementService::CallbackService {
  public:
   explicit MeasurementServiceHandler(const server::ServiceEnv& env) : env_(env) {}

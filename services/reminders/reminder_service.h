@@ -7,8 +7,8 @@
 
 namespace trellis::reminders {
 
-// The gRPC handler of trellis.v1.ReminderService (thin: authenticate, validate, call the domain, map the
-// status). RPCs not yet implemented answer UNIMPLEMENTED.
+// The gRPC handler of trellis.v1.ReminderService (thin: authenticate, validate, call the domain,
+// map the status). RPCs not yet implemented answer UNIMPLEMENTED.
 class ReminderServiceHandler final : public trellis::v1::ReminderService::CallbackService {
  public:
   explicit ReminderServiceHandler(const server::ServiceEnv& env) : env_(env) {}

@@ -73,16 +73,16 @@ TEST_F(BinaryTest, HelpDocumentsEveryFlagAndItsEnvironmentTwin) {
 TEST_F(BinaryTest, StartsServesAndExitsZeroOnSigterm) {
   auto redis = RedisServer::Start();
   ASSERT_TRUE(redis.ok());
-  auto p = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0",
-                           "--metrics_port=0", "--health_interval=100ms",
-                           absl::StrCat("--redis_url=", (*redis)->url())},
-                          Out("out"), Out("err"));
+  auto p =
+      Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=0",
+                      "--health_interval=100ms", absl::StrCat("--redis_url=", (*redis)->url())},
+                     Out("out"), Out("err"));
   ASSERT_TRUE(p.ok());
   auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
   ASSERT_TRUE(line.ok()) << ReadFile(Out("err"));
   int port = nlohmann::json::parse(*line)["port"];
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   EXPECT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
   (*p)->Signal(SIGTERM);
   auto code = (*p)->Wait(absl::Seconds(20));
@@ -95,9 +95,9 @@ TEST_F(BinaryTest, PortHeldByAnotherProcessMakesStartupFail) {
   auto redis = RedisServer::Start();
   ASSERT_TRUE(redis.ok());
   std::string url = absl::StrCat("--redis_url=", (*redis)->url());
-  auto first = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0",
-                               "--metrics_port=-1", url},
-                              Out("out1"), Out("err1"));
+  auto first = Process::Spawn(
+      {TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=-1", url},
+      Out("out1"), Out("err1"));
   ASSERT_TRUE(first.ok());
   auto line = WaitForLine(Out("out1"), "\"listening\"", absl::Seconds(20));
   ASSERT_TRUE(line.ok());

@@ -100,5 +100,4 @@ absl::StatusOr<std::string> WaitForLine(const std::string& path, const std::stri
   return absl::DeadlineExceededError(absl::StrCat("no line with '", needle, "' in ", path));
 }
 
-
 }  // namespace trellis::testing

@@ -39,8 +39,4 @@ absl::StatusOr<std::string> WaitForLine(const std::string& path, const std::stri
 
 std::string ReadFile(const std::string& path);
 
-
-
-
-
 }  // namespace trellis::testing

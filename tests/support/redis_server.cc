@@ -41,7 +41,8 @@ int PickFreePort() {
   return port;
 }
 
-absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(std::vector<std::string> extra_args) {
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
+    std::vector<std::string> extra_args) {
   std::unique_ptr<RedisServer> server(new RedisServer());
   server->extra_args_ = std::move(extra_args);
   for (size_t i = 0; i + 1 < server->extra_args_.size(); ++i) {
@@ -65,16 +66,26 @@ std::string RedisServer::url() const {
 
 absl::Status RedisServer::Launch() {
   std::vector<std::string> args = {"redis-server",
-                                   "--port", absl::StrCat(port_),
-                                   "--bind", "127.0.0.1",
-                                   "--dir", dir_.path(),
-                                   "--appendonly", "yes",
-                                   "--appendfsync", "everysec",
-                                   "--save", "",
-                                   "--maxmemory-policy", "noeviction",
-                                   "--enable-debug-command", "local",
-                                   "--daemonize", "no",
-                                   "--logfile", absl::StrCat(dir_.path(), "/redis.log")};
+                                   "--port",
+                                   absl::StrCat(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--dir",
+                                   dir_.path(),
+                                   "--appendonly",
+                                   "yes",
+                                   "--appendfsync",
+                                   "everysec",
+                                   "--save",
+                                   "",
+                                   "--maxmemory-policy",
+                                   "noeviction",
+                                   "--enable-debug-command",
+                                   "local",
+                                   "--daemonize",
+                                   "no",
+                                   "--logfile",
+                                   absl::StrCat(dir_.path(), "/redis.log")};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
@@ -143,11 +154,20 @@ absl::StatusOr<std::string> RedisServer::Command(const std::vector<std::string>&
   }
   absl::StatusOr<std::string> out;
   switch (r->type) {
-    case REDIS_REPLY_ERROR: out = absl::InternalError(std::string(r->str, r->len)); break;
-    case REDIS_REPLY_INTEGER: out = absl::StrCat(r->integer); break;
-    case REDIS_REPLY_NIL: out = std::string("(nil)"); break;
-    case REDIS_REPLY_ARRAY: out = absl::StrCat("(array ", r->elements, ")"); break;
-    default: out = std::string(r->str, r->len);
+    case REDIS_REPLY_ERROR:
+      out = absl::InternalError(std::string(r->str, r->len));
+      break;
+    case REDIS_REPLY_INTEGER:
+      out = absl::StrCat(r->integer);
+      break;
+    case REDIS_REPLY_NIL:
+      out = std::string("(nil)");
+      break;
+    case REDIS_REPLY_ARRAY:
+      out = absl::StrCat("(array ", r->elements, ")");
+      break;
+    default:
+      out = std::string(r->str, r->len);
   }
   freeReplyObject(r);
   redisFree(c);

@@ -31,7 +31,8 @@ class RedisServer {
  public:
   // Starts redis-server and waits until it answers PING. `extra_args` are passed through
   // (e.g. {"--requirepass", "secret"}).
-  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(std::vector<std::string> extra_args = {});
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(
+      std::vector<std::string> extra_args = {});
   ~RedisServer();
 
   int port() const { return port_; }

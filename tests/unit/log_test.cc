@@ -52,19 +52,19 @@ TEST(LogLevel, ParsesKnownNamesOnly) {
 }
 
 TEST(Traceparent, ExtractsTheTraceId) {
-  EXPECT_EQ(server::TraceIdFromTraceparent(
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-            "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(
+      server::TraceIdFromTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+      "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 TEST(Traceparent, RejectsMalformedValues) {
   EXPECT_EQ(server::TraceIdFromTraceparent("garbage"), "");
-  EXPECT_EQ(server::TraceIdFromTraceparent(
-                "00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
-            "");
-  EXPECT_EQ(server::TraceIdFromTraceparent(
-                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
-            "");
+  EXPECT_EQ(
+      server::TraceIdFromTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+      "");
+  EXPECT_EQ(
+      server::TraceIdFromTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
+      "");
 }
 
 }  // namespace

@@ -88,11 +88,12 @@ TEST(RedisErrorMapping, ScriptOutcomesKeepCodeReasonAndMessage) {
 }
 
 TEST(RedisErrorMapping, TransientServerStatesAreUnavailable) {
-  for (const char* text : {"LOADING Redis is loading the dataset in memory",
-                           "READONLY You can't write against a read only replica.",
-                           "BUSY Redis is busy running a script.",
-                           "OOM command not allowed when used memory > 'maxmemory'.",
-                           "NOAUTH Authentication required.", "MASTERDOWN Link with MASTER is down"}) {
+  for (const char* text :
+       {"LOADING Redis is loading the dataset in memory",
+        "READONLY You can't write against a read only replica.",
+        "BUSY Redis is busy running a script.",
+        "OOM command not allowed when used memory > 'maxmemory'.",
+        "NOAUTH Authentication required.", "MASTERDOWN Link with MASTER is down"}) {
     absl::Status s = redis::ErrorReplyToStatus(text);
     EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << text;
     EXPECT_EQ(s.message().find("Redis"), absl::string_view::npos) << "leaks server text";
