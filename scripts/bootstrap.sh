@@ -11,7 +11,7 @@ PACKAGES=(
   libabsl-dev libhiredis-dev libevent-dev libssl-dev libical-dev libcpp-jwt-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev tzdata ca-certificates
   # runtime and tests
-  redis-server redis-tools python3 python3-grpcio python3-protobuf
+  redis-server redis-tools python3 python3-grpcio python3-protobuf python3-jwt
   # lint
   clang-format clang-tidy
 )
@@ -22,7 +22,27 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js runs the FHIR R4 validators in the tests. Any node >= 18 with npm will do; install
+# Debian's only when none is present (an existing distribution's node may bundle its own npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
+# The FHIR validators (exact versions pinned in tests/fhir/package-lock.json).
+install_node_modules() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/fhir"
+  [ -f "$dir/package-lock.json" ] || return 0
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     ! cmp -s <(grep -v '"resolved"' "$dir/package-lock.json" | md5sum) "$dir/node_modules/.trellis-lock-md5" 2>/dev/null; then
+    echo "bootstrap: installing the FHIR validators (npm ci in tests/fhir)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    grep -v '"resolved"' "$dir/package-lock.json" | md5sum > "$dir/node_modules/.trellis-lock-md5"
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  install_node_modules
   exit 0
 fi
 
@@ -42,4 +62,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_node_modules
 echo "bootstrap: done"

@@ -42,6 +42,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# A development signing secret, made once and kept under the build tree. Mint tokens with it
+# (see the README); production uses a secret or keys from the platform's identity provider.
+SECRET_FILE="$RUN_DIR/dev-secret"
+if [ ! -s "$SECRET_FILE" ]; then
+  head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > "$SECRET_FILE"
+  chmod 600 "$SECRET_FILE"
+fi
+export TRELLIS_AUTH_HS256_SECRET_FILE="$SECRET_FILE"
 export TRELLIS_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export TRELLIS_LISTEN_HOST=127.0.0.1
 for svc in goals measurements reminders; do

@@ -47,6 +47,16 @@ ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
 ABSL_FLAG(std::string, log_level, "info",
           "Lowest log level written: debug, info, warn or error (env TRELLIS_LOG_LEVEL).");
 
+ABSL_FLAG(std::string, auth_hs256_secret_file, "",
+          "File holding the HS256 secret (at least 32 bytes) that bearer tokens are signed with "
+          "(env TRELLIS_AUTH_HS256_SECRET_FILE). Required: every RPC but health needs a token.");
+ABSL_FLAG(std::string, auth_issuer, "trellis",
+          "Required `iss` claim of bearer tokens (env TRELLIS_AUTH_ISSUER).");
+ABSL_FLAG(std::string, auth_audience, "trellis",
+          "Required `aud` claim of bearer tokens (env TRELLIS_AUTH_AUDIENCE).");
+ABSL_FLAG(absl::Duration, auth_leeway, absl::Seconds(30),
+          "Clock skew tolerated on token exp/nbf (env TRELLIS_AUTH_LEEWAY).");
+
 namespace trellis::server {
 namespace {
 
@@ -116,6 +126,26 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
   log::Level level;
   if (!log::ParseLevel(c.log_level, &level))
     v.Add("log_level", "must be debug, info, warn or error");
+
+  std::string secret_file = absl::GetFlag(FLAGS_auth_hs256_secret_file);
+  if (secret_file.empty()) {
+    v.Add("auth_hs256_secret_file", "is required (a file with a secret of at least 32 bytes)");
+  } else {
+    auto secret = auth::ReadSecretFile(secret_file, "auth_hs256_secret_file");
+    if (secret.ok()) {
+      c.auth.hs256_secret = *secret;
+    } else {
+      v.Merge(secret.status());
+    }
+  }
+  c.auth.issuer = absl::GetFlag(FLAGS_auth_issuer);
+  c.auth.audience = absl::GetFlag(FLAGS_auth_audience);
+  c.auth.leeway = absl::GetFlag(FLAGS_auth_leeway);
+  if (c.auth.issuer.empty()) v.Add("auth_issuer", "must not be empty");
+  if (c.auth.audience.empty()) v.Add("auth_audience", "must not be empty");
+  if (c.auth.leeway < absl::ZeroDuration() || c.auth.leeway > absl::Minutes(10)) {
+    v.Add("auth_leeway", "must be from 0s to 10m");
+  }
 
   if (!v.empty()) return v.ToStatus();
   return c;

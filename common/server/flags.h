@@ -7,6 +7,7 @@
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/auth/authenticator.h"
 #include "common/config/redis_url.h"
 
 ABSL_DECLARE_FLAG(std::string, listen_host);
@@ -24,6 +25,10 @@ ABSL_DECLARE_FLAG(absl::Duration, keepalive_time);
 ABSL_DECLARE_FLAG(absl::Duration, max_connection_age);
 ABSL_DECLARE_FLAG(absl::Duration, max_connection_age_grace);
 ABSL_DECLARE_FLAG(std::string, log_level);
+ABSL_DECLARE_FLAG(std::string, auth_hs256_secret_file);
+ABSL_DECLARE_FLAG(std::string, auth_issuer);
+ABSL_DECLARE_FLAG(std::string, auth_audience);
+ABSL_DECLARE_FLAG(absl::Duration, auth_leeway);
 
 namespace trellis::server {
 
@@ -43,6 +48,7 @@ struct ServerConfig {
   absl::Duration max_connection_age;
   absl::Duration max_connection_age_grace;
   std::string log_level;
+  auth::AuthOptions auth;
 };
 
 // Reads the flags (already parsed) into a config, using the service's default ports for the port

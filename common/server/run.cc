@@ -51,7 +51,8 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
     exporter = std::move(*started);
   }
 
-  ServiceEnv env{pool.get(), &RealClock::Get(), &*config};
+  auth::Authenticator authenticator(config->auth);
+  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, &authenticator};
   ServiceParts parts = spec.build(env);
 
   HostOptions host_options;

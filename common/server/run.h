@@ -15,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/service_type.h>
 
+#include "common/auth/authenticator.h"
 #include "common/redis/client.h"
 #include "common/server/flags.h"
 #include "common/server/host.h"
@@ -33,7 +34,8 @@ struct ServiceParts {
 struct ServiceEnv {
   redis::RedisClient* redis;
   const Clock* clock;
-  const ServerConfig* config;
+  const ServerConfig* config;  // null in tests that build a service directly
+  const auth::Authenticator* authenticator;
 };
 
 struct ServiceSpec {

@@ -80,16 +80,38 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
+SECRET = "e2e-test-secret-0123456789abcdef0123456789"
+
+
+def token(tenant="t1", sub="clin-1", role="clinician", patient=None, ttl=3600, secret=SECRET):
+    """A bearer token as the integrating platform would mint it (HS256, Debian's python3-jwt)."""
+    import jwt
+    now = int(time.time())
+    claims = {"iss": "trellis", "aud": "trellis", "sub": sub, "tenant": tenant, "role": role,
+              "iat": now, "exp": now + ttl}
+    if patient:
+        claims["patient"] = patient
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def auth(tok):
+    return (("authorization", f"Bearer {tok}"),)
+
+
 class Service:
     """One real service binary on a free port, its JSON log in a file."""
 
     def __init__(self, name, workdir, redis_url, extra_args=()):
+        secret_path = os.path.join(workdir, "secret")
+        with open(secret_path, "w") as f:
+            f.write(SECRET)
         self.name = name
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.err_path = os.path.join(workdir, f"{name}.err")
         self.proc = subprocess.Popen(
             [BINARIES[name], "--listen_host=127.0.0.1", "--port=0", "--metrics_port=0",
-             f"--redis_url={redis_url}", "--health_interval=100ms", *extra_args],
+             f"--redis_url={redis_url}", "--health_interval=100ms",
+             f"--auth_hs256_secret_file={secret_path}", *extra_args],
             stdout=open(self.log_path, "w"), stderr=open(self.err_path, "w"))
         line = wait_until(lambda: self._find_log("listening"), 20)
         assert line, f"{name} did not start: {open(self.err_path).read()}"

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -22,12 +24,15 @@ using testing::WaitForLine;
 
 class BinaryTest : public ::testing::Test {
  protected:
+  void SetUp() override { std::ofstream(Out("secret")) << std::string(48, 's'); }
+  std::string SecretFlag() { return absl::StrCat("--auth_hs256_secret_file=", Out("secret")); }
+
   std::string Out(const std::string& name) { return absl::StrCat(dir_.path(), "/", name); }
 
   // Runs the goals binary to completion and returns its exit code.
   int RunToExit(const std::vector<std::string>& args,
                 const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> argv = {TRELLIS_GOALS_BIN};
+    std::vector<std::string> argv = {TRELLIS_GOALS_BIN, SecretFlag()};
     argv.insert(argv.end(), args.begin(), args.end());
     auto p = Process::Spawn(argv, Out("out"), Out("err"), env);
     EXPECT_TRUE(p.ok());
@@ -61,6 +66,16 @@ TEST_F(BinaryTest, BadEnvironmentTwinIsRejectedNamingTheVariable) {
   EXPECT_NE(ReadFile(Out("err")).find("TRELLIS_REDIS_TIMEOUT"), std::string::npos);
 }
 
+TEST_F(BinaryTest, MissingAuthSecretIsRejected) {
+  std::vector<std::string> argv = {TRELLIS_GOALS_BIN};
+  auto p = Process::Spawn(argv, Out("out"), Out("err"));
+  ASSERT_TRUE(p.ok());
+  auto code = (*p)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(ReadFile(Out("err")).find("auth_hs256_secret_file"), std::string::npos);
+}
+
 TEST_F(BinaryTest, HelpDocumentsEveryFlagAndItsEnvironmentTwin) {
   RunToExit({"--help"});
   std::string help = ReadFile(Out("out")) + ReadFile(Out("err"));
@@ -75,7 +90,8 @@ TEST_F(BinaryTest, StartsServesAndExitsZeroOnSigterm) {
   ASSERT_TRUE(redis.ok());
   auto p =
       Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=0",
-                      "--health_interval=100ms", absl::StrCat("--redis_url=", (*redis)->url())},
+                      "--health_interval=100ms", absl::StrCat("--redis_url=", (*redis)->url()),
+                      SecretFlag()},
                      Out("out"), Out("err"));
   ASSERT_TRUE(p.ok());
   auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
@@ -96,14 +112,14 @@ TEST_F(BinaryTest, PortHeldByAnotherProcessMakesStartupFail) {
   ASSERT_TRUE(redis.ok());
   std::string url = absl::StrCat("--redis_url=", (*redis)->url());
   auto first = Process::Spawn(
-      {TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=-1", url},
+      {TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=-1", url, SecretFlag()},
       Out("out1"), Out("err1"));
   ASSERT_TRUE(first.ok());
   auto line = WaitForLine(Out("out1"), "\"listening\"", absl::Seconds(20));
   ASSERT_TRUE(line.ok());
   int port = nlohmann::json::parse(*line)["port"];
   auto second = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1",
-                                absl::StrCat("--port=", port), "--metrics_port=0", url},
+                                absl::StrCat("--port=", port), "--metrics_port=0", url, SecretFlag()},
                                Out("out2"), Out("err2"));
   ASSERT_TRUE(second.ok());
   auto code = (*second)->Wait(absl::Seconds(20));

@@ -58,7 +58,7 @@ class ServiceHostTest : public ::testing::Test {
     o.endpoint = *config::ParseRedisUrl(redis_server_->url());
     o.max_backoff = absl::Milliseconds(200);
     pool_ = std::make_unique<redis::RedisPool>(o);
-    env_ = ServiceEnv{pool_.get(), &RealClock::Get(), nullptr};
+    env_ = ServiceEnv{pool_.get(), &RealClock::Get(), nullptr, nullptr};
     handler_ = std::make_unique<goals::GoalServiceHandler>(env_);
   }
 

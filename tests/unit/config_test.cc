@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -9,6 +10,7 @@
 #include "common/config/redis_url.h"
 #include "common/server/flags.h"
 #include "common/status/status.h"
+#include "tests/support/redis_server.h"
 
 namespace trellis {
 namespace {
@@ -16,7 +18,13 @@ namespace {
 // Restores every flag this file touches after each test.
 class ConfigTest : public ::testing::Test {
  protected:
+  void SetUp() override {
+    secret_path_ = absl::StrCat(dir_.path(), "/secret");
+    std::ofstream(secret_path_) << std::string(40, 'k') << "\n";
+    absl::SetFlag(&FLAGS_auth_hs256_secret_file, secret_path_);
+  }
   void TearDown() override {
+    absl::SetFlag(&FLAGS_auth_hs256_secret_file, "");
     absl::SetFlag(&FLAGS_port, -1);
     absl::SetFlag(&FLAGS_metrics_port, -1);
     absl::SetFlag(&FLAGS_redis_url, "redis://127.0.0.1:6379/0");
@@ -33,6 +41,9 @@ class ConfigTest : public ::testing::Test {
       return it == shared->end() ? nullptr : it->second.c_str();
     };
   }
+
+  testing::TempDir dir_;
+  std::string secret_path_;
 };
 
 TEST_F(ConfigTest, EnvironmentTwinIsTheUpperCasedNameWithPrefix) {
@@ -90,6 +101,23 @@ TEST_F(ConfigTest, UnreadablePasswordFileIsRejected) {
   auto config = server::ConfigFromFlags(50051, 9101);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(FieldViolationsOf(config.status())[0].first, "redis_password_file");
+}
+
+TEST_F(ConfigTest, AuthSecretIsRequiredAndMustBeLongEnough) {
+  absl::SetFlag(&FLAGS_auth_hs256_secret_file, "");
+  auto missing = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(FieldViolationsOf(missing.status())[0].first, "auth_hs256_secret_file");
+  std::string short_path = absl::StrCat(dir_.path(), "/short");
+  std::ofstream(short_path) << "too-short";
+  absl::SetFlag(&FLAGS_auth_hs256_secret_file, short_path);
+  auto too_short = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(too_short.ok());
+  EXPECT_NE(FieldViolationsOf(too_short.status())[0].second.find("32 bytes"), std::string::npos);
+  absl::SetFlag(&FLAGS_auth_hs256_secret_file, secret_path_);
+  auto ok = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->auth.hs256_secret, std::string(40, 'k'));
 }
 
 TEST(RedisUrl, ParsesEveryPart) {

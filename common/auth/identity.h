@@ -1,0 +1,34 @@
+#pragma once
+
+// Who is calling: computed once per call from the verified bearer token (DESIGN.md §6).
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "trellis/v1/common.pb.h"
+
+namespace trellis::auth {
+
+struct Identity {
+  std::string tenant;
+  std::string subject;
+  trellis::v1::Role role = trellis::v1::ROLE_UNSPECIFIED;
+  std::string patient;  // set for clients: the patient they are
+
+  trellis::v1::Actor ToActor() const;
+};
+
+// Patient-scoped access (DESIGN.md §6): clinicians, services and admins act on any patient of
+// their tenant; a client only on itself. Another patient's data is NOT_FOUND for a client, never
+// a hint that it exists.
+absl::Status CheckPatientAccess(const Identity& who, absl::string_view patient);
+
+// Roles allowed to call a method that only staff may call (e.g. RateGoalAttainment):
+// PERMISSION_DENIED for clients.
+absl::Status RequireStaff(const Identity& who);
+
+// Only the service role (Trellis services calling each other) and admins.
+absl::Status RequireService(const Identity& who);
+
+}  // namespace trellis::auth
