@@ -1,6 +1,12 @@
 #include "common/ids/ids.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/message.h>
+#include <openssl/sha.h>
+
 #include "absl/random/random.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/status.h"
 
@@ -25,6 +31,24 @@ std::string NewId() {
   std::string id(20, '0');
   for (char& c : id) c = kAlphabet[absl::Uniform<int>(gen, 0, 32)];
   return id;
+}
+
+}  // namespace trellis
+
+namespace trellis {
+
+std::string Fingerprint(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), SHA_DIGEST_LENGTH));
 }
 
 }  // namespace trellis

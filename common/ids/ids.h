@@ -20,3 +20,15 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value);
 std::string NewId();
 
 }  // namespace trellis
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace trellis {
+
+// A stable fingerprint of a request (hex SHA-1 of its deterministic serialization), to tell a
+// retry of the same request from a different request reusing its request_id.
+std::string Fingerprint(const google::protobuf::Message& message);
+
+}  // namespace trellis

@@ -1,6 +1,7 @@
 #include "common/status/status.h"
 
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -108,9 +109,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (info.domain().empty()) info.set_domain(std::string(kErrorDomain));
   rpc_status.add_details()->PackFrom(info);
 
-  if (status.GetPayload(kBadRequestTypeUrl).has_value()) {
-    rpc_status.add_details()->PackFrom(BadRequestOf(status));
-  }
+  // Every other google.rpc detail (BadRequest, PreconditionFailure, ...) travels as it is.
+  status.ForEachPayload([&rpc_status](absl::string_view type_url, const absl::Cord& value) {
+    if (type_url == kErrorInfoTypeUrl) return;
+    if (!absl::StartsWith(type_url, "type.googleapis.com/google.rpc.")) return;
+    auto* any = rpc_status.add_details();
+    any->set_type_url(std::string(type_url));
+    any->set_value(std::string(value));
+  });
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), rpc_status.message(),
                       rpc_status.SerializeAsString());
 }
@@ -121,13 +127,7 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   google::rpc::Status rpc_status;
   if (!status.error_details().empty() && rpc_status.ParseFromString(status.error_details())) {
     for (const auto& any : rpc_status.details()) {
-      google::rpc::ErrorInfo info;
-      google::rpc::BadRequest bad_request;
-      if (any.UnpackTo(&info)) {
-        out.SetPayload(kErrorInfoTypeUrl, absl::Cord(info.SerializeAsString()));
-      } else if (any.UnpackTo(&bad_request)) {
-        out.SetPayload(kBadRequestTypeUrl, absl::Cord(bad_request.SerializeAsString()));
-      }
+      out.SetPayload(any.type_url(), absl::Cord(any.value()));
     }
   }
   return out;

@@ -1,6 +1,798 @@
 #include "services/goals/goal_service.h"
 
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/clinical/instruments.h"
+#include "common/ids/ids.h"
+#include "common/server/rpc.h"
+#include "common/status/status.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/goals/domain/attainment.h"
+#include "services/goals/domain/dates.h"
+#include "services/goals/domain/fhir.h"
+#include "services/goals/domain/lifecycle.h"
+#include "services/goals/domain/names.h"
+#include "services/goals/domain/update_mask.h"
+#include "services/goals/domain/validation.h"
+#include "trellis/v1/reminders.pb.h"
+
 namespace trellis::goals {
+namespace {
+
+namespace v1 = ::trellis::v1;
+using server::DeadlineOf;
+using server::Finish;
+
+// Internal read-modify-write loops (ratings, write-backs) retry a lost race this many times.
+constexpr int kMaxWriteAttempts = 3;
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(ts.seconds())) / absl::Nanoseconds(1)));
+  return ts;
+}
+
+absl::StatusOr<auth::Identity> Authenticate(const server::ServiceEnv& env,
+                                            const grpc::CallbackServerContext& ctx) {
+  if (env.authenticator == nullptr) {
+    return WithReason(absl::UnauthenticatedError("missing or invalid credentials"),
+                      "TOKEN_MISSING");
+  }
+  return env.authenticator->Authenticate(ctx);
+}
+
+// What SMART needs to know about a goal's metric, from the built-in instrument catalogue.
+// Tenant-defined metrics are unknown here until the measurement service is consulted.
+MetricInfo MetricInfoFor(absl::string_view metric_id) {
+  MetricInfo info;
+  const v1::Metric* m = clinical::FindBuiltIn(metric_id);
+  if (m == nullptr) return info;
+  info.known = true;
+  info.display_name = m->display_name();
+  info.min = m->min_value();
+  info.max = m->max_value();
+  info.better_direction = m->better_direction() == v1::BETTER_DIRECTION_LOWER
+                              ? v1::MEASURE_DIRECTION_DECREASE
+                          : m->better_direction() == v1::BETTER_DIRECTION_HIGHER
+                              ? v1::MEASURE_DIRECTION_INCREASE
+                              : v1::MEASURE_DIRECTION_UNSPECIFIED;
+  info.symptom_scale = m->kind() == v1::METRIC_KIND_QUESTIONNAIRE;
+  return info;
+}
+
+absl::Status PermissionDenied(absl::string_view what) {
+  return WithReason(absl::PermissionDeniedError(what), "PERMISSION_DENIED");
+}
+
+bool IsClient(const auth::Identity& who) { return who.role == v1::ROLE_CLIENT; }
+
+// Opaque page tokens: the store cursor plus the fingerprint of the filters it belongs to.
+std::string EncodePageToken(absl::string_view cursor, absl::string_view filters) {
+  if (cursor.empty()) return "";
+  std::string out;
+  absl::WebSafeBase64Escape(absl::StrCat(cursor, "\n", filters), &out);
+  return out;
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view filters) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) {
+    return InvalidField("page_token", "is not a page token of this call");
+  }
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('\n', 1));
+  if (parts.size() != 2 || parts[1] != filters) {
+    return InvalidField("page_token", "does not belong to this call (filters differ)");
+  }
+  return parts[0];
+}
+
+v1::GoalRevision NewRevision(const v1::Goal& goal, v1::GoalRevisionKind kind,
+                             const auth::Identity& who, absl::Time now, absl::string_view reason,
+                             std::vector<std::string> changed) {
+  v1::GoalRevision r;
+  r.set_name(absl::StrCat(goal.name(), "/revisions/", goal.revision()));
+  r.set_revision(goal.revision());
+  r.set_kind(kind);
+  *r.mutable_actor() = who.ToActor();
+  *r.mutable_create_time() = ToProto(now);
+  r.set_reason(std::string(reason));
+  for (auto& f : changed) r.add_changed_fields(std::move(f));
+  *r.mutable_snapshot() = goal;
+  r.mutable_snapshot()->clear_objectives();
+  return r;
+}
+
+// Advances `goal` to its next revision at `now`.
+void Advance(v1::Goal& goal, absl::Time now) {
+  goal.set_revision(goal.revision() + 1);
+  goal.set_etag(EtagFor(goal.revision()));
+  *goal.mutable_update_time() = ToProto(now);
+}
+
+OutboxEntry EndRemindersEffect(const v1::Goal& goal, absl::string_view reason) {
+  OutboxEntry e;
+  e.id = NewId();
+  e.kind = "EndGoalReminders";
+  v1::EndGoalRemindersRequest req;
+  req.set_goal(goal.name());
+  req.set_reason(std::string(reason));
+  req.set_request_id(e.id);
+  e.payload = req.SerializeAsString();
+  return e;
+}
+
+absl::Status EtagMismatch() {
+  return WithReason(absl::AbortedError("the goal has changed; read it again and reapply"),
+                    "ETAG_MISMATCH");
+}
+
+}  // namespace
+
+GoalServiceHandler::GoalServiceHandler(const server::ServiceEnv& env, GoalServiceOptions options)
+    : env_(env), options_(options), smart_(options.smart), store_(env.redis) {}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerContext* ctx,
+                                                         const v1::CreateGoalRequest* request,
+                                                         v1::Goal* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = ValidateCreateGoalRequest(*request); !s.ok()) return Finish(reactor, s), reactor;
+  const std::string& patient = request->goal().patient();
+  if (auto s = auth::CheckPatientAccess(*who, patient); !s.ok()) return Finish(reactor, s), reactor;
+
+  v1::Goal goal = NewGoalFromRequest(request->goal());
+  if (goal.lifecycle_status() == v1::GOAL_LIFECYCLE_STATUS_UNSPECIFIED) {
+    goal.set_lifecycle_status(v1::GOAL_LIFECYCLE_STATUS_PROPOSED);
+  }
+  if (IsClient(*who) && goal.lifecycle_status() != v1::GOAL_LIFECYCLE_STATUS_PROPOSED) {
+    return Finish(reactor, PermissionDenied("clients may only propose goals")), reactor;
+  }
+  absl::Time now = env_.clock->Now();
+  std::string id = NewId();
+  goal.set_name(FormatGoalName(patient, id));
+  goal.set_revision(1);
+  goal.set_etag(EtagFor(1));
+  *goal.mutable_create_time() = ToProto(now);
+  *goal.mutable_update_time() = ToProto(now);
+  *goal.mutable_status_time() = ToProto(now);
+
+  absl::Time deadline = DeadlineOf(*ctx);
+  auto write = [this, reactor, response, who = *who, request, deadline, now](
+                   v1::Goal goal, ParentLookup parent) mutable {
+    if (RequiresSmart(goal.lifecycle_status())) {
+      SmartInputs inputs{now, MetricInfoFor(goal.measure().metric()), parent};
+      if (auto s = CheckActivation(smart_.Evaluate(goal, inputs)); !s.ok()) {
+        return Finish(reactor, s);
+      }
+    }
+    GoalWrite w;
+    w.tenant = who.tenant;
+    w.patient = goal.patient();
+    w.method = "CreateGoal";
+    w.request_id = request->request_id();
+    w.fingerprint = Fingerprint(*request);
+    w.result = goal.SerializeAsString();
+    w.changes.push_back({goal, 0, NewRevision(goal, v1::GOAL_REVISION_KIND_CREATE, who, now, "", {})});
+    store_.Write(
+        std::move(w),
+        [reactor, response, goal](absl::StatusOr<GoalWriteResult> r) {
+          if (!r.ok()) return Finish(reactor, r.status());
+          if (r->replayed) {
+            response->ParseFromString(r->result);
+          } else {
+            *response = goal;
+          }
+          Finish(reactor, absl::OkStatus());
+        },
+        deadline);
+  };
+
+  if (goal.parent().empty()) {
+    write(std::move(goal), ParentLookup::kNotLookedUp);
+    return reactor;
+  }
+  auto parent_name = ParseGoalName("goal.parent", goal.parent());
+  if (!parent_name.ok()) return Finish(reactor, parent_name.status()), reactor;
+  store_.Get(
+      who->tenant, parent_name->patient, parent_name->goal,
+      [reactor, goal = std::move(goal), write = std::move(write)](
+          absl::StatusOr<v1::Goal> parent) mutable {
+        if (absl::IsNotFound(parent.status())) {
+          return Finish(reactor, NotFoundError("goal.parent: parent goal not found"));
+        }
+        if (!parent.ok()) return Finish(reactor, parent.status());
+        if (auto s = CheckParentAcceptsObjective(*parent, goal.patient()); !s.ok()) {
+          return Finish(reactor, s);
+        }
+        write(std::move(goal), ParentLookup::kFound);
+      },
+      deadline);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::GetGoal(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetGoalRequest* request,
+                                                      v1::Goal* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  auto name = ValidateGetGoalRequest(*request);
+  if (!name.ok()) return Finish(reactor, name.status()), reactor;
+  if (auto s = auth::CheckPatientAccess(*who, name->patient); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  store_.Get(
+      who->tenant, name->patient, name->goal,
+      [reactor, response](absl::StatusOr<v1::Goal> goal) {
+        if (!goal.ok()) return Finish(reactor, goal.status());
+        *response = *std::move(goal);
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::ListGoals(grpc::CallbackServerContext* ctx,
+                                                        const v1::ListGoalsRequest* request,
+                                                        v1::ListGoalsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  auto query = ValidateListGoalsRequest(*request);
+  if (!query.ok()) return Finish(reactor, query.status()), reactor;
+  if (auto s = auth::CheckPatientAccess(*who, query->patient); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  std::string filters = query->FilterFingerprint();
+  auto cursor = DecodePageToken(query->page_token, filters);
+  if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
+
+  GoalFilter filter;
+  if (query->parent.has_value()) filter.parent_id = query->parent->goal;
+  filter.top_level_only = query->top_level_only;
+  for (auto s : query->statuses) filter.statuses.push_back(static_cast<int>(s));
+  filter.category = static_cast<int>(query->category);
+  filter.needs_review = query->needs_review;
+
+  absl::Time deadline = DeadlineOf(*ctx);
+  auto list = [this, reactor, response, tenant = who->tenant, patient = query->patient, filter,
+               page_size = query->page_size, cursor = *cursor, filters, deadline]() {
+    store_.List(
+        tenant, patient, filter, page_size, cursor,
+        [reactor, response, filters](absl::StatusOr<GoalListPage> page) {
+          if (!page.ok()) return Finish(reactor, page.status());
+          for (auto& g : page->goals) *response->add_goals() = std::move(g);
+          response->set_next_page_token(EncodePageToken(page->next_cursor, filters));
+          Finish(reactor, absl::OkStatus());
+        },
+        deadline);
+  };
+  if (!query->parent.has_value() || !cursor->empty()) {
+    list();
+    return reactor;
+  }
+  // A parent filter naming a goal that does not exist is NOT_FOUND, not an empty page.
+  store_.Get(
+      who->tenant, query->patient, query->parent->goal,
+      [reactor, list = std::move(list)](absl::StatusOr<v1::Goal> parent) {
+        if (absl::IsNotFound(parent.status())) {
+          return Finish(reactor, NotFoundError("parent: goal not found"));
+        }
+        if (!parent.ok()) return Finish(reactor, parent.status());
+        list();
+      },
+      deadline);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::UpdateGoal(grpc::CallbackServerContext* ctx,
+                                                         const v1::UpdateGoalRequest* request,
+                                                         v1::Goal* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  auto update = ValidateUpdateGoalRequest(*request);
+  if (!update.ok()) return Finish(reactor, update.status()), reactor;
+  if (auto s = auth::CheckPatientAccess(*who, update->name.patient); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  std::optional<int64_t> expected = ParseEtag(request->etag());
+  if (!expected.has_value()) return Finish(reactor, EtagMismatch()), reactor;
+  absl::Time deadline = DeadlineOf(*ctx);
+  store_.Get(
+      who->tenant, update->name.patient, update->name.goal,
+      [this, reactor, response, request, who = *who, paths = update->paths, expected = *expected,
+       deadline](absl::StatusOr<v1::Goal> current) {
+        if (!current.ok()) return Finish(reactor, current.status());
+        if (current->revision() != expected) return Finish(reactor, EtagMismatch());
+        if (IsClient(who)) {
+          bool agreement_only = paths.size() == 1 && paths[0] == "agreement";
+          if (current->lifecycle_status() != v1::GOAL_LIFECYCLE_STATUS_PROPOSED && !agreement_only) {
+            return Finish(reactor, PermissionDenied("clients may change only their proposed "
+                                                    "goals, and the agreement of any goal"));
+          }
+        }
+        if (auto s = CheckUpdateAllowed(current->lifecycle_status(), paths); !s.ok()) {
+          return Finish(reactor, s);
+        }
+        auto applied = ApplyUpdate(*current, request->goal(), paths);
+        if (!applied.ok()) return Finish(reactor, applied.status());
+        if (!applied->changed()) {
+          *response = *current;
+          return Finish(reactor, absl::OkStatus());
+        }
+        absl::Time now = env_.clock->Now();
+        SmartInputs inputs{now, MetricInfoFor(applied->goal.measure().metric()),
+                           ParentLookup::kNotLookedUp};
+        SmartInputs before_inputs{now, MetricInfoFor(current->measure().metric()),
+                                  ParentLookup::kNotLookedUp};
+        if (auto s = CheckUpdateKeepsSmart(current->lifecycle_status(),
+                                           smart_.Evaluate(*current, before_inputs),
+                                           smart_.Evaluate(applied->goal, inputs));
+            !s.ok()) {
+          return Finish(reactor, s);
+        }
+        v1::Goal goal = std::move(applied->goal);
+        Advance(goal, now);
+        GoalWrite w;
+        w.tenant = who.tenant;
+        w.patient = goal.patient();
+        w.changes.push_back({goal, expected,
+                             NewRevision(goal, v1::GOAL_REVISION_KIND_UPDATE, who, now,
+                                         request->reason(), applied->changed_fields)});
+        store_.Write(
+            std::move(w),
+            [reactor, response, goal](absl::StatusOr<GoalWriteResult> r) {
+              if (!r.ok()) return Finish(reactor, r.status());
+              *response = goal;
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      },
+      deadline);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
+    grpc::CallbackServerContext* ctx, const v1::TransitionGoalRequest* request,
+    v1::TransitionGoalResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  auto name = ValidateTransitionGoalRequest(*request);
+  if (!name.ok()) return Finish(reactor, name.status()), reactor;
+  if (auto s = auth::CheckPatientAccess(*who, name->patient); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  if (IsClient(*who)) {
+    return Finish(reactor, PermissionDenied("clients may not change a goal's status")), reactor;
+  }
+  std::optional<int64_t> expected = ParseEtag(request->etag());
+  absl::Time deadline = DeadlineOf(*ctx);
+  GoalFilter children;
+  children.parent_id = name->goal;
+
+  // Reads the goal and its objectives, decides, then writes everything in one step.
+  store_.Get(
+      who->tenant, name->patient, name->goal,
+      [this, reactor, response, request, who = *who, expected, deadline, children,
+       name = *name](absl::StatusOr<v1::Goal> current) {
+        if (!current.ok()) return Finish(reactor, current.status());
+        // A retry with the same request_id is answered by the store even when the etag moved.
+        bool retry_possible = !request->request_id().empty();
+        if (!retry_possible && (!expected.has_value() || current->revision() != *expected)) {
+          return Finish(reactor, EtagMismatch());
+        }
+        store_.List(
+            who.tenant, name.patient, children, GoalStore::kMaxGoalsPerPatient, "",
+            [this, reactor, response, request, who, expected, deadline, current = *current](
+                absl::StatusOr<GoalListPage> objectives) mutable {
+              if (!objectives.ok()) return Finish(reactor, objectives.status());
+              absl::Time now = env_.clock->Now();
+              v1::GoalLifecycleStatus to = request->lifecycle_status();
+              GoalWrite w;
+              w.tenant = who.tenant;
+              w.patient = current.patient();
+              w.method = "TransitionGoal";
+              w.request_id = request->request_id();
+              w.fingerprint = Fingerprint(*request);
+              bool stale = !expected.has_value() || current.revision() != *expected;
+              absl::Status decision = stale ? EtagMismatch() : CheckTransition(current.lifecycle_status(), to);
+              if (decision.ok() && RequiresSmart(to)) {
+                SmartInputs inputs{now, MetricInfoFor(current.measure().metric()),
+                                   current.parent().empty() ? ParentLookup::kNotLookedUp
+                                                            : ParentLookup::kFound};
+                decision = CheckActivation(smart_.Evaluate(current, inputs));
+              }
+              std::vector<std::string> cancel;
+              if (decision.ok()) {
+                auto to_cancel = ObjectivesToCancel(to, request->open_objectives(), objectives->goals);
+                if (to_cancel.ok()) {
+                  cancel = *to_cancel;
+                } else {
+                  decision = to_cancel.status();
+                }
+              }
+              v1::TransitionGoalResponse result;
+              if (decision.ok()) {
+                v1::Goal goal = current;
+                goal.set_lifecycle_status(to);
+                goal.set_status_reason(request->reason());
+                *goal.mutable_status_time() = ToProto(now);
+                Advance(goal, now);
+                w.changes.push_back({goal, current.revision(),
+                                     NewRevision(goal, v1::GOAL_REVISION_KIND_TRANSITION, who, now,
+                                                 request->reason(), {"lifecycle_status"})});
+                if (IsClosed(to)) w.outbox.push_back(EndRemindersEffect(goal, request->reason()));
+                for (const v1::Goal& objective : objectives->goals) {
+                  if (std::find(cancel.begin(), cancel.end(), objective.name()) == cancel.end()) {
+                    continue;
+                  }
+                  v1::Goal o = objective;
+                  int64_t before = o.revision();
+                  o.set_lifecycle_status(v1::GOAL_LIFECYCLE_STATUS_CANCELLED);
+                  o.set_status_reason(request->reason());
+                  *o.mutable_status_time() = ToProto(now);
+                  Advance(o, now);
+                  w.changes.push_back({o, before,
+                                       NewRevision(o, v1::GOAL_REVISION_KIND_TRANSITION, who, now,
+                                                   request->reason(), {"lifecycle_status"})});
+                  w.outbox.push_back(EndRemindersEffect(o, request->reason()));
+                  *result.add_cancelled_objectives() = o;
+                }
+                *result.mutable_goal() = goal;
+              } else if (w.request_id.empty()) {
+                return Finish(reactor, decision);
+              } else {
+                // Only a replay of an earlier success can still answer this request: write
+                // nothing new, and let the store return the stored result if there is one.
+                w.changes.clear();
+              }
+              w.result = result.SerializeAsString();
+              store_.Write(
+                  std::move(w),
+                  [reactor, response, result, decision](absl::StatusOr<GoalWriteResult> r) {
+                    if (!r.ok()) return Finish(reactor, r.status());
+                    if (r->replayed) {
+                      response->ParseFromString(r->result);
+                      return Finish(reactor, absl::OkStatus());
+                    }
+                    if (!decision.ok()) return Finish(reactor, decision);
+                    *response = result;
+                    Finish(reactor, absl::OkStatus());
+                  },
+                  deadline);
+            },
+            deadline);
+      },
+      deadline);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::ListGoalRevisions(
+    grpc::CallbackServerContext* ctx, const v1::ListGoalRevisionsRequest* request,
+    v1::ListGoalRevisionsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  auto query = ValidateListGoalRevisionsRequest(*request);
+  if (!query.ok()) return Finish(reactor, query.status()), reactor;
+  auto name = ParseGoalName("name", request->name());
+  if (!name.ok()) return Finish(reactor, name.status()), reactor;
+  if (auto s = auth::CheckPatientAccess(*who, name->patient); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  auto cursor = DecodePageToken(query->page_token, request->name());
+  if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
+  int64_t before = 0;
+  if (!cursor->empty() && (!absl::SimpleAtoi(*cursor, &before) || before <= 0)) {
+    return Finish(reactor, InvalidField("page_token", "is not a page token of this call")),
+           reactor;
+  }
+  store_.ListRevisions(
+      who->tenant, name->patient, name->goal, query->page_size, before,
+      [reactor, response, goal_name = request->name()](absl::StatusOr<RevisionPage> page) {
+        if (!page.ok()) return Finish(reactor, page.status());
+        for (auto& r : page->revisions) *response->add_revisions() = std::move(r);
+        if (page->next_before > 0) {
+          response->set_next_page_token(
+              EncodePageToken(absl::StrCat(page->next_before), goal_name));
+        }
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::EvaluateSmart(
+    grpc::CallbackServerContext* ctx, const v1::EvaluateSmartRequest* request,
+    v1::EvaluateSmartResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = ValidateEvaluateSmartRequest(*request); !s.ok()) return Finish(reactor, s), reactor;
+  const v1::Goal& goal = request->goal();
+  if (!goal.patient().empty()) {
+    if (auto s = auth::CheckPatientAccess(*who, goal.patient()); !s.ok()) {
+      return Finish(reactor, s), reactor;
+    }
+  }
+  absl::Time now = env_.clock->Now();
+  auto evaluate = [this, reactor, response, request, now](ParentLookup parent) {
+    const v1::Goal& goal = request->goal();
+    SmartInputs inputs{now, MetricInfoFor(goal.measure().metric()), parent};
+    *response = smart_.Evaluate(goal, inputs).ToResponse();
+    Finish(reactor, absl::OkStatus());
+  };
+  auto parent_name = ParseGoalName("goal.parent", goal.parent());
+  if (goal.parent().empty() || goal.patient().empty() || !parent_name.ok() ||
+      parent_name->patient != goal.patient()) {
+    evaluate(goal.parent().empty() ? ParentLookup::kNotLookedUp : ParentLookup::kNotFound);
+    return reactor;
+  }
+  store_.Get(
+      who->tenant, parent_name->patient, parent_name->goal,
+      [reactor, evaluate](absl::StatusOr<v1::Goal> parent) {
+        if (absl::IsNotFound(parent.status())) return evaluate(ParentLookup::kNotFound);
+        if (!parent.ok()) return Finish(reactor, parent.status());
+        evaluate(ParentLookup::kFound);
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::RateGoalAttainment(
+    grpc::CallbackServerContext* ctx, const v1::RateGoalAttainmentRequest* request,
+    v1::AttainmentRating* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
+  absl::Time now = env_.clock->Now();
+  auto name = ValidateRateGoalAttainmentRequest(*request, DayIn(now, options_.smart.time_zone));
+  if (!name.ok()) return Finish(reactor, name.status()), reactor;
+
+  // The rating is decided once, so a lost race (the goal changed in between) retries the write
+  // with the same rating id.
+  v1::AttainmentRating rating;
+  rating.set_name(absl::StrCat(request->name(), "/ratings/", NewId()));
+  rating.set_goal(request->name());
+  rating.set_rating(request->rating());
+  *rating.mutable_review_date() = request->review_date();
+  if (request->has_weight()) rating.set_weight(request->weight());
+  rating.set_note(request->note());
+  *rating.mutable_rater() = who->ToActor();
+  *rating.mutable_create_time() = ToProto(now);
+
+  struct Attempt {
+    GoalServiceHandler* self;
+    grpc::ServerUnaryReactor* reactor;
+    v1::AttainmentRating* response;
+    const v1::RateGoalAttainmentRequest* request;
+    auth::Identity who;
+    GoalName name;
+    v1::AttainmentRating rating;
+    absl::Time now;
+    absl::Time deadline;
+    int attempt = 0;
+
+    void Run(std::shared_ptr<Attempt> self_ptr) {
+      self->store_.Get(
+          who.tenant, name.patient, name.goal,
+          [self_ptr](absl::StatusOr<v1::Goal> current) {
+            Attempt& a = *self_ptr;
+            if (!current.ok()) return Finish(a.reactor, current.status());
+            auto status = current->lifecycle_status();
+            if (status == v1::GOAL_LIFECYCLE_STATUS_PROPOSED ||
+                status == v1::GOAL_LIFECYCLE_STATUS_REJECTED ||
+                status == v1::GOAL_LIFECYCLE_STATUS_ENTERED_IN_ERROR) {
+              return Finish(a.reactor,
+                            WithReason(absl::FailedPreconditionError(
+                                           "goals that are proposed, rejected or entered in error "
+                                           "cannot be rated"),
+                                       "RESOURCE_CLOSED"));
+            }
+            v1::Goal goal = *current;
+            int64_t before = goal.revision();
+            const auto& latest = goal.latest_attainment();
+            if (!goal.has_latest_attainment() ||
+                ToCivilDay(a.rating.review_date()) >= ToCivilDay(latest.review_date())) {
+              *goal.mutable_latest_attainment() = a.rating;
+            }
+            Advance(goal, a.now);
+            v1::GoalRevision rev = NewRevision(goal, v1::GOAL_REVISION_KIND_RATING, a.who, a.now,
+                                               a.request->note(), {"latest_attainment"});
+            *rev.mutable_rating() = a.rating;
+            GoalWrite w;
+            w.tenant = a.who.tenant;
+            w.patient = goal.patient();
+            w.method = "RateGoalAttainment";
+            w.request_id = a.request->request_id();
+            w.fingerprint = Fingerprint(*a.request);
+            w.result = a.rating.SerializeAsString();
+            w.changes.push_back({goal, before, std::move(rev)});
+            a.self->store_.Write(
+                std::move(w),
+                [self_ptr](absl::StatusOr<GoalWriteResult> r) {
+                  Attempt& a = *self_ptr;
+                  if (absl::IsAborted(r.status()) && ++a.attempt < kMaxWriteAttempts) {
+                    return a.Run(self_ptr);
+                  }
+                  if (!r.ok()) return Finish(a.reactor, r.status());
+                  if (r->replayed) {
+                    a.response->ParseFromString(r->result);
+                  } else {
+                    *a.response = a.rating;
+                  }
+                  Finish(a.reactor, absl::OkStatus());
+                },
+                a.deadline);
+          },
+          deadline);
+    }
+  };
+  auto attempt = std::make_shared<Attempt>(Attempt{this, reactor, response, request, *who, *name,
+                                                   std::move(rating), now, DeadlineOf(*ctx)});
+  attempt->Run(attempt);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::GetAttainmentScore(
+    grpc::CallbackServerContext* ctx, const v1::GetAttainmentScoreRequest* request,
+    v1::GetAttainmentScoreResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = ValidateGetAttainmentScoreRequest(*request); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  if (auto s = auth::CheckPatientAccess(*who, request->patient()); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  double rho = request->has_rho() ? request->rho() : options_.attainment_rho;
+  store_.List(
+      who->tenant, request->patient(), GoalFilter{}, GoalStore::kMaxGoalsPerPatient, "",
+      [reactor, response, request, rho](absl::StatusOr<GoalListPage> page) {
+        if (!page.ok()) return Finish(reactor, page.status());
+        std::vector<AttainmentTerm> terms;
+        for (const v1::Goal& g : page->goals) {
+          if (!g.has_latest_attainment()) continue;
+          auto status = g.lifecycle_status();
+          if (status == v1::GOAL_LIFECYCLE_STATUS_ENTERED_IN_ERROR ||
+              status == v1::GOAL_LIFECYCLE_STATUS_REJECTED) {
+            continue;
+          }
+          if (request->goals_size() > 0 &&
+              std::find(request->goals().begin(), request->goals().end(), g.name()) ==
+                  request->goals().end()) {
+            continue;
+          }
+          double weight = 1.0;
+          if (auto it = request->weights().find(g.name()); it != request->weights().end()) {
+            weight = it->second;
+          } else if (g.latest_attainment().has_weight()) {
+            weight = g.latest_attainment().weight();
+          }
+          terms.push_back({g.latest_attainment().rating(), weight});
+          auto* term = response->add_terms();
+          term->set_goal(g.name());
+          *term->mutable_rating() = g.latest_attainment();
+          term->set_weight(weight);
+        }
+        response->set_n(static_cast<int32_t>(terms.size()));
+        response->set_rho(rho);
+        if (!terms.empty()) {
+          auto t = AttainmentTScore(terms, rho);
+          if (!t.ok()) return Finish(reactor, t.status());
+          response->set_t_score(*t);
+        }
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::ExportGoalsFhir(
+    grpc::CallbackServerContext* ctx, const v1::ExportGoalsFhirRequest* request,
+    v1::ExportGoalsFhirResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = ValidateExportGoalsFhirRequest(*request); !s.ok()) return Finish(reactor, s), reactor;
+  if (auto s = auth::CheckPatientAccess(*who, request->patient()); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  GoalFilter filter;
+  for (int s : request->lifecycle_statuses()) filter.statuses.push_back(s);
+  absl::Time now = env_.clock->Now();
+  store_.List(
+      who->tenant, request->patient(), filter, GoalStore::kMaxGoalsPerPatient, "",
+      [reactor, response, now](absl::StatusOr<GoalListPage> page) {
+        if (!page.ok()) return Finish(reactor, page.status());
+        FhirExportOptions options;
+        options.timestamp = now;
+        response->set_bundle_json(GoalsToFhirBundleJson(page->goals, options));
+        response->set_goal_count(static_cast<int32_t>(page->goals.size()));
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GoalServiceHandler::SetAchievementStatus(
+    grpc::CallbackServerContext* ctx, const v1::SetAchievementStatusRequest* request,
+    v1::SetAchievementStatusResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(env_, *ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
+  auto name = ValidateSetAchievementStatusRequest(*request);
+  if (!name.ok()) return Finish(reactor, name.status()), reactor;
+  absl::Time deadline = DeadlineOf(*ctx);
+  absl::Time evaluate_time = ToTime(request->evaluate_time());
+  store_.Get(
+      who->tenant, name->patient, name->goal,
+      [this, reactor, response, request, who = *who, deadline,
+       evaluate_time](absl::StatusOr<v1::Goal> current) {
+        if (!current.ok()) return Finish(reactor, current.status());
+        auto status = current->lifecycle_status();
+        bool frozen = status == v1::GOAL_LIFECYCLE_STATUS_REJECTED ||
+                      status == v1::GOAL_LIFECYCLE_STATUS_ENTERED_IN_ERROR;
+        bool stale = current->has_achievement_status_time() &&
+                     evaluate_time <= ToTime(current->achievement_status_time());
+        v1::SetAchievementStatusResponse result;
+        GoalWrite w;
+        w.tenant = who.tenant;
+        w.patient = current->patient();
+        w.method = "SetAchievementStatus";
+        w.request_id = request->request_id();
+        w.fingerprint = Fingerprint(*request);
+        if (frozen || stale) {
+          *result.mutable_goal() = *current;
+          result.set_applied(false);
+        } else {
+          absl::Time now = env_.clock->Now();
+          v1::Goal goal = *current;
+          std::vector<std::string> changed = {"achievement_status"};
+          goal.set_achievement_status(request->achievement_status());
+          *goal.mutable_achievement_status_time() = request->evaluate_time();
+          if (request->has_needs_review()) {
+            goal.set_needs_review(request->needs_review());
+            goal.set_needs_review_reason(request->needs_review() ? request->needs_review_reason()
+                                                                 : "");
+            changed.push_back("needs_review");
+          }
+          Advance(goal, now);
+          w.changes.push_back({goal, current->revision(),
+                               NewRevision(goal, v1::GOAL_REVISION_KIND_ACHIEVEMENT, who, now,
+                                           request->reason(), changed)});
+          *result.mutable_goal() = goal;
+          result.set_applied(true);
+        }
+        w.result = result.SerializeAsString();
+        store_.Write(
+            std::move(w),
+            [reactor, response, result](absl::StatusOr<GoalWriteResult> r) {
+              if (!r.ok()) return Finish(reactor, r.status());
+              if (r->replayed) {
+                response->ParseFromString(r->result);
+              } else {
+                *response = result;
+              }
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      },
+      deadline);
+  return reactor;
+}
 
 server::ServiceParts BuildGoalService(const server::ServiceEnv& env) {
   server::ServiceParts parts;
