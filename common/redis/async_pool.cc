@@ -43,7 +43,7 @@ std::string Format(const std::vector<std::string>& args) {
 }
 
 absl::Status ConnectionLost() {
-  return UnavailableError("storage connection lost", "STORAGE_UNAVAILABLE");
+  return UnavailableError("storage connection lost", "STORE_UNAVAILABLE");
 }
 
 }  // namespace
@@ -186,7 +186,7 @@ class RedisPool::Loop {
 
   void Send(std::unique_ptr<Request> request) {
     if (ctx_ == nullptr || !ready()) {
-      request->Complete(UnavailableError("storage is not connected", "STORAGE_UNAVAILABLE"));
+      request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"));
       return;
     }
     Request* r = request.get();
@@ -255,7 +255,7 @@ class RedisPool::Loop {
       if (last_reply_time_ < r->sent_time && now - r->sent_time >= options_.command_timeout) {
         stalled = true;
       }
-      r->Complete(UnavailableError("storage did not answer in time", "STORAGE_TIMEOUT"));
+      r->Complete(UnavailableError("storage did not answer in time", "STORE_UNAVAILABLE"));
       // The request object stays alive until hiredis calls back.
     }
     if (stalled && ctx_ != nullptr) {
@@ -460,7 +460,7 @@ void RedisPool::Submit(std::unique_ptr<Request> request) {
       return;
     }
   }
-  request->Complete(UnavailableError("storage is not connected", "STORAGE_UNAVAILABLE"));
+  request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"));
 }
 
 void RedisPool::Execute(std::vector<std::string> args, ReplyCallback done, CallOptions options) {

@@ -75,11 +75,11 @@ absl::Status ErrorReplyToStatus(absl::string_view text) {
   for (absl::string_view prefix : kTransientPrefixes) {
     if (head == prefix) {
       log::Warn("redis transient error", {{"redis_error", std::string(head)}});
-      return UnavailableError("storage is temporarily unavailable", "STORAGE_UNAVAILABLE");
+      return UnavailableError("storage is temporarily unavailable", "STORE_UNAVAILABLE");
     }
   }
   log::Error("redis error reply", {{"redis_error", std::string(text.substr(0, 200))}});
-  return WithReason(absl::InternalError("storage error"), "STORAGE_ERROR");
+  return WithReason(absl::InternalError("storage error"), "STORE_ERROR");
 }
 
 }  // namespace trellis::redis

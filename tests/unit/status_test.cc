@@ -105,7 +105,7 @@ TEST(RedisErrorMapping, OtherErrorsAreInternalWithoutRedisText) {
       "WRONGTYPE Operation against a key holding the wrong kind of value");
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
   EXPECT_EQ(s.message(), "storage error");
-  EXPECT_EQ(ReasonOf(s), "STORAGE_ERROR");
+  EXPECT_EQ(ReasonOf(s), "STORE_ERROR");
 }
 
 }  // namespace
