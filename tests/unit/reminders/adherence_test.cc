@@ -12,8 +12,8 @@ namespace {
 using ::testing::DoubleEq;
 using ::testing::Optional;
 
-const absl::Time kDay0 = absl::FromCivil(absl::CivilSecond(2024, 6, 1, 20, 0, 0),
-                                         absl::UTCTimeZone());
+const absl::Time kDay0 =
+    absl::FromCivil(absl::CivilSecond(2024, 6, 1, 20, 0, 0), absl::UTCTimeZone());
 
 // The evening occurrence of day `n`.
 absl::Time Day(int n) { return kDay0 + absl::Hours(24 * n); }
@@ -27,17 +27,18 @@ const AdherenceWindow kJune{Day(0), Day(30)};
 const absl::Time kNow = Day(20) + absl::Hours(2);
 
 ReminderAdherence One(std::vector<OccurrenceRecord> records, absl::Time now = kNow) {
-  AdherenceReport report = ComputeAdherence({{"patients/p1/reminders/r1", std::move(records)}},
-                                            kJune, now);
+  AdherenceReport report =
+      ComputeAdherence({{"patients/p1/reminders/r1", std::move(records)}}, kJune, now);
   EXPECT_EQ(report.reminders.size(), 1u);
   return report.reminders.empty() ? ReminderAdherence{} : report.reminders[0];
 }
 
 TEST(Adherence, CountsEachOutcome) {
   using S = OccurrenceState;
-  ReminderAdherence a = One({Rec(0, S::kDone), Rec(1, S::kDone, /*snoozed=*/true), Rec(2, S::kSkipped),
-                             Rec(3, S::kMissed), Rec(4, S::kSkippedPaused), Rec(5, S::kDelivered),
-                             Rec(19, S::kDelivered), Rec(20, S::kSnoozed), Rec(21, S::kScheduled)});
+  ReminderAdherence a =
+      One({Rec(0, S::kDone), Rec(1, S::kDone, /*snoozed=*/true), Rec(2, S::kSkipped),
+           Rec(3, S::kMissed), Rec(4, S::kSkippedPaused), Rec(5, S::kDelivered),
+           Rec(19, S::kDelivered), Rec(20, S::kSnoozed), Rec(21, S::kScheduled)});
   EXPECT_EQ(a.counts.done, 2);
   EXPECT_EQ(a.counts.skipped, 1);
   // Day 3 recorded missed; day 5 delivered and never completed within 7 days.
@@ -99,8 +100,7 @@ TEST(Adherence, StreakPassesOverPendingAndPausedOccurrences) {
 TEST(Adherence, StreakIsBrokenByAnOccurrenceLeftUnansweredTooLong) {
   using S = OccurrenceState;
   // Day 12 was delivered and never answered: missed by now.
-  EXPECT_EQ(One({Rec(11, S::kDone), Rec(12, S::kDelivered), Rec(13, S::kDone)}).current_streak,
-            1);
+  EXPECT_EQ(One({Rec(11, S::kDone), Rec(12, S::kDelivered), Rec(13, S::kDone)}).current_streak, 1);
 }
 
 TEST(Adherence, PatientTotalsAndStreakCoverAllReminders) {
@@ -126,9 +126,8 @@ TEST(Adherence, PatientTotalsAndStreakCoverAllReminders) {
 
 TEST(Adherence, PatientStreakTreatsASkipAtTheSameInstantAsMoreRecent) {
   using S = OccurrenceState;
-  AdherenceReport report =
-      ComputeAdherence({{"a", {Rec(10, S::kDone), Rec(11, S::kDone)}}, {"b", {Rec(11, S::kSkipped)}}},
-                       kJune, kNow);
+  AdherenceReport report = ComputeAdherence(
+      {{"a", {Rec(10, S::kDone), Rec(11, S::kDone)}}, {"b", {Rec(11, S::kSkipped)}}}, kJune, kNow);
   EXPECT_EQ(report.current_streak, 0);
 }
 

@@ -7,8 +7,8 @@
 namespace trellis::reminders {
 namespace {
 
-const absl::Time kDue = absl::FromCivil(absl::CivilSecond(2024, 6, 1, 20, 0, 0),
-                                        absl::UTCTimeZone());
+const absl::Time kDue =
+    absl::FromCivil(absl::CivilSecond(2024, 6, 1, 20, 0, 0), absl::UTCTimeZone());
 
 TEST(CatchUp, NotDueBeforeItsTime) {
   EXPECT_EQ(ClassifyDue(kDue, kDue - absl::Seconds(1)), DueClass::kNotDue);

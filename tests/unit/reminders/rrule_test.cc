@@ -17,8 +17,8 @@ RecurrenceRule Parse(absl::string_view text) {
   return rule.value_or(RecurrenceRule{});
 }
 
-bool CanMatch(absl::string_view text, absl::CivilSecond start = absl::CivilSecond(2024, 6, 3, 9,
-                                                                                   0, 0)) {
+bool CanMatch(absl::string_view text,
+              absl::CivilSecond start = absl::CivilSecond(2024, 6, 3, 9, 0, 0)) {
   return DayPatternCanMatch(Parse(text), start);
 }
 

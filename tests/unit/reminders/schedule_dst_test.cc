@@ -34,8 +34,7 @@ Occurrence At(const ReminderSchedule& schedule, absl::string_view from) {
 TEST(ScheduleDst, DailyReminderStaysAtLocalTimeAcrossSpringForward) {
   ReminderSchedule daily = Compile(Spec("America/New_York", Local(2024, 3, 1, 9), "FREQ=DAILY"));
   EXPECT_THAT(UtcTimes(daily, Utc("2024-03-09T00:00:00Z"), 3),
-              ElementsAre("2024-03-09T14:00:00Z", "2024-03-10T13:00:00Z",
-                          "2024-03-11T13:00:00Z"));
+              ElementsAre("2024-03-09T14:00:00Z", "2024-03-10T13:00:00Z", "2024-03-11T13:00:00Z"));
   const Occurrence sunday = At(daily, "2024-03-10T00:00:00Z");
   EXPECT_EQ(sunday.local_time, "2024-03-10T09:00:00-04:00");
   EXPECT_FALSE(sunday.shifted);
@@ -61,8 +60,7 @@ TEST(ScheduleDst, NonexistentLocalTimeFiresShiftedForwardByTheGap) {
   EXPECT_EQ(absl::FormatCivilTime(gap_day.rule_local_time), "2024-03-10T02:30:00");
   // The days around it fire at 02:30 local.
   EXPECT_THAT(UtcTimes(daily, Utc("2024-03-09T00:00:00Z"), 3),
-              ElementsAre("2024-03-09T07:30:00Z", "2024-03-10T07:30:00Z",
-                          "2024-03-11T06:30:00Z"));
+              ElementsAre("2024-03-09T07:30:00Z", "2024-03-10T07:30:00Z", "2024-03-11T06:30:00Z"));
 }
 
 TEST(ScheduleDst, AmbiguousLocalTimeFiresOnceAtItsFirstInstance) {
@@ -85,11 +83,10 @@ TEST(ScheduleDst, SingleOccurrenceInTheGapIsShiftedToo) {
 
 TEST(ScheduleDst, RuleTimesThatMeetAfterTheShiftFireOnce) {
   // 02:30 shifts to 03:30 on the gap day, where the rule also has 03:30: one occurrence.
-  ReminderSchedule twice_nightly = Compile(Spec(
-      "America/New_York", Local(2024, 3, 9, 2, 30), "FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30"));
+  ReminderSchedule twice_nightly = Compile(
+      Spec("America/New_York", Local(2024, 3, 9, 2, 30), "FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30"));
   EXPECT_THAT(UtcTimes(twice_nightly, Utc("2024-03-10T00:00:00Z"), 3),
-              ElementsAre("2024-03-10T07:30:00Z", "2024-03-11T06:30:00Z",
-                          "2024-03-11T07:30:00Z"));
+              ElementsAre("2024-03-10T07:30:00Z", "2024-03-11T06:30:00Z", "2024-03-11T07:30:00Z"));
 }
 
 TEST(ScheduleDst, ExdateMatchesTheRuleTimeBeforeTheShift) {
@@ -163,8 +160,7 @@ TEST(ScheduleDst, SydneyGapAndOverlapFollowThePolicy) {
 TEST(ScheduleDst, KolkataHalfHourOffsetHasNoDst) {
   ReminderSchedule daily = Compile(Spec("Asia/Kolkata", Local(2024, 3, 1, 9), "FREQ=DAILY"));
   EXPECT_THAT(UtcTimes(daily, Utc("2024-03-09T00:00:00Z"), 3),
-              ElementsAre("2024-03-09T03:30:00Z", "2024-03-10T03:30:00Z",
-                          "2024-03-11T03:30:00Z"));
+              ElementsAre("2024-03-09T03:30:00Z", "2024-03-10T03:30:00Z", "2024-03-11T03:30:00Z"));
   EXPECT_EQ(At(daily, "2024-03-10T00:00:00Z").local_time, "2024-03-10T09:00:00+05:30");
 }
 
@@ -189,7 +185,7 @@ TEST(ScheduleDst, ZoneThatSkippedAWholeDayFiresOnceForBothDays) {
   ReminderSchedule daily = Compile(Spec("Pacific/Apia", Local(2011, 12, 28, 9), "FREQ=DAILY"));
   EXPECT_THAT(UtcTimes(daily, Utc("2011-12-28T00:00:00Z"), 4),
               ElementsAre("2011-12-28T19:00:00Z", "2011-12-29T19:00:00Z",
-                          "2011-12-30T19:00:00Z",  // 12-30 09:00 shifted = 12-31 09:00 +14:00
+                          "2011-12-30T19:00:00Z",    // 12-30 09:00 shifted = 12-31 09:00 +14:00
                           "2011-12-31T19:00:00Z"));  // 2012-01-01 09:00 +14:00
 }
 

@@ -67,8 +67,7 @@ inline std::vector<std::string> RuleTimes(const ReminderSchedule& schedule, absl
 }
 
 // The UTC instants of the first `n` occurrences at or after `from`.
-inline std::vector<std::string> UtcTimes(const ReminderSchedule& schedule, absl::Time from,
-                                         int n) {
+inline std::vector<std::string> UtcTimes(const ReminderSchedule& schedule, absl::Time from, int n) {
   std::vector<std::string> out;
   absl::StatusOr<SchedulePreview> preview = schedule.Preview(from, n);
   EXPECT_TRUE(preview.ok()) << preview.status();

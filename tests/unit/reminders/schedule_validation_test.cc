@@ -66,10 +66,14 @@ TEST(ScheduleValidation, RefusesMissingUnknownOrUnsafeTimeZones) {
 
 TEST(ScheduleValidation, RefusesInvalidStartDateTimes) {
   const std::vector<std::pair<LocalDateTime, std::string>> cases = {
-      {Local(2024, 13, 1, 9), "month"},      {Local(2024, 2, 30, 9), "day"},
-      {Local(2023, 2, 29, 9), "day"},        {Local(2024, 6, 0, 9), "day"},
-      {Local(2024, 6, 3, 24), "hours"},      {Local(2024, 6, 3, 9, 60), "minutes"},
-      {Local(2024, 6, 3, 9, 0, 60), "seconds"}, {Local(1800, 6, 3, 9), "year"},
+      {Local(2024, 13, 1, 9), "month"},
+      {Local(2024, 2, 30, 9), "day"},
+      {Local(2023, 2, 29, 9), "day"},
+      {Local(2024, 6, 0, 9), "day"},
+      {Local(2024, 6, 3, 24), "hours"},
+      {Local(2024, 6, 3, 9, 60), "minutes"},
+      {Local(2024, 6, 3, 9, 0, 60), "seconds"},
+      {Local(1800, 6, 3, 9), "year"},
       {Local(0, 0, 0, 0), "year"},
   };
   for (const auto& [start, reason] : cases) {
@@ -139,8 +143,7 @@ TEST(ScheduleValidation, RefusesUnknownAndUnsupportedParts) {
   for (absl::string_view rule :
        {"FREQ=DAILY;X-TRELLIS=1", "FREQ=DAILY;BYSECOND=5", "FREQ=YEARLY;BYWEEKNO=20",
         "FREQ=YEARLY;BYYEARDAY=100", "FREQ=YEARLY;RSCALE=HEBREW", "FREQ=MONTHLY;SKIP=FORWARD"}) {
-    EXPECT_THAT(ValidateRule(rule), IsInvalidField("schedule.rrule", "is not supported"))
-        << rule;
+    EXPECT_THAT(ValidateRule(rule), IsInvalidField("schedule.rrule", "is not supported")) << rule;
   }
 }
 
@@ -166,9 +169,9 @@ TEST(ScheduleValidation, RefusesCountTogetherWithUntil) {
 }
 
 TEST(ScheduleValidation, RefusesUntilInThePast) {
-  EXPECT_THAT(Validate(Spec("Europe/London", Local(2024, 1, 1, 20),
-                            "FREQ=DAILY;UNTIL=20240301T000000Z")),
-              IsInvalidField("schedule.rrule", "UNTIL is in the past"));
+  EXPECT_THAT(
+      Validate(Spec("Europe/London", Local(2024, 1, 1, 20), "FREQ=DAILY;UNTIL=20240301T000000Z")),
+      IsInvalidField("schedule.rrule", "UNTIL is in the past"));
   EXPECT_THAT(Validate(Spec("Europe/London", Local(2024, 1, 1, 20), "FREQ=DAILY;UNTIL=20240531")),
               IsInvalidField("schedule.rrule", "UNTIL is in the past"));
   // Through today (local) is not in the past.
@@ -231,12 +234,9 @@ TEST(ScheduleValidation, RefusesCombinationsRfc5545OrLibicalGetsWrong) {
 
 TEST(ScheduleValidation, RefusesRulesThatNeverProduceAnOccurrence) {
   for (absl::string_view rule : {
-           "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=31",
-           "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30",
-           "FREQ=DAILY;BYMONTH=4,6,9,11;BYMONTHDAY=31",
-           "FREQ=MONTHLY;BYDAY=1MO;BYMONTHDAY=15",
-           "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
-           "FREQ=YEARLY;BYDAY=MO;BYSETPOS=60",
+           "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=31", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30",
+           "FREQ=DAILY;BYMONTH=4,6,9,11;BYMONTHDAY=31", "FREQ=MONTHLY;BYDAY=1MO;BYMONTHDAY=15",
+           "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", "FREQ=YEARLY;BYDAY=MO;BYSETPOS=60",
            "FREQ=MONTHLY;INTERVAL=12;BYMONTH=2",  // every 12 months from June is never February
            "FREQ=DAILY;INTERVAL=7;BYDAY=TU",      // every 7 days from a Monday is never Tuesday
        }) {
@@ -287,9 +287,9 @@ TEST(ScheduleValidation, FloorIsConfigurable) {
   EXPECT_THAT(Validate(Spec("Europe/London", Local(2024, 6, 3, 20), "FREQ=DAILY;BYMINUTE=0,30"),
                        hourly_floor),
               IsInvalidField("schedule.rrule", "30m apart; the minimum is 1h"));
-  EXPECT_TRUE(Validate(Spec("Europe/London", Local(2024, 6, 3, 20), "FREQ=DAILY;BYHOUR=8,20"),
-                       hourly_floor)
-                  .ok());
+  EXPECT_TRUE(
+      Validate(Spec("Europe/London", Local(2024, 6, 3, 20), "FREQ=DAILY;BYHOUR=8,20"), hourly_floor)
+          .ok());
 }
 
 TEST(ScheduleValidation, FloorIsMeasuredInWallClockTimeNotAcrossDst) {
@@ -320,9 +320,10 @@ TEST(ScheduleValidation, StoredScheduleWhoseUntilPassedSimplyHasNoNextOccurrence
 }
 
 TEST(ScheduleValidation, StoredSchedulesStillRefuseWhatCannotBeParsed) {
-  EXPECT_THAT(ReminderSchedule::FromStored(Spec("Nowhere/City", Local(2024, 1, 1, 20), "FREQ=DAILY"))
-                  .status(),
-              IsInvalidField("schedule.time_zone", "not a time zone known"));
+  EXPECT_THAT(
+      ReminderSchedule::FromStored(Spec("Nowhere/City", Local(2024, 1, 1, 20), "FREQ=DAILY"))
+          .status(),
+      IsInvalidField("schedule.time_zone", "not a time zone known"));
 }
 
 TEST(ScheduleValidation, AcceptsTheMaximumNumberOfExdates) {

@@ -1,0 +1,69 @@
+#include "tests/support/service_fixture.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace trellis::testing {
+
+ServiceFixture::ServiceFixture(absl::Time start) : clock_(start) {
+  auth_options_.hs256_secret = kTestSecret;
+  authenticator_ = std::make_unique<auth::Authenticator>(auth_options_);
+  auto server = RedisServer::Start();
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) return;
+  redis_server_ = std::move(*server);
+  redis::PoolOptions o;
+  o.endpoint = *config::ParseRedisUrl(redis_server_->url());
+  o.max_backoff = absl::Milliseconds(200);
+  pool_ = std::make_unique<redis::RedisPool>(o);
+  absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (!pool_->Ready() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
+  env_ = server::ServiceEnv{pool_.get(), &clock_, nullptr, authenticator_.get()};
+}
+
+ServiceFixture::~ServiceFixture() {
+  StopHost();
+  if (pool_) pool_->Stop();
+}
+
+void ServiceFixture::Start(
+    const std::function<server::ServiceParts(const server::ServiceEnv&)>& build) {
+  parts_ = build(env_);
+  server::HostOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.health_names = parts_.health_names;
+  options.health_interval = absl::Milliseconds(100);
+  options.shutdown_grace = absl::Seconds(2);
+  host_ = std::make_unique<server::ServiceHost>(options, pool_.get());
+  for (auto& s : parts_.services) host_->AddService(s.get());
+  for (auto& w : parts_.workers) host_->AddWorker(w.get());
+  absl::Status started = host_->Start();
+  ASSERT_TRUE(started.ok()) << started;
+  channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", host_->port()),
+                                 grpc::InsecureChannelCredentials());
+}
+
+void ServiceFixture::StopHost() {
+  if (host_) host_->Shutdown();
+}
+
+std::string ServiceFixture::Token(const std::string& tenant, trellis::v1::Role role,
+                                  const std::string& patient) const {
+  auth::Identity who;
+  who.tenant = tenant;
+  who.subject = role == trellis::v1::ROLE_CLIENT ? absl::StrCat("user-", patient) : "clin-1";
+  who.role = role;
+  who.patient = patient;
+  return auth::MintHs256Token(auth_options_, who, absl::Hours(1));
+}
+
+std::unique_ptr<grpc::ClientContext> ServiceFixture::Context(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  return ctx;
+}
+
+}  // namespace trellis::testing
