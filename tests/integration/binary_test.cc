@@ -6,10 +6,14 @@
 
 #include <fstream>
 
+#include "absl/synchronization/notification.h"
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/auth/authenticator.h"
 #include "tests/support/health.h"
+#include "trellis/v1/goals.grpc.pb.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -126,6 +130,62 @@ TEST_F(BinaryTest, PortHeldByAnotherProcessMakesStartupFail) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 1);
   EXPECT_NE(ReadFile(Out("out2")).find("cannot listen"), std::string::npos);
+}
+
+TEST_F(BinaryTest, SigtermLetsAnInFlightCallFinishThenExitsZero) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis.ok());
+  auto p = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0",
+                           "--metrics_port=0", "--redis_timeout=20s", "--shutdown_grace=15s",
+                           absl::StrCat("--redis_url=", (*redis)->url()), SecretFlag()},
+                          Out("out"), Out("err"));
+  ASSERT_TRUE(p.ok());
+  auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
+  ASSERT_TRUE(line.ok()) << ReadFile(Out("err"));
+  int port = nlohmann::json::parse(*line)["port"];
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  ASSERT_EQ(testing::WaitForHealth(channel, "", "SERVING"), "SERVING");
+  auto stub = trellis::v1::GoalService::NewStub(channel);
+  auth::AuthOptions auth_options;
+  auth_options.hs256_secret = std::string(48, 's');
+  std::string token = auth::MintHs256Token(
+      auth_options, {"t1", "clin-1", trellis::v1::ROLE_CLINICIAN, ""}, absl::Hours(1));
+
+  trellis::v1::CreateGoalRequest create;
+  create.mutable_goal()->set_patient("p1");
+  create.mutable_goal()->set_title("Walk for 20 minutes on five days a week");
+  trellis::v1::Goal goal;
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    grpc::Status s = stub->CreateGoal(&ctx, create, &goal);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Freeze Redis so the next call stays in flight inside the server.
+  ASSERT_TRUE((*redis)->Command({"CLIENT", "PAUSE", "2000", "ALL"}).ok());
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  trellis::v1::GetGoalRequest get;
+  get.set_name(goal.name());
+  trellis::v1::Goal read;
+  grpc::Status in_flight_status;
+  absl::Notification done;
+  stub->async()->GetGoal(&ctx, &get, &read, [&](grpc::Status s) {
+    in_flight_status = s;
+    done.Notify();
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // let the call reach the server
+  EXPECT_FALSE(done.HasBeenNotified());
+  (*p)->Signal(SIGTERM);
+
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_TRUE(in_flight_status.ok()) << in_flight_status.error_message();
+  EXPECT_EQ(read.name(), goal.name());
+  auto code = (*p)->Wait(absl::Seconds(30));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
 }
 
 }  // namespace
