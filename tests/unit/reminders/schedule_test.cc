@@ -1,7 +1,9 @@
 // Recurrence expansion: the RFC 5545 §3.8.5.3 examples that fit reminders (DTSTART in
 // America/New_York, as in the RFC), COUNT vs UNTIL, EXDATE, leap days, and the fast-forward path.
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -404,6 +406,31 @@ TEST(Schedule, FastForwardAgreesWithAWalkFromTheStart) {
       }
     }
   }
+}
+
+TEST(Schedule, OneScheduleServesSeveralThreadsAtOnce) {
+  const ReminderSchedule schedule =
+      Compile(Spec("Europe/London", Local(2020, 1, 1, 20), "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH"));
+  std::vector<std::string> expected;
+  expected.reserve(50);
+  for (int i = 0; i < 50; ++i) {
+    expected.push_back(
+        UtcText(schedule.NextOccurrence(Utc("2024-01-01T00:00:00Z") + absl::Hours(24 * i))->time));
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(4);
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        std::optional<Occurrence> next =
+            schedule.NextOccurrence(Utc("2024-01-01T00:00:00Z") + absl::Hours(24 * i));
+        if (!next.has_value() || UtcText(next->time) != expected[i]) ++mismatches;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Schedule, LongRunningReminderFindsTheNextOccurrenceYearsLater) {

@@ -179,6 +179,11 @@ TEST(ScheduleValidation, RefusesUntilInThePast) {
       Validate(Spec("Europe/London", Local(2024, 1, 1, 20), "FREQ=DAILY;UNTIL=20240601")).ok());
 }
 
+TEST(ScheduleValidation, RefusesUntilBeforeTheStart) {
+  EXPECT_THAT(Validate(Spec("Europe/London", Local(2025, 1, 1, 20), "FREQ=DAILY;UNTIL=20241231")),
+              IsInvalidField("schedule.rrule", "UNTIL is before the start"));
+}
+
 TEST(ScheduleValidation, RefusesMalformedUntil) {
   EXPECT_THAT(ValidateRule("FREQ=DAILY;UNTIL=20250101T000000"),
               IsInvalidField("schedule.rrule", "UTC date-time"));
