@@ -114,6 +114,17 @@ absl::StatusOr<Identity> Authenticator::Authenticate(
   return Verify(absl::StripAsciiWhitespace(header));
 }
 
+absl::StatusOr<Identity> Admit(const Authenticator* authenticator,
+                               const grpc::CallbackServerContext& context,
+                               const absl::Status& validation, absl::string_view patient) {
+  if (authenticator == nullptr) return Unauthenticated("TOKEN_MISSING");
+  auto who = authenticator->Authenticate(context);
+  if (!who.ok()) return who.status();
+  if (!validation.ok()) return validation;
+  if (absl::Status access = CheckPatientAccess(*who, patient); !access.ok()) return access;
+  return who;
+}
+
 std::string MintHs256Token(const AuthOptions& options, const Identity& who, absl::Duration ttl,
                            absl::Time now) {
   jwt::jwt_object obj{jwt::params::algorithm("HS256"), jwt::params::secret(options.hs256_secret)};

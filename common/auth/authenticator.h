@@ -50,6 +50,14 @@ class Authenticator {
       ABSL_GUARDED_BY(mu_);
 };
 
+// The admission check every patient-scoped RPC starts with, in order: a valid token
+// (UNAUTHENTICATED), a valid request (`validation`, usually INVALID_ARGUMENT), and the caller's
+// access to `patient` (NOT_FOUND for another patient's client). A null authenticator admits no
+// one.
+absl::StatusOr<Identity> Admit(const Authenticator* authenticator,
+                               const grpc::CallbackServerContext& context,
+                               const absl::Status& validation, absl::string_view patient);
+
 // Mints an HS256 token (for development tokens, tests and `trellisctl token`).
 std::string MintHs256Token(const AuthOptions& options, const Identity& who, absl::Duration ttl,
                            absl::Time now = absl::Now());

@@ -31,20 +31,21 @@ RpcMetrics::RpcMetrics(Registry* registry) : registry_(registry) {
                       Registry::LatencyBuckets());
 }
 
-void RpcMetrics::OnRpcStart(absl::string_view method) {
+void RpcMetrics::OnRpcStart(absl::string_view method, absl::string_view type) {
   auto [service, name] = SplitMethod(method);
   registry_->Add("grpc_server_started_total",
-                 {{"grpc_method", name}, {"grpc_service", service}, {"grpc_type", "unary"}});
+                 {{"grpc_method", name}, {"grpc_service", service}, {"grpc_type", std::string(type)}});
 }
 
-void RpcMetrics::OnRpcEnd(absl::string_view method, grpc::StatusCode code, absl::Duration latency) {
+void RpcMetrics::OnRpcEnd(absl::string_view method, absl::string_view type,
+                          grpc::StatusCode code, absl::Duration latency) {
   auto [service, name] = SplitMethod(method);
   registry_->Add("grpc_server_handled_total", {{"grpc_code", std::string(PrometheusCodeName(code))},
                                                {"grpc_method", name},
                                                {"grpc_service", service},
-                                               {"grpc_type", "unary"}});
+                                               {"grpc_type", std::string(type)}});
   registry_->Observe("grpc_server_handling_seconds",
-                     {{"grpc_method", name}, {"grpc_service", service}, {"grpc_type", "unary"}},
+                     {{"grpc_method", name}, {"grpc_service", service}, {"grpc_type", std::string(type)}},
                      absl::ToDoubleSeconds(latency));
 }
 

@@ -12,8 +12,9 @@ namespace trellis::metrics {
 class RpcMetrics final : public RpcObserver {
  public:
   explicit RpcMetrics(Registry* registry);
-  void OnRpcStart(absl::string_view method) override;
-  void OnRpcEnd(absl::string_view method, grpc::StatusCode code, absl::Duration latency) override;
+  void OnRpcStart(absl::string_view method, absl::string_view type) override;
+  void OnRpcEnd(absl::string_view method, absl::string_view type, grpc::StatusCode code,
+                absl::Duration latency) override;
 
  private:
   Registry* registry_;

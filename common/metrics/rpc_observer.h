@@ -12,9 +12,10 @@ namespace trellis::metrics {
 class RpcObserver {
  public:
   virtual ~RpcObserver() = default;
-  // `method` is the full gRPC path, "/trellis.v1.GoalService/GetGoal".
-  virtual void OnRpcStart(absl::string_view method) = 0;
-  virtual void OnRpcEnd(absl::string_view method, grpc::StatusCode code,
+  // `method` is the full gRPC path, "/trellis.v1.GoalService/GetGoal"; `type` is "unary",
+  // "client_stream", "server_stream" or "bidi_stream".
+  virtual void OnRpcStart(absl::string_view method, absl::string_view type) = 0;
+  virtual void OnRpcEnd(absl::string_view method, absl::string_view type, grpc::StatusCode code,
                         absl::Duration latency) = 0;
 };
 

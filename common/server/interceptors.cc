@@ -35,11 +35,24 @@ std::string CodeName(grpc::StatusCode code) {
   return (c >= 0 && c <= 16) ? kNames[c] : "UNKNOWN";
 }
 
+absl::string_view TypeName(grpc::experimental::ServerRpcInfo::Type type) {
+  using Type = grpc::experimental::ServerRpcInfo::Type;
+  switch (type) {
+    case Type::CLIENT_STREAMING: return "client_stream";
+    case Type::SERVER_STREAMING: return "server_stream";
+    case Type::BIDI_STREAMING: return "bidi_stream";
+    default: return "unary";
+  }
+}
+
 class AccessLogInterceptor final : public grpc::experimental::Interceptor {
  public:
   AccessLogInterceptor(grpc::experimental::ServerRpcInfo* info, metrics::RpcObserver* observer)
-      : method_(info->method()), observer_(observer), start_(absl::Now()) {
-    if (observer_ != nullptr) observer_->OnRpcStart(method_);
+      : method_(info->method()),
+        type_(TypeName(info->type())),
+        observer_(observer),
+        start_(absl::Now()) {
+    if (observer_ != nullptr) observer_->OnRpcStart(method_, type_);
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -56,7 +69,7 @@ class AccessLogInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
       absl::Duration latency = absl::Now() - start_;
-      if (observer_ != nullptr) observer_->OnRpcEnd(method_, status.error_code(), latency);
+      if (observer_ != nullptr) observer_->OnRpcEnd(method_, type_, status.error_code(), latency);
       bool quiet =
           absl::StartsWith(method_, kHealthPrefix) || absl::StartsWith(method_, kReflectionPrefix);
       log::Level level = quiet ? log::Level::kDebug
@@ -77,6 +90,7 @@ class AccessLogInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   std::string method_;
+  absl::string_view type_;
   metrics::RpcObserver* observer_;
   absl::Time start_;
   std::string trace_id_;

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clinical/instruments.h"
 #include "common/ids/ids.h"
+#include "common/outbox/relay.h"
+#include "common/server/peer.h"
 #include "common/server/rpc.h"
 #include "common/status/status.h"
 #include "google/protobuf/util/time_util.h"
@@ -18,7 +21,12 @@
 #include "services/goals/domain/names.h"
 #include "services/goals/domain/update_mask.h"
 #include "services/goals/domain/validation.h"
+#include "services/goals/reminder_effects.h"
 #include "trellis/v1/reminders.pb.h"
+
+ABSL_FLAG(std::string, reminders_addr, "127.0.0.1:50053",
+          "ReminderService address, for ending the reminders of closed goals "
+          "(env TRELLIS_REMINDERS_ADDR).");
 
 namespace trellis::goals {
 namespace {
@@ -127,6 +135,19 @@ OutboxEntry EndRemindersEffect(const v1::Goal& goal, absl::string_view reason) {
   return e;
 }
 
+// Answers a write: the stored first result when the store replayed a request_id, else `fresh`.
+template <typename Message>
+void FinishWrite(grpc::ServerUnaryReactor* reactor, Message* response,
+                 const absl::StatusOr<GoalWriteResult>& written, const Message& fresh) {
+  if (!written.ok()) return Finish(reactor, written.status());
+  if (written->replayed) {
+    response->ParseFromString(written->result);
+  } else {
+    *response = fresh;
+  }
+  Finish(reactor, absl::OkStatus());
+}
+
 absl::Status EtagMismatch() {
   return WithReason(absl::AbortedError("the goal has changed; read it again and reapply"),
                     "ETAG_MISMATCH");
@@ -141,11 +162,10 @@ grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerCon
                                                          const v1::CreateGoalRequest* request,
                                                          v1::Goal* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = ValidateCreateGoalRequest(*request); !s.ok()) return Finish(reactor, s), reactor;
   const std::string& patient = request->goal().patient();
-  if (auto s = auth::CheckPatientAccess(*who, patient); !s.ok()) return Finish(reactor, s), reactor;
+  auto who =
+      auth::Admit(env_.authenticator, *ctx, ValidateCreateGoalRequest(*request), patient);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
 
   v1::Goal goal = NewGoalFromRequest(request->goal());
   if (goal.lifecycle_status() == v1::GOAL_LIFECYCLE_STATUS_UNSPECIFIED) {
@@ -183,13 +203,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerCon
     store_.Write(
         std::move(w),
         [reactor, response, goal](absl::StatusOr<GoalWriteResult> r) {
-          if (!r.ok()) return Finish(reactor, r.status());
-          if (r->replayed) {
-            response->ParseFromString(r->result);
-          } else {
-            *response = goal;
-          }
-          Finish(reactor, absl::OkStatus());
+          FinishWrite(reactor, response, r, goal);
         },
         deadline);
   };
@@ -221,13 +235,9 @@ grpc::ServerUnaryReactor* GoalServiceHandler::GetGoal(grpc::CallbackServerContex
                                                       const v1::GetGoalRequest* request,
                                                       v1::Goal* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   auto name = ValidateGetGoalRequest(*request);
-  if (!name.ok()) return Finish(reactor, name.status()), reactor;
-  if (auto s = auth::CheckPatientAccess(*who, name->patient); !s.ok()) {
-    return Finish(reactor, s), reactor;
-  }
+  auto who = auth::Admit(env_.authenticator, *ctx, name.status(), name.ok() ? name->patient : "");
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   store_.Get(
       who->tenant, name->patient, name->goal,
       [reactor, response](absl::StatusOr<v1::Goal> goal) {
@@ -243,13 +253,10 @@ grpc::ServerUnaryReactor* GoalServiceHandler::ListGoals(grpc::CallbackServerCont
                                                         const v1::ListGoalsRequest* request,
                                                         v1::ListGoalsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   auto query = ValidateListGoalsRequest(*request);
-  if (!query.ok()) return Finish(reactor, query.status()), reactor;
-  if (auto s = auth::CheckPatientAccess(*who, query->patient); !s.ok()) {
-    return Finish(reactor, s), reactor;
-  }
+  auto who =
+      auth::Admit(env_.authenticator, *ctx, query.status(), query.ok() ? query->patient : "");
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   std::string filters = query->FilterFingerprint();
   auto cursor = DecodePageToken(query->page_token, filters);
   if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
@@ -296,13 +303,10 @@ grpc::ServerUnaryReactor* GoalServiceHandler::UpdateGoal(grpc::CallbackServerCon
                                                          const v1::UpdateGoalRequest* request,
                                                          v1::Goal* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   auto update = ValidateUpdateGoalRequest(*request);
-  if (!update.ok()) return Finish(reactor, update.status()), reactor;
-  if (auto s = auth::CheckPatientAccess(*who, update->name.patient); !s.ok()) {
-    return Finish(reactor, s), reactor;
-  }
+  auto who = auth::Admit(env_.authenticator, *ctx, update.status(),
+                         update.ok() ? update->name.patient : "");
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   std::optional<int64_t> expected = ParseEtag(request->etag());
   if (!expected.has_value()) return Finish(reactor, EtagMismatch()), reactor;
   absl::Time deadline = DeadlineOf(*ctx);
@@ -364,13 +368,9 @@ grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
     grpc::CallbackServerContext* ctx, const v1::TransitionGoalRequest* request,
     v1::TransitionGoalResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   auto name = ValidateTransitionGoalRequest(*request);
-  if (!name.ok()) return Finish(reactor, name.status()), reactor;
-  if (auto s = auth::CheckPatientAccess(*who, name->patient); !s.ok()) {
-    return Finish(reactor, s), reactor;
-  }
+  auto who = auth::Admit(env_.authenticator, *ctx, name.status(), name.ok() ? name->patient : "");
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   if (IsClient(*who)) {
     return Finish(reactor, PermissionDenied("clients may not change a goal's status")), reactor;
   }
@@ -480,15 +480,11 @@ grpc::ServerUnaryReactor* GoalServiceHandler::ListGoalRevisions(
     grpc::CallbackServerContext* ctx, const v1::ListGoalRevisionsRequest* request,
     v1::ListGoalRevisionsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   auto query = ValidateListGoalRevisionsRequest(*request);
-  if (!query.ok()) return Finish(reactor, query.status()), reactor;
   auto name = ParseGoalName("name", request->name());
-  if (!name.ok()) return Finish(reactor, name.status()), reactor;
-  if (auto s = auth::CheckPatientAccess(*who, name->patient); !s.ok()) {
-    return Finish(reactor, s), reactor;
-  }
+  absl::Status valid = query.ok() ? name.status() : query.status();
+  auto who = auth::Admit(env_.authenticator, *ctx, valid, name.ok() ? name->patient : "");
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   auto cursor = DecodePageToken(query->page_token, request->name());
   if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
   int64_t before = 0;
@@ -625,13 +621,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::RateGoalAttainment(
                   if (absl::IsAborted(r.status()) && ++a.attempt < kMaxWriteAttempts) {
                     return a.Run(self_ptr);
                   }
-                  if (!r.ok()) return Finish(a.reactor, r.status());
-                  if (r->replayed) {
-                    a.response->ParseFromString(r->result);
-                  } else {
-                    *a.response = a.rating;
-                  }
-                  Finish(a.reactor, absl::OkStatus());
+                  FinishWrite(a.reactor, a.response, r, a.rating);
                 },
                 a.deadline);
           },
@@ -648,14 +638,9 @@ grpc::ServerUnaryReactor* GoalServiceHandler::GetAttainmentScore(
     grpc::CallbackServerContext* ctx, const v1::GetAttainmentScoreRequest* request,
     v1::GetAttainmentScoreResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
+  auto who = auth::Admit(env_.authenticator, *ctx, ValidateGetAttainmentScoreRequest(*request),
+                         request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = ValidateGetAttainmentScoreRequest(*request); !s.ok()) {
-    return Finish(reactor, s), reactor;
-  }
-  if (auto s = auth::CheckPatientAccess(*who, request->patient()); !s.ok()) {
-    return Finish(reactor, s), reactor;
-  }
   double rho = request->has_rho() ? request->rho() : options_.attainment_rho;
   store_.List(
       who->tenant, request->patient(), GoalFilter{}, GoalStore::kMaxGoalsPerPatient, "",
@@ -703,12 +688,9 @@ grpc::ServerUnaryReactor* GoalServiceHandler::ExportGoalsFhir(
     grpc::CallbackServerContext* ctx, const v1::ExportGoalsFhirRequest* request,
     v1::ExportGoalsFhirResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
+  auto who = auth::Admit(env_.authenticator, *ctx, ValidateExportGoalsFhirRequest(*request),
+                         request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = ValidateExportGoalsFhirRequest(*request); !s.ok()) return Finish(reactor, s), reactor;
-  if (auto s = auth::CheckPatientAccess(*who, request->patient()); !s.ok()) {
-    return Finish(reactor, s), reactor;
-  }
   GoalFilter filter;
   for (int s : request->lifecycle_statuses()) filter.statuses.push_back(s);
   absl::Time now = env_.clock->Now();
@@ -780,13 +762,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::SetAchievementStatus(
         store_.Write(
             std::move(w),
             [reactor, response, result](absl::StatusOr<GoalWriteResult> r) {
-              if (!r.ok()) return Finish(reactor, r.status());
-              if (r->replayed) {
-                response->ParseFromString(r->result);
-              } else {
-                *response = result;
-              }
-              Finish(reactor, absl::OkStatus());
+              FinishWrite(reactor, response, r, result);
             },
             deadline);
       },
@@ -798,6 +774,16 @@ server::ServiceParts BuildGoalService(const server::ServiceEnv& env) {
   server::ServiceParts parts;
   parts.services.push_back(std::make_unique<GoalServiceHandler>(env));
   parts.health_names.push_back("trellis.v1.GoalService");
+  if (env.config != nullptr) {
+    // Closed goals end their reminders through the outbox (DESIGN.md §4).
+    auto effects = std::make_shared<ReminderEffects>(
+        server::PeerChannel(absl::GetFlag(FLAGS_reminders_addr)), env.config->auth);
+    outbox::RelayOptions relay;
+    relay.service = "goals";
+    parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
+        env.redis, env.clock, relay,
+        [effects](const outbox::Delivery& d) { return effects->Deliver(d); }));
+  }
   return parts;
 }
 

@@ -33,8 +33,15 @@ TEST(Registry, HistogramBucketsAreCumulative) {
 TEST(RpcMetrics, CountsStartedAndHandledByCode) {
   Registry r;
   RpcMetrics m(&r);
-  m.OnRpcStart("/trellis.v1.GoalService/GetGoal");
-  m.OnRpcEnd("/trellis.v1.GoalService/GetGoal", grpc::StatusCode::NOT_FOUND, absl::Milliseconds(3));
+  m.OnRpcStart("/trellis.v1.GoalService/GetGoal", "unary");
+  m.OnRpcEnd("/trellis.v1.GoalService/GetGoal", "unary", grpc::StatusCode::NOT_FOUND,
+             absl::Milliseconds(3));
+  m.OnRpcStart("/trellis.v1.ReminderService/StreamDueReminders", "server_stream");
+  EXPECT_EQ(r.Value("grpc_server_started_total",
+                    {{"grpc_method", "StreamDueReminders"},
+                     {"grpc_service", "trellis.v1.ReminderService"},
+                     {"grpc_type", "server_stream"}}),
+            1);
   EXPECT_EQ(r.Value("grpc_server_started_total", {{"grpc_method", "GetGoal"},
                                                   {"grpc_service", "trellis.v1.GoalService"},
                                                   {"grpc_type", "unary"}}),

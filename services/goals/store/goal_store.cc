@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/outbox/outbox.h"
 #include "common/redis/keys.h"
 #include "common/status/status.h"
 
@@ -17,10 +18,12 @@ using redis::Reply;
 constexpr absl::string_view kService = "goals";
 
 // KEYS: [1] request record (or any key of the slot), [2] goals index, [3] outbox,
+//       [4] the service's outbox pending index (common/outbox),
 //       then 6 per change: goal, meta, revs, cache, parent meta, parent children.
 // ARGV: [1] has request, [2] fingerprint, [3] result, [4] request ttl, [5] cache ttl,
-//       [6] changes, [7] outbox entries, then 7 per change: id, expected revision, new revision,
-//       blob, revision blob, "status,category,needs_review,parent", score; then the outbox blobs.
+//       [6] changes, [7] outbox entries, [8] this patient's outbox tag, then 7 per change: id,
+//       expected revision, new revision, blob, revision blob,
+//       "status,category,needs_review,parent", score; then the outbox blobs.
 const redis::Script kWriteScript("goals_write", R"lua(
 if ARGV[1] == '1' then
   local prev = redis.call('GET', KEYS[1])
@@ -37,8 +40,8 @@ local nout = tonumber(ARGV[7])
 local closed = ',6,7,8,9,'
 local metas = {}
 for i = 0, n - 1 do
-  local k = 4 + i * 6
-  local a = 8 + i * 7
+  local k = 5 + i * 6
+  local a = 9 + i * 7
   local expected = ARGV[a + 1]
   local cur = redis.call('HGET', KEYS[k + 1], 'revision')
   local f = {}
@@ -64,8 +67,8 @@ for i = 0, n - 1 do
   end
 end
 for i = 0, n - 1 do
-  local k = 4 + i * 6
-  local a = 8 + i * 7
+  local k = 5 + i * 6
+  local a = 9 + i * 7
   local f = metas[i]
   redis.call('SET', KEYS[k], ARGV[a + 3])
   redis.call('HSET', KEYS[k + 1], 'revision', ARGV[a + 2], 'status', f[1], 'category', f[2],
@@ -77,8 +80,9 @@ for i = 0, n - 1 do
   redis.call('RPUSH', KEYS[k + 2], ARGV[a + 4])
   redis.call('SET', KEYS[k + 3], ARGV[a + 3], 'EX', ARGV[5])
 end
-local o = 8 + n * 7
+local o = 9 + n * 7
 for j = 0, nout - 1 do redis.call('RPUSH', KEYS[3], ARGV[o + j]) end
+if nout > 0 then redis.call('ZADD', KEYS[4], 'NX', 0, ARGV[8]) end
 if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
 end
@@ -194,14 +198,16 @@ void GoalStore::Write(GoalWrite write, Callback<GoalWriteResult> done, absl::Tim
   bool has_request = !write.request_id.empty();
   std::vector<std::string> k = {
       has_request ? keys.Key({"req", write.method, write.request_id}) : keys.Key({"goals"}),
-      keys.Key({"goals"}), keys.Key({"outbox"})};
+      keys.Key({"goals"}), outbox::OutboxKey(kService, write.tenant, write.patient),
+      outbox::PendingKey(kService)};
   std::vector<std::string> a = {has_request ? "1" : "0",
                                 write.fingerprint,
                                 write.result,
                                 absl::StrCat(absl::ToInt64Seconds(kRequestIdTtl)),
                                 absl::StrCat(absl::ToInt64Seconds(kCacheTtl)),
                                 absl::StrCat(write.changes.size()),
-                                absl::StrCat(write.outbox.size())};
+                                absl::StrCat(write.outbox.size()),
+                                outbox::PatientTag(write.tenant, write.patient)};
   for (const GoalChange& c : write.changes) {
     std::string id = IdOf(c.goal.name());
     std::string parent_id = c.goal.parent().empty() ? "" : IdOf(c.goal.parent());
@@ -222,7 +228,7 @@ void GoalStore::Write(GoalWrite write, Callback<GoalWriteResult> done, absl::Tim
     a.push_back(absl::StrCat(ScoreOf(c.goal)));
   }
   for (const OutboxEntry& e : write.outbox) {
-    a.push_back(absl::StrCat(e.id, "|", e.kind, "|", e.payload));
+    a.push_back(outbox::EncodeEntry(e));
   }
   redis_->Eval(
       kWriteScript, std::move(k), std::move(a),

@@ -9,7 +9,7 @@
 //   children:<id>        zset of a goal's objectives
 //   revs:<id>            list of serialized GoalRevision, oldest first (revision n at index n-1)
 //   req:<method>:<rid>   request_id record: "<fingerprint>|<serialized result>", expires
-//   outbox               list of serialized OutboxEntry (cross-service effects, §4)
+//   outbox               cross-service effects waiting for the relay (common/outbox, §4)
 // and the shared cache entry trellis:cache:{tenant:patient}:goal:<id> (§5.3), which this store
 // rewrites in the same script as every change, so the cache never serves a goal older than an
 // acknowledged change.
@@ -23,18 +23,14 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "common/outbox/outbox.h"
 #include "common/redis/client.h"
 #include "common/time/clock.h"
 #include "trellis/v1/goals.pb.h"
 
 namespace trellis::goals {
 
-// A cross-service effect recorded with a change and relayed later (DESIGN.md §4).
-struct OutboxEntry {
-  std::string id;       // unique; the receiver's idempotency key
-  std::string kind;     // e.g. "end_goal_reminders"
-  std::string payload;  // serialized request message for the peer
-};
+using outbox::OutboxEntry;
 
 // One goal written by a GoalWrite: the new value, the revision it replaces, its history entry.
 struct GoalChange {

@@ -1,0 +1,135 @@
+#include "common/outbox/relay.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/ids/ids.h"
+#include "common/log/log.h"
+#include "common/redis/keys.h"
+#include "common/redis/sync_redis.h"
+
+namespace trellis::outbox {
+namespace {
+
+// Removes the patient from the pending index only if its outbox is empty (an entry written since
+// the last read keeps it pending). KEYS: outbox, pending. ARGV: tag.
+const redis::Script kSettleScript("outbox_settle", R"lua(
+if redis.call('LLEN', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+)lua");
+
+// Releases the lease only if this relay still holds it. KEYS: lease. ARGV: owner.
+const redis::Script kReleaseScript("outbox_release", R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua");
+
+int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
+
+bool Retryable(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsResourceExhausted(s) ||
+         absl::IsAborted(s);
+}
+
+}  // namespace
+
+OutboxRelay::OutboxRelay(redis::RedisClient* redis, const Clock* clock, RelayOptions options,
+                         DeliverFn deliver)
+    : redis_(redis),
+      clock_(clock),
+      options_(std::move(options)),
+      deliver_(std::move(deliver)),
+      owner_(NewId()) {}
+
+OutboxRelay::~OutboxRelay() { Stop(); }
+
+void OutboxRelay::Start() {
+  thread_ = std::thread([this] {
+    while (!stop_.WaitForNotificationWithTimeout(options_.poll_interval)) RunOnce();
+  });
+}
+
+void OutboxRelay::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+int OutboxRelay::RunOnce() {
+  redis::SyncRedis sync(redis_);
+  auto due = sync.Run({"ZRANGEBYSCORE", PendingKey(options_.service), "-inf",
+                       absl::StrCat(Millis(clock_->Now())), "LIMIT", "0",
+                       absl::StrCat(options_.patients_per_pass)});
+  if (!due.ok()) return 0;  // Redis is down: the next pass tries again
+  int delivered = 0;
+  for (const redis::Reply& tag : due->elements) {
+    if (stop_.HasBeenNotified() || peer_down_) break;
+    delivered += DrainPatient(tag.str);
+  }
+  // A peer that is down for one patient is down for all: the next pass tries again.
+  peer_down_ = false;
+  return delivered;
+}
+
+int OutboxRelay::DrainPatient(const std::string& tag) {
+  redis::SyncRedis sync(redis_);
+  size_t colon = tag.find(':');
+  if (colon == std::string::npos) return 0;
+  std::string tenant = tag.substr(0, colon), patient = tag.substr(colon + 1);
+  std::string list = OutboxKey(options_.service, tenant, patient);
+  std::string lease = redis::PatientKeys(options_.service, tenant, patient).Key({"outbox_lease"});
+  auto claimed = sync.Run({"SET", lease, owner_, "NX", "PX",
+                           absl::StrCat(absl::ToInt64Milliseconds(options_.lease))});
+  if (!claimed.ok() || claimed->is_nil()) return 0;  // another replica is on it
+
+  int delivered = 0;
+  bool failed = false;
+  auto entries = sync.Run({"LRANGE", list, "0", absl::StrCat(options_.entries_per_patient - 1)});
+  if (entries.ok()) {
+    for (const redis::Reply& raw : entries->elements) {
+      auto entry = DecodeEntry(raw.str);
+      absl::Status status =
+          entry.ok() ? deliver_(Delivery{tenant, patient, *entry}) : entry.status();
+      if (status.ok()) {
+        sync.Run({"LREM", list, "1", raw.str}).IgnoreError();
+        ++delivered;
+        continue;
+      }
+      if (Retryable(status)) {
+        absl::Duration& backoff = backoff_[tag];
+        backoff = backoff == absl::ZeroDuration()
+                      ? options_.min_backoff
+                      : std::min(backoff * 2, options_.max_backoff);
+        sync.Run({"ZADD", PendingKey(options_.service), "XX",
+                  absl::StrCat(Millis(clock_->Now() + backoff)), tag})
+            .IgnoreError();
+        log::Warn("outbox delivery will be retried",
+                  {{"service", options_.service},
+                   {"entry", entry.ok() ? entry->id : ""},
+                   {"kind", entry.ok() ? entry->kind : ""},
+                   {"code", absl::StatusCodeToString(status.code())},
+                   {"retry_in_ms", absl::ToInt64Milliseconds(backoff)}});
+        failed = true;
+        peer_down_ = absl::IsUnavailable(status);
+        break;  // keep this patient's effects in order
+      }
+      // Can never succeed: park it where an operator can see it, and go on.
+      log::Error("outbox entry rejected by its peer; moved to dead letters",
+                 {{"service", options_.service},
+                  {"entry", entry.ok() ? entry->id : ""},
+                  {"code", absl::StatusCodeToString(status.code())}});
+      std::string dead =
+          redis::PatientKeys(options_.service, tenant, patient).Key({"outbox_dead"});
+      sync.Run({"RPUSH", dead, raw.str}).IgnoreError();
+      sync.Run({"LREM", list, "1", raw.str}).IgnoreError();
+    }
+  }
+  if (!failed && entries.ok()) {
+    backoff_.erase(tag);
+    sync.Eval(kSettleScript, {list, PendingKey(options_.service)}, {tag}).IgnoreError();
+  }
+  sync.Eval(kReleaseScript, {lease}, {owner_}).IgnoreError();
+  return delivered;
+}
+
+}  // namespace trellis::outbox
