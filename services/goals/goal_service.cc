@@ -7,7 +7,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/clinical/instruments.h"
 #include "common/ids/ids.h"
 #include "common/outbox/relay.h"
 #include "common/server/peer.h"
@@ -28,6 +27,10 @@ ABSL_FLAG(std::string, reminders_addr, "127.0.0.1:50053",
           "ReminderService address, for ending the reminders of closed goals "
           "(env TRELLIS_REMINDERS_ADDR).");
 
+ABSL_FLAG(std::string, measurements_addr, "127.0.0.1:50052",
+          "MeasurementService address, for the SMART facts of tenant-defined metrics "
+          "(env TRELLIS_MEASUREMENTS_ADDR).");
+
 namespace trellis::goals {
 namespace {
 
@@ -41,7 +44,8 @@ constexpr int kMaxWriteAttempts = 3;
 google::protobuf::Timestamp ToProto(absl::Time t) {
   google::protobuf::Timestamp ts;
   ts.set_seconds(absl::ToUnixSeconds(t));
-  ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(ts.seconds())) / absl::Nanoseconds(1)));
+  ts.set_nanos(
+      static_cast<int32_t>((t - absl::FromUnixSeconds(ts.seconds())) / absl::Nanoseconds(1)));
   return ts;
 }
 
@@ -52,25 +56,6 @@ absl::StatusOr<auth::Identity> Authenticate(const server::ServiceEnv& env,
                       "TOKEN_MISSING");
   }
   return env.authenticator->Authenticate(ctx);
-}
-
-// What SMART needs to know about a goal's metric, from the built-in instrument catalogue.
-// Tenant-defined metrics are unknown here until the measurement service is consulted.
-MetricInfo MetricInfoFor(absl::string_view metric_id) {
-  MetricInfo info;
-  const v1::Metric* m = clinical::FindBuiltIn(metric_id);
-  if (m == nullptr) return info;
-  info.known = true;
-  info.display_name = m->display_name();
-  info.min = m->min_value();
-  info.max = m->max_value();
-  info.better_direction = m->better_direction() == v1::BETTER_DIRECTION_LOWER
-                              ? v1::MEASURE_DIRECTION_DECREASE
-                          : m->better_direction() == v1::BETTER_DIRECTION_HIGHER
-                              ? v1::MEASURE_DIRECTION_INCREASE
-                              : v1::MEASURE_DIRECTION_UNSPECIFIED;
-  info.symptom_scale = m->kind() == v1::METRIC_KIND_QUESTIONNAIRE;
-  return info;
 }
 
 absl::Status PermissionDenied(absl::string_view what) {
@@ -155,16 +140,32 @@ absl::Status EtagMismatch() {
 
 }  // namespace
 
-GoalServiceHandler::GoalServiceHandler(const server::ServiceEnv& env, GoalServiceOptions options)
-    : env_(env), options_(options), smart_(options.smart), store_(env.redis) {}
+GoalServiceHandler::GoalServiceHandler(const server::ServiceEnv& env, GoalServiceOptions options,
+                                       MetricCatalog catalog)
+    : env_(env),
+      options_(options),
+      smart_(options.smart),
+      store_(env.redis),
+      catalog_(std::move(catalog)) {}
+
+void GoalServiceHandler::EvaluateThen(const std::string& tenant, const v1::Goal& goal,
+                                      ParentLookup parent, absl::Time now, absl::Time deadline,
+                                      grpc::ServerUnaryReactor* reactor,
+                                      absl::AnyInvocable<void(SmartEvaluation)> then) const {
+  catalog_.Lookup(tenant, goal.measure().metric(), deadline,
+                  [this, goal, parent, now, reactor,
+                   then = std::move(then)](absl::StatusOr<MetricInfo> metric) mutable {
+                    if (!metric.ok()) return Finish(reactor, metric.status());
+                    then(smart_.Evaluate(goal, SmartInputs{now, *metric, parent}));
+                  });
+}
 
 grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerContext* ctx,
                                                          const v1::CreateGoalRequest* request,
                                                          v1::Goal* response) {
   auto* reactor = ctx->DefaultReactor();
   const std::string& patient = request->goal().patient();
-  auto who =
-      auth::Admit(env_.authenticator, *ctx, ValidateCreateGoalRequest(*request), patient);
+  auto who = auth::Admit(env_.authenticator, *ctx, ValidateCreateGoalRequest(*request), patient);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
 
   v1::Goal goal = NewGoalFromRequest(request->goal());
@@ -186,26 +187,29 @@ grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerCon
   absl::Time deadline = DeadlineOf(*ctx);
   auto write = [this, reactor, response, who = *who, request, deadline, now](
                    v1::Goal goal, ParentLookup parent) mutable {
-    if (RequiresSmart(goal.lifecycle_status())) {
-      SmartInputs inputs{now, MetricInfoFor(goal.measure().metric()), parent};
-      if (auto s = CheckActivation(smart_.Evaluate(goal, inputs)); !s.ok()) {
-        return Finish(reactor, s);
-      }
-    }
-    GoalWrite w;
-    w.tenant = who.tenant;
-    w.patient = goal.patient();
-    w.method = "CreateGoal";
-    w.request_id = request->request_id();
-    w.fingerprint = Fingerprint(*request);
-    w.result = goal.SerializeAsString();
-    w.changes.push_back({goal, 0, NewRevision(goal, v1::GOAL_REVISION_KIND_CREATE, who, now, "", {})});
-    store_.Write(
-        std::move(w),
-        [reactor, response, goal](absl::StatusOr<GoalWriteResult> r) {
-          FinishWrite(reactor, response, r, goal);
-        },
-        deadline);
+    auto store = [this, reactor, response, who, request, deadline, now](v1::Goal goal) {
+      GoalWrite w;
+      w.tenant = who.tenant;
+      w.patient = goal.patient();
+      w.method = "CreateGoal";
+      w.request_id = request->request_id();
+      w.fingerprint = Fingerprint(*request);
+      w.result = goal.SerializeAsString();
+      w.changes.push_back(
+          {goal, 0, NewRevision(goal, v1::GOAL_REVISION_KIND_CREATE, who, now, "", {})});
+      store_.Write(
+          std::move(w),
+          [reactor, response, goal](absl::StatusOr<GoalWriteResult> r) {
+            FinishWrite(reactor, response, r, goal);
+          },
+          deadline);
+    };
+    if (!RequiresSmart(goal.lifecycle_status())) return store(std::move(goal));
+    EvaluateThen(who.tenant, goal, parent, now, deadline, reactor,
+                 [reactor, goal, store](SmartEvaluation evaluation) mutable {
+                   if (auto s = CheckActivation(evaluation); !s.ok()) return Finish(reactor, s);
+                   store(std::move(goal));
+                 });
   };
 
   if (goal.parent().empty()) {
@@ -216,8 +220,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerCon
   if (!parent_name.ok()) return Finish(reactor, parent_name.status()), reactor;
   store_.Get(
       who->tenant, parent_name->patient, parent_name->goal,
-      [reactor, goal = std::move(goal), write = std::move(write)](
-          absl::StatusOr<v1::Goal> parent) mutable {
+      [reactor, goal = std::move(goal),
+       write = std::move(write)](absl::StatusOr<v1::Goal> parent) mutable {
         if (absl::IsNotFound(parent.status())) {
           return Finish(reactor, NotFoundError("goal.parent: parent goal not found"));
         }
@@ -318,7 +322,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::UpdateGoal(grpc::CallbackServerCon
         if (current->revision() != expected) return Finish(reactor, EtagMismatch());
         if (IsClient(who)) {
           bool agreement_only = paths.size() == 1 && paths[0] == "agreement";
-          if (current->lifecycle_status() != v1::GOAL_LIFECYCLE_STATUS_PROPOSED && !agreement_only) {
+          if (current->lifecycle_status() != v1::GOAL_LIFECYCLE_STATUS_PROPOSED &&
+              !agreement_only) {
             return Finish(reactor, PermissionDenied("clients may change only their proposed "
                                                     "goals, and the agreement of any goal"));
           }
@@ -333,32 +338,44 @@ grpc::ServerUnaryReactor* GoalServiceHandler::UpdateGoal(grpc::CallbackServerCon
           return Finish(reactor, absl::OkStatus());
         }
         absl::Time now = env_.clock->Now();
-        SmartInputs inputs{now, MetricInfoFor(applied->goal.measure().metric()),
-                           ParentLookup::kNotLookedUp};
-        SmartInputs before_inputs{now, MetricInfoFor(current->measure().metric()),
-                                  ParentLookup::kNotLookedUp};
-        if (auto s = CheckUpdateKeepsSmart(current->lifecycle_status(),
-                                           smart_.Evaluate(*current, before_inputs),
-                                           smart_.Evaluate(applied->goal, inputs));
-            !s.ok()) {
-          return Finish(reactor, s);
+        auto store = [this, reactor, response, request, who, expected, deadline, now,
+                      changed = applied->changed_fields](v1::Goal goal) {
+          Advance(goal, now);
+          GoalWrite w;
+          w.tenant = who.tenant;
+          w.patient = goal.patient();
+          w.changes.push_back({goal, expected,
+                               NewRevision(goal, v1::GOAL_REVISION_KIND_UPDATE, who, now,
+                                           request->reason(), changed)});
+          store_.Write(
+              std::move(w),
+              [reactor, response, goal](absl::StatusOr<GoalWriteResult> r) {
+                if (!r.ok()) return Finish(reactor, r.status());
+                *response = goal;
+                Finish(reactor, absl::OkStatus());
+              },
+              deadline);
+        };
+        auto status = current->lifecycle_status();
+        if (status != v1::GOAL_LIFECYCLE_STATUS_ACTIVE &&
+            status != v1::GOAL_LIFECYCLE_STATUS_ON_HOLD) {
+          return store(std::move(applied->goal));
         }
-        v1::Goal goal = std::move(applied->goal);
-        Advance(goal, now);
-        GoalWrite w;
-        w.tenant = who.tenant;
-        w.patient = goal.patient();
-        w.changes.push_back({goal, expected,
-                             NewRevision(goal, v1::GOAL_REVISION_KIND_UPDATE, who, now,
-                                         request->reason(), applied->changed_fields)});
-        store_.Write(
-            std::move(w),
-            [reactor, response, goal](absl::StatusOr<GoalWriteResult> r) {
-              if (!r.ok()) return Finish(reactor, r.status());
-              *response = goal;
-              Finish(reactor, absl::OkStatus());
-            },
-            deadline);
+        // An update must not break a goal that is in force: compare SMART before and after.
+        EvaluateThen(who.tenant, *current, ParentLookup::kNotLookedUp, now, deadline, reactor,
+                     [this, reactor, who, now, deadline, status, after = std::move(applied->goal),
+                      store](SmartEvaluation before) mutable {
+                       EvaluateThen(who.tenant, after, ParentLookup::kNotLookedUp, now, deadline,
+                                    reactor,
+                                    [reactor, status, before = std::move(before), after,
+                                     store](SmartEvaluation evaluated) mutable {
+                                      if (auto s = CheckUpdateKeepsSmart(status, before, evaluated);
+                                          !s.ok()) {
+                                        return Finish(reactor, s);
+                                      }
+                                      store(std::move(after));
+                                    });
+                     });
       },
       deadline);
   return reactor;
@@ -390,87 +407,103 @@ grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
         if (!retry_possible && (!expected.has_value() || current->revision() != *expected)) {
           return Finish(reactor, EtagMismatch());
         }
-        store_.List(
-            who.tenant, name.patient, children, GoalStore::kMaxGoalsPerPatient, "",
-            [this, reactor, response, request, who, expected, deadline, current = *current](
-                absl::StatusOr<GoalListPage> objectives) mutable {
-              if (!objectives.ok()) return Finish(reactor, objectives.status());
-              absl::Time now = env_.clock->Now();
-              v1::GoalLifecycleStatus to = request->lifecycle_status();
-              GoalWrite w;
-              w.tenant = who.tenant;
-              w.patient = current.patient();
-              w.method = "TransitionGoal";
-              w.request_id = request->request_id();
-              w.fingerprint = Fingerprint(*request);
-              bool stale = !expected.has_value() || current.revision() != *expected;
-              absl::Status decision = stale ? EtagMismatch() : CheckTransition(current.lifecycle_status(), to);
-              if (decision.ok() && RequiresSmart(to)) {
-                SmartInputs inputs{now, MetricInfoFor(current.measure().metric()),
-                                   current.parent().empty() ? ParentLookup::kNotLookedUp
-                                                            : ParentLookup::kFound};
-                decision = CheckActivation(smart_.Evaluate(current, inputs));
-              }
-              std::vector<std::string> cancel;
-              if (decision.ok()) {
-                auto to_cancel = ObjectivesToCancel(to, request->open_objectives(), objectives->goals);
-                if (to_cancel.ok()) {
-                  cancel = *to_cancel;
-                } else {
-                  decision = to_cancel.status();
-                }
-              }
-              v1::TransitionGoalResponse result;
-              if (decision.ok()) {
-                v1::Goal goal = current;
-                goal.set_lifecycle_status(to);
-                goal.set_status_reason(request->reason());
-                *goal.mutable_status_time() = ToProto(now);
-                Advance(goal, now);
-                w.changes.push_back({goal, current.revision(),
-                                     NewRevision(goal, v1::GOAL_REVISION_KIND_TRANSITION, who, now,
-                                                 request->reason(), {"lifecycle_status"})});
-                if (IsClosed(to)) w.outbox.push_back(EndRemindersEffect(goal, request->reason()));
-                for (const v1::Goal& objective : objectives->goals) {
-                  if (std::find(cancel.begin(), cancel.end(), objective.name()) == cancel.end()) {
-                    continue;
-                  }
-                  v1::Goal o = objective;
-                  int64_t before = o.revision();
-                  o.set_lifecycle_status(v1::GOAL_LIFECYCLE_STATUS_CANCELLED);
-                  o.set_status_reason(request->reason());
-                  *o.mutable_status_time() = ToProto(now);
-                  Advance(o, now);
-                  w.changes.push_back({o, before,
-                                       NewRevision(o, v1::GOAL_REVISION_KIND_TRANSITION, who, now,
-                                                   request->reason(), {"lifecycle_status"})});
-                  w.outbox.push_back(EndRemindersEffect(o, request->reason()));
-                  *result.add_cancelled_objectives() = o;
-                }
-                *result.mutable_goal() = goal;
-              } else if (w.request_id.empty()) {
-                return Finish(reactor, decision);
-              } else {
-                // Only a replay of an earlier success can still answer this request: write
-                // nothing new, and let the store return the stored result if there is one.
-                w.changes.clear();
-              }
-              w.result = result.SerializeAsString();
-              store_.Write(
-                  std::move(w),
-                  [reactor, response, result, decision](absl::StatusOr<GoalWriteResult> r) {
-                    if (!r.ok()) return Finish(reactor, r.status());
-                    if (r->replayed) {
-                      response->ParseFromString(r->result);
-                      return Finish(reactor, absl::OkStatus());
+        // Activation needs the metric's facts for SMART; other transitions do not.
+        std::string metric_id = RequiresSmart(request->lifecycle_status())
+                                    ? current->measure().metric()
+                                    : std::string();
+        catalog_.Lookup(
+            who.tenant, metric_id, deadline,
+            [this, reactor, response, request, who, expected, deadline, children, name,
+             current = *current](absl::StatusOr<MetricInfo> metric) mutable {
+              store_.List(
+                  who.tenant, name.patient, children, GoalStore::kMaxGoalsPerPatient, "",
+                  [this, reactor, response, request, who, expected, deadline, current,
+                   metric = std::move(metric)](absl::StatusOr<GoalListPage> objectives) mutable {
+                    if (!objectives.ok()) return Finish(reactor, objectives.status());
+                    absl::Time now = env_.clock->Now();
+                    v1::GoalLifecycleStatus to = request->lifecycle_status();
+                    GoalWrite w;
+                    w.tenant = who.tenant;
+                    w.patient = current.patient();
+                    w.method = "TransitionGoal";
+                    w.request_id = request->request_id();
+                    w.fingerprint = Fingerprint(*request);
+                    bool stale = !expected.has_value() || current.revision() != *expected;
+                    absl::Status decision =
+                        stale ? EtagMismatch() : CheckTransition(current.lifecycle_status(), to);
+                    if (decision.ok() && RequiresSmart(to)) {
+                      if (!metric.ok()) return Finish(reactor, metric.status());
+                      SmartInputs inputs{now, *metric,
+                                         current.parent().empty() ? ParentLookup::kNotLookedUp
+                                                                  : ParentLookup::kFound};
+                      decision = CheckActivation(smart_.Evaluate(current, inputs));
                     }
-                    if (!decision.ok()) return Finish(reactor, decision);
-                    *response = result;
-                    Finish(reactor, absl::OkStatus());
+                    std::vector<std::string> cancel;
+                    if (decision.ok()) {
+                      auto to_cancel =
+                          ObjectivesToCancel(to, request->open_objectives(), objectives->goals);
+                      if (to_cancel.ok()) {
+                        cancel = *to_cancel;
+                      } else {
+                        decision = to_cancel.status();
+                      }
+                    }
+                    v1::TransitionGoalResponse result;
+                    if (decision.ok()) {
+                      v1::Goal goal = current;
+                      goal.set_lifecycle_status(to);
+                      goal.set_status_reason(request->reason());
+                      *goal.mutable_status_time() = ToProto(now);
+                      Advance(goal, now);
+                      w.changes.push_back(
+                          {goal, current.revision(),
+                           NewRevision(goal, v1::GOAL_REVISION_KIND_TRANSITION, who, now,
+                                       request->reason(), {"lifecycle_status"})});
+                      if (IsClosed(to))
+                        w.outbox.push_back(EndRemindersEffect(goal, request->reason()));
+                      for (const v1::Goal& objective : objectives->goals) {
+                        if (std::find(cancel.begin(), cancel.end(), objective.name()) ==
+                            cancel.end()) {
+                          continue;
+                        }
+                        v1::Goal o = objective;
+                        int64_t before = o.revision();
+                        o.set_lifecycle_status(v1::GOAL_LIFECYCLE_STATUS_CANCELLED);
+                        o.set_status_reason(request->reason());
+                        *o.mutable_status_time() = ToProto(now);
+                        Advance(o, now);
+                        w.changes.push_back(
+                            {o, before,
+                             NewRevision(o, v1::GOAL_REVISION_KIND_TRANSITION, who, now,
+                                         request->reason(), {"lifecycle_status"})});
+                        w.outbox.push_back(EndRemindersEffect(o, request->reason()));
+                        *result.add_cancelled_objectives() = o;
+                      }
+                      *result.mutable_goal() = goal;
+                    } else if (w.request_id.empty()) {
+                      return Finish(reactor, decision);
+                    } else {
+                      // Only a replay of an earlier success can still answer this request: write
+                      // nothing new, and let the store return the stored result if there is one.
+                      w.changes.clear();
+                    }
+                    w.result = result.SerializeAsString();
+                    store_.Write(
+                        std::move(w),
+                        [reactor, response, result, decision](absl::StatusOr<GoalWriteResult> r) {
+                          if (!r.ok()) return Finish(reactor, r.status());
+                          if (r->replayed) {
+                            response->ParseFromString(r->result);
+                            return Finish(reactor, absl::OkStatus());
+                          }
+                          if (!decision.ok()) return Finish(reactor, decision);
+                          *response = result;
+                          Finish(reactor, absl::OkStatus());
+                        },
+                        deadline);
                   },
                   deadline);
-            },
-            deadline);
+            });
       },
       deadline);
   return reactor;
@@ -489,8 +522,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::ListGoalRevisions(
   if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
   int64_t before = 0;
   if (!cursor->empty() && (!absl::SimpleAtoi(*cursor, &before) || before <= 0)) {
-    return Finish(reactor, InvalidField("page_token", "is not a page token of this call")),
-           reactor;
+    return Finish(reactor, InvalidField("page_token", "is not a page token of this call")), reactor;
   }
   store_.ListRevisions(
       who->tenant, name->patient, name->goal, query->page_size, before,
@@ -507,9 +539,9 @@ grpc::ServerUnaryReactor* GoalServiceHandler::ListGoalRevisions(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* GoalServiceHandler::EvaluateSmart(
-    grpc::CallbackServerContext* ctx, const v1::EvaluateSmartRequest* request,
-    v1::EvaluateSmartResponse* response) {
+grpc::ServerUnaryReactor* GoalServiceHandler::EvaluateSmart(grpc::CallbackServerContext* ctx,
+                                                            const v1::EvaluateSmartRequest* request,
+                                                            v1::EvaluateSmartResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   auto who = Authenticate(env_, *ctx);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
@@ -521,11 +553,14 @@ grpc::ServerUnaryReactor* GoalServiceHandler::EvaluateSmart(
     }
   }
   absl::Time now = env_.clock->Now();
-  auto evaluate = [this, reactor, response, request, now](ParentLookup parent) {
-    const v1::Goal& goal = request->goal();
-    SmartInputs inputs{now, MetricInfoFor(goal.measure().metric()), parent};
-    *response = smart_.Evaluate(goal, inputs).ToResponse();
-    Finish(reactor, absl::OkStatus());
+  absl::Time deadline = DeadlineOf(*ctx);
+  auto evaluate = [this, reactor, response, request, now, deadline,
+                   tenant = who->tenant](ParentLookup parent) {
+    EvaluateThen(tenant, request->goal(), parent, now, deadline, reactor,
+                 [reactor, response](SmartEvaluation evaluation) {
+                   *response = evaluation.ToResponse();
+                   Finish(reactor, absl::OkStatus());
+                 });
   };
   auto parent_name = ParseGoalName("goal.parent", goal.parent());
   if (goal.parent().empty() || goal.patient().empty() || !parent_name.ok() ||
@@ -540,7 +575,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::EvaluateSmart(
         if (!parent.ok()) return Finish(reactor, parent.status());
         evaluate(ParentLookup::kFound);
       },
-      DeadlineOf(*ctx));
+      deadline);
   return reactor;
 }
 
@@ -772,7 +807,13 @@ grpc::ServerUnaryReactor* GoalServiceHandler::SetAchievementStatus(
 
 server::ServiceParts BuildGoalService(const server::ServiceEnv& env) {
   server::ServiceParts parts;
-  parts.services.push_back(std::make_unique<GoalServiceHandler>(env));
+  MetricCatalog catalog;
+  if (env.config != nullptr) {
+    catalog = MetricCatalog(server::PeerChannel(absl::GetFlag(FLAGS_measurements_addr)),
+                            env.config->auth);
+  }
+  parts.services.push_back(
+      std::make_unique<GoalServiceHandler>(env, GoalServiceOptions{}, std::move(catalog)));
   parts.health_names.push_back("trellis.v1.GoalService");
   if (env.config != nullptr) {
     // Closed goals end their reminders through the outbox (DESIGN.md §4).

@@ -8,6 +8,7 @@
 #include "common/auth/authenticator.h"
 #include "common/server/run.h"
 #include "services/goals/domain/smart.h"
+#include "services/goals/metric_catalog.h"
 #include "services/goals/store/goal_store.h"
 #include "trellis/v1/goals.grpc.pb.h"
 
@@ -20,7 +21,8 @@ struct GoalServiceOptions {
 
 class GoalServiceHandler final : public trellis::v1::GoalService::CallbackService {
  public:
-  GoalServiceHandler(const server::ServiceEnv& env, GoalServiceOptions options = {});
+  GoalServiceHandler(const server::ServiceEnv& env, GoalServiceOptions options = {},
+                     MetricCatalog catalog = {});
 
   grpc::ServerUnaryReactor* CreateGoal(grpc::CallbackServerContext* ctx,
                                        const trellis::v1::CreateGoalRequest* request,
@@ -49,18 +51,25 @@ class GoalServiceHandler final : public trellis::v1::GoalService::CallbackServic
   grpc::ServerUnaryReactor* GetAttainmentScore(
       grpc::CallbackServerContext* ctx, const trellis::v1::GetAttainmentScoreRequest* request,
       trellis::v1::GetAttainmentScoreResponse* response) override;
-  grpc::ServerUnaryReactor* ExportGoalsFhir(grpc::CallbackServerContext* ctx,
-                                            const trellis::v1::ExportGoalsFhirRequest* request,
-                                            trellis::v1::ExportGoalsFhirResponse* response) override;
+  grpc::ServerUnaryReactor* ExportGoalsFhir(
+      grpc::CallbackServerContext* ctx, const trellis::v1::ExportGoalsFhirRequest* request,
+      trellis::v1::ExportGoalsFhirResponse* response) override;
   grpc::ServerUnaryReactor* SetAchievementStatus(
       grpc::CallbackServerContext* ctx, const trellis::v1::SetAchievementStatusRequest* request,
       trellis::v1::SetAchievementStatusResponse* response) override;
 
  private:
+  // Looks up the goal's metric, evaluates SMART and passes the evaluation to `then`; finishes
+  // `reactor` with the lookup's error instead when the catalogue is unavailable.
+  void EvaluateThen(const std::string& tenant, const trellis::v1::Goal& goal, ParentLookup parent,
+                    absl::Time now, absl::Time deadline, grpc::ServerUnaryReactor* reactor,
+                    absl::AnyInvocable<void(SmartEvaluation)> then) const;
+
   server::ServiceEnv env_;
   GoalServiceOptions options_;
   SmartEvaluator smart_;
   GoalStore store_;
+  MetricCatalog catalog_;
 };
 
 // Everything this service runs in its process.

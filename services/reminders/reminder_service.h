@@ -1,20 +1,81 @@
 #pragma once
 
-#include <memory>
+// The gRPC edge of trellis.v1.ReminderService: authenticate, validate (domain), call the store,
+// map the status. Handlers never block: every store call completes the reactor from its callback.
+// Reminder text and notes are never logged.
+//
+// Not implemented yet (answer UNIMPLEMENTED): StreamDueReminders, AckDelivery (the dispatcher
+// round).
 
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/auth/authenticator.h"
 #include "common/server/run.h"
+#include "services/reminders/domain/schedule.h"
+#include "services/reminders/store/reminder_store.h"
 #include "trellis/v1/reminders.grpc.pb.h"
 
 namespace trellis::reminders {
 
-// The gRPC handler of trellis.v1.ReminderService (thin: authenticate, validate, call the domain,
-// map the status). RPCs not yet implemented answer UNIMPLEMENTED.
+struct ReminderServiceOptions {
+  ScheduleOptions schedule;
+  // How far in the past PauseReminder.start_time may lie (clock skew between callers and us).
+  absl::Duration clock_skew = absl::Minutes(1);
+};
+
 class ReminderServiceHandler final : public trellis::v1::ReminderService::CallbackService {
  public:
-  explicit ReminderServiceHandler(const server::ServiceEnv& env) : env_(env) {}
+  explicit ReminderServiceHandler(const server::ServiceEnv& env,
+                                  ReminderServiceOptions options = {});
+
+  grpc::ServerUnaryReactor* CreateReminder(grpc::CallbackServerContext* ctx,
+                                           const trellis::v1::CreateReminderRequest* request,
+                                           trellis::v1::Reminder* response) override;
+  grpc::ServerUnaryReactor* GetReminder(grpc::CallbackServerContext* ctx,
+                                        const trellis::v1::GetReminderRequest* request,
+                                        trellis::v1::Reminder* response) override;
+  grpc::ServerUnaryReactor* ListReminders(grpc::CallbackServerContext* ctx,
+                                          const trellis::v1::ListRemindersRequest* request,
+                                          trellis::v1::ListRemindersResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateReminder(grpc::CallbackServerContext* ctx,
+                                           const trellis::v1::UpdateReminderRequest* request,
+                                           trellis::v1::Reminder* response) override;
+  grpc::ServerUnaryReactor* DeleteReminder(grpc::CallbackServerContext* ctx,
+                                           const trellis::v1::DeleteReminderRequest* request,
+                                           trellis::v1::Reminder* response) override;
+  grpc::ServerUnaryReactor* PauseReminder(grpc::CallbackServerContext* ctx,
+                                          const trellis::v1::PauseReminderRequest* request,
+                                          trellis::v1::Reminder* response) override;
+  grpc::ServerUnaryReactor* ResumeReminder(grpc::CallbackServerContext* ctx,
+                                           const trellis::v1::ResumeReminderRequest* request,
+                                           trellis::v1::Reminder* response) override;
+  grpc::ServerUnaryReactor* PreviewSchedule(
+      grpc::CallbackServerContext* ctx, const trellis::v1::PreviewScheduleRequest* request,
+      trellis::v1::PreviewScheduleResponse* response) override;
+  grpc::ServerUnaryReactor* RecordCompletion(
+      grpc::CallbackServerContext* ctx, const trellis::v1::RecordCompletionRequest* request,
+      trellis::v1::Completion* response) override;
+  grpc::ServerUnaryReactor* GetAdherence(grpc::CallbackServerContext* ctx,
+                                         const trellis::v1::GetAdherenceRequest* request,
+                                         trellis::v1::AdherenceReport* response) override;
+  grpc::ServerUnaryReactor* EndGoalReminders(
+      grpc::CallbackServerContext* ctx, const trellis::v1::EndGoalRemindersRequest* request,
+      trellis::v1::EndGoalRemindersResponse* response) override;
 
  private:
+  // The read-check-write shape of Update/Delete/Pause/Resume: reads the reminder, lets `decide`
+  // compute the new value (or an error, or "unchanged"), writes it at the read revision.
+  struct Decision;
+  using Decide = std::function<absl::StatusOr<Decision>(const StoredReminder&, absl::Time now)>;
+  void Modify(grpc::ServerUnaryReactor* reactor, trellis::v1::Reminder* response,
+              const std::string& tenant, const std::string& patient, const std::string& id,
+              absl::Time deadline, Decide decide);
+
   server::ServiceEnv env_;
+  ReminderServiceOptions options_;
+  ReminderStore store_;
 };
 
 // Everything this service runs in its process.

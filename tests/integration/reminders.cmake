@@ -1,0 +1,1 @@
+trellis_test(reminder_service_tests integration SOURCES reminder_service_test.cc DEPS trellis_reminders_service trellis_service_test_support trellis_proto)
