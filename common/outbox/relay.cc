@@ -78,8 +78,8 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
   std::string tenant = tag.substr(0, colon), patient = tag.substr(colon + 1);
   std::string list = OutboxKey(options_.service, tenant, patient);
   std::string lease = redis::PatientKeys(options_.service, tenant, patient).Key({"outbox_lease"});
-  auto claimed = sync.Run({"SET", lease, owner_, "NX", "PX",
-                           absl::StrCat(absl::ToInt64Milliseconds(options_.lease))});
+  auto claimed = sync.Run(
+      {"SET", lease, owner_, "NX", "PX", absl::StrCat(absl::ToInt64Milliseconds(options_.lease))});
   if (!claimed.ok() || claimed->is_nil()) return 0;  // another replica is on it
 
   int delivered = 0;
@@ -97,9 +97,8 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
       }
       if (Retryable(status)) {
         absl::Duration& backoff = backoff_[tag];
-        backoff = backoff == absl::ZeroDuration()
-                      ? options_.min_backoff
-                      : std::min(backoff * 2, options_.max_backoff);
+        backoff = backoff == absl::ZeroDuration() ? options_.min_backoff
+                                                  : std::min(backoff * 2, options_.max_backoff);
         sync.Run({"ZADD", PendingKey(options_.service), "XX",
                   absl::StrCat(Millis(clock_->Now() + backoff)), tag})
             .IgnoreError();
@@ -118,8 +117,7 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
                  {{"service", options_.service},
                   {"entry", entry.ok() ? entry->id : ""},
                   {"code", absl::StatusCodeToString(status.code())}});
-      std::string dead =
-          redis::PatientKeys(options_.service, tenant, patient).Key({"outbox_dead"});
+      std::string dead = redis::PatientKeys(options_.service, tenant, patient).Key({"outbox_dead"});
       sync.Run({"RPUSH", dead, raw.str}).IgnoreError();
       sync.Run({"LREM", list, "1", raw.str}).IgnoreError();
     }

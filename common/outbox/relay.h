@@ -33,7 +33,7 @@ struct Delivery {
 using DeliverFn = std::function<absl::Status(const Delivery&)>;
 
 struct RelayOptions {
-  std::string service;                                  // "goals", "meas", "rem"
+  std::string service;  // "goals", "meas", "rem"
   absl::Duration poll_interval = absl::Milliseconds(200);
   absl::Duration min_backoff = absl::Milliseconds(500);
   absl::Duration max_backoff = absl::Seconds(30);
@@ -62,9 +62,9 @@ class OutboxRelay final : public server::Worker {
   const Clock* clock_;
   RelayOptions options_;
   DeliverFn deliver_;
-  std::string owner_;  // lease value: unique per relay
+  std::string owner_;                                         // lease value: unique per relay
   absl::flat_hash_map<std::string, absl::Duration> backoff_;  // relay thread only
-  bool peer_down_ = false;                                     // relay thread only
+  bool peer_down_ = false;                                    // relay thread only
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -151,8 +151,7 @@ TEST_F(GoalServiceTest, CreatedGoalReadsBackWithServerFields) {
   EXPECT_EQ(created.lifecycle_status(), v1::GOAL_LIFECYCLE_STATUS_PROPOSED);
   EXPECT_EQ(created.revision(), 1);
   EXPECT_FALSE(created.etag().empty());
-  EXPECT_EQ(created.create_time().seconds(),
-            absl::ToUnixSeconds(fixture_.clock().Now()));
+  EXPECT_EQ(created.create_time().seconds(), absl::ToUnixSeconds(fixture_.clock().Now()));
   v1::Goal read;
   ASSERT_TRUE(Get(created.name(), &read).ok());
   EXPECT_EQ(read.title(), "Reduce PHQ-9 score from 18 to 9");
@@ -172,7 +171,8 @@ TEST_F(GoalServiceTest, CallsWithoutAValidTokenAreUnauthenticated) {
   auth::AuthOptions other = fixture_.auth_options();
   other.hs256_secret = std::string(40, 'x');
   auth::Identity who{"t1", "clin-1", v1::ROLE_CLINICIAN, ""};
-  grpc::Status forged = Create(SmartGoal(), &out, "", auth::MintHs256Token(other, who, absl::Hours(1)));
+  grpc::Status forged =
+      Create(SmartGoal(), &out, "", auth::MintHs256Token(other, who, absl::Hours(1)));
   EXPECT_EQ(forged.error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
@@ -278,10 +278,10 @@ TEST_F(GoalServiceTest, ActivationIsBlockedUntilTheGoalIsSmart) {
 
   v1::Goal fixed = SmartGoal();
   v1::Goal updated;
-  grpc::Status s = Update(draft, fixed, draft.etag(),
-                          {"title", "description", "measure", "start_date", "due_date",
-                           "addresses", "category"},
-                          &updated);
+  grpc::Status s =
+      Update(draft, fixed, draft.etag(),
+             {"title", "description", "measure", "start_date", "due_date", "addresses", "category"},
+             &updated);
   ASSERT_TRUE(s.ok()) << s.error_message();
   grpc::Status activated = Transition(updated, v1::GOAL_LIFECYCLE_STATUS_ACTIVE, &resp);
   ASSERT_TRUE(activated.ok()) << activated.error_message();
@@ -446,7 +446,8 @@ TEST_F(GoalServiceTest, AttainmentScoreFollowsTheKiresukShermanFormula) {
   rate.set_rating(2);
   *rate.mutable_review_date() = Date(2026, 1, 5);
   v1::AttainmentRating out;
-  EXPECT_EQ(stub_->RateGoalAttainment(
+  EXPECT_EQ(stub_
+                ->RateGoalAttainment(
                     ServiceFixture::Context(fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).get(),
                     rate, &out)
                 .error_code(),
@@ -481,15 +482,18 @@ TEST_F(GoalServiceTest, AchievementWriteBackIsOrderedByEvaluationTimeAndIdempote
   req.mutable_evaluate_time()->set_seconds(absl::ToUnixSeconds(fixture_.clock().Now()));
   req.set_request_id("outbox-1");
   v1::SetAchievementStatusResponse first, replay, older;
-  ASSERT_TRUE(stub_->SetAchievementStatus(ServiceFixture::Context(service).get(), req, &first).ok());
+  ASSERT_TRUE(
+      stub_->SetAchievementStatus(ServiceFixture::Context(service).get(), req, &first).ok());
   EXPECT_TRUE(first.applied());
   EXPECT_TRUE(first.goal().needs_review());
-  ASSERT_TRUE(stub_->SetAchievementStatus(ServiceFixture::Context(service).get(), req, &replay).ok());
+  ASSERT_TRUE(
+      stub_->SetAchievementStatus(ServiceFixture::Context(service).get(), req, &replay).ok());
   EXPECT_EQ(replay.goal().etag(), first.goal().etag());
   req.set_request_id("outbox-0");
   req.mutable_evaluate_time()->set_seconds(req.evaluate_time().seconds() - 60);
   req.set_achievement_status(v1::GOAL_ACHIEVEMENT_STATUS_IMPROVING);
-  ASSERT_TRUE(stub_->SetAchievementStatus(ServiceFixture::Context(service).get(), req, &older).ok());
+  ASSERT_TRUE(
+      stub_->SetAchievementStatus(ServiceFixture::Context(service).get(), req, &older).ok());
   EXPECT_FALSE(older.applied());
   v1::Goal read;
   ASSERT_TRUE(Get(goal.name(), &read).ok());
