@@ -101,15 +101,15 @@ def auth(tok):
 class Service:
     """One real service binary on a free port, its JSON log in a file."""
 
-    def __init__(self, name, workdir, redis_url, extra_args=()):
+    def __init__(self, name, workdir, redis_url, extra_args=(), port=0):
         secret_path = os.path.join(workdir, "secret")
         with open(secret_path, "w") as f:
             f.write(SECRET)
         self.name = name
-        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.log_path = os.path.join(workdir, f"{name}-{time.monotonic_ns()}.log")
         self.err_path = os.path.join(workdir, f"{name}.err")
         self.proc = subprocess.Popen(
-            [BINARIES[name], "--listen_host=127.0.0.1", "--port=0", "--metrics_port=0",
+            [BINARIES[name], "--listen_host=127.0.0.1", f"--port={port}", "--metrics_port=0",
              f"--redis_url={redis_url}", "--health_interval=100ms",
              f"--auth_hs256_secret_file={secret_path}", *extra_args],
             stdout=open(self.log_path, "w"), stderr=open(self.err_path, "w"))
