@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ids/ids.h"
 #include "common/outbox/relay.h"
+#include "common/server/page_token.h"
 #include "common/server/peer.h"
 #include "common/server/rpc.h"
 #include "common/status/status.h"
@@ -36,6 +37,8 @@ namespace {
 
 namespace v1 = ::trellis::v1;
 using server::DeadlineOf;
+using server::DecodePageToken;
+using server::EncodePageToken;
 using server::Finish;
 
 // Internal read-modify-write loops (ratings, write-backs) retry a lost race this many times.
@@ -63,27 +66,6 @@ absl::Status PermissionDenied(absl::string_view what) {
 }
 
 bool IsClient(const auth::Identity& who) { return who.role == v1::ROLE_CLIENT; }
-
-// Opaque page tokens: the store cursor plus the fingerprint of the filters it belongs to.
-std::string EncodePageToken(absl::string_view cursor, absl::string_view filters) {
-  if (cursor.empty()) return "";
-  std::string out;
-  absl::WebSafeBase64Escape(absl::StrCat(cursor, "\n", filters), &out);
-  return out;
-}
-
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view filters) {
-  if (token.empty()) return std::string();
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw)) {
-    return InvalidField("page_token", "is not a page token of this call");
-  }
-  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('\n', 1));
-  if (parts.size() != 2 || parts[1] != filters) {
-    return InvalidField("page_token", "does not belong to this call (filters differ)");
-  }
-  return parts[0];
-}
 
 v1::GoalRevision NewRevision(const v1::Goal& goal, v1::GoalRevisionKind kind,
                              const auth::Identity& who, absl::Time now, absl::string_view reason,

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <functional>
+#include <map>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -13,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "common/clinical/instruments.h"
 #include "common/ids/ids.h"
+#include "common/server/page_token.h"
 #include "common/server/rpc.h"
 #include "common/status/status.h"
 #include "services/reminders/domain/adherence.h"
@@ -23,6 +24,8 @@ namespace trellis::reminders {
 
 namespace v1 = ::trellis::v1;
 using server::DeadlineOf;
+using server::DecodePageToken;
+using server::EncodePageToken;
 using server::Finish;
 
 struct ReminderServiceHandler::Decision {
@@ -135,8 +138,8 @@ absl::StatusOr<ResourceName> ParseName(absl::string_view field, absl::string_vie
   std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
   if (parts.size() != 4 || parts[0] != "patients" || parts[2] != collection ||
       !ValidateId(field, parts[1]).ok() || !ValidateId(field, parts[3]).ok()) {
-    return InvalidField(field, absl::StrCat("must be a name of the form patients/{patient}/",
-                                            collection, "/{id}"));
+    return InvalidField(
+        field, absl::StrCat("must be a name of the form patients/{patient}/", collection, "/{id}"));
   }
   return ResourceName{std::string(parts[1]), std::string(parts[3])};
 }
@@ -164,8 +167,8 @@ bool InPause(const v1::Reminder& r, absl::Time t) {
 }
 
 // The next occurrence after `now` that will be delivered: outside the pause window.
-std::optional<absl::Time> NextDeliverable(const ReminderSchedule& schedule,
-                                          const v1::Reminder& r, absl::Time now) {
+std::optional<absl::Time> NextDeliverable(const ReminderSchedule& schedule, const v1::Reminder& r,
+                                          absl::Time now) {
   auto next = schedule.NextOccurrence(now);
   if (!next.has_value()) return std::nullopt;
   if (!InPause(r, next->time)) return next->time;
@@ -207,7 +210,8 @@ void CheckReminderFields(FieldViolations& fv, const v1::Reminder& r) {
   bool check_in = r.kind() == v1::REMINDER_KIND_CHECK_IN_QUESTIONNAIRE;
   bool homework = r.kind() == v1::REMINDER_KIND_HOMEWORK || r.kind() == v1::REMINDER_KIND_PRACTICE;
   if (r.kind() == v1::REMINDER_KIND_UNSPECIFIED || !v1::ReminderKind_IsValid(r.kind())) {
-    fv.Add("reminder.kind", "is required: HOMEWORK, PRACTICE, CHECK_IN_QUESTIONNAIRE or PLAN_REVIEW");
+    fv.Add("reminder.kind",
+           "is required: HOMEWORK, PRACTICE, CHECK_IN_QUESTIONNAIRE or PLAN_REVIEW");
   }
   CheckText(fv, "reminder.text", r.text(), kMaxTextLength, /*required=*/true);
   if (!v1::ReminderChannel_IsValid(r.channel())) fv.Add("reminder.channel", "unknown channel");
@@ -266,27 +270,6 @@ std::optional<ReminderSchedule> CheckSchedule(FieldViolations& fv, const v1::Rem
     return std::nullopt;
   }
   return *std::move(schedule);
-}
-
-// Opaque page tokens: the store cursor plus the fingerprint of the filters it belongs to.
-std::string EncodePageToken(absl::string_view cursor, absl::string_view filters) {
-  if (cursor.empty()) return "";
-  std::string out;
-  absl::WebSafeBase64Escape(absl::StrCat(cursor, "\n", filters), &out);
-  return out;
-}
-
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view filters) {
-  if (token.empty()) return std::string();
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw)) {
-    return InvalidField("page_token", "is not a page token of this call");
-  }
-  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('\n', 1));
-  if (parts.size() != 2 || parts[1] != filters) {
-    return InvalidField("page_token", "does not belong to this call (filters differ)");
-  }
-  return parts[0];
 }
 
 // Answers a write: the stored first result when the store replayed a request_id, else `fresh`.
@@ -413,8 +396,7 @@ void ReminderServiceHandler::Modify(grpc::ServerUnaryReactor* reactor, v1::Remin
         w.changes.push_back(std::move(decision->change));
         store_.Write(
             std::move(w),
-            [reactor, response, fresh = std::move(fresh)](
-                absl::StatusOr<ReminderWriteResult> r) {
+            [reactor, response, fresh = std::move(fresh)](absl::StatusOr<ReminderWriteResult> r) {
               FinishWrite(reactor, response, r, fresh);
             },
             deadline);
@@ -487,9 +469,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::CreateReminder(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* ReminderServiceHandler::GetReminder(
-    grpc::CallbackServerContext* ctx, const v1::GetReminderRequest* request,
-    v1::Reminder* response) {
+grpc::ServerUnaryReactor* ReminderServiceHandler::GetReminder(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetReminderRequest* request,
+                                                              v1::Reminder* response) {
   auto* reactor = ctx->DefaultReactor();
   auto name = ParseName("name", request->name(), "reminders");
   auto who = auth::Admit(env_.authenticator, *ctx, name.status(), name.ok() ? name->patient : "");
@@ -542,8 +524,8 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::ListReminders(
   if (!request->clinician().empty()) fv.Merge(ValidateId("clinician", request->clinician()));
   filter.clinician = request->clinician();
   if (request->page_size() < 0) fv.Add("page_size", "must not be negative");
-  int page_size = request->page_size() == 0 ? kDefaultPageSize
-                                            : std::min(request->page_size(), kMaxPageSize);
+  int page_size =
+      request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
   std::sort(filter.kinds.begin(), filter.kinds.end());
   std::sort(filter.states.begin(), filter.states.end());
   auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), request->patient());
@@ -576,9 +558,10 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::UpdateReminder(
   auto name = ParseName("reminder.name", request->reminder().name(), "reminders");
   if (!name.ok()) fv.Merge(name.status());
   static const std::vector<std::string> kPaths = {
-      "text",           "channel",           "goal",           "instrument",
-      "metric",         "clinician",         "schedule",       "schedule.start",
-      "schedule.time_zone", "schedule.rrule", "schedule.exdates"};
+      "text",           "channel",         "goal",
+      "instrument",     "metric",          "clinician",
+      "schedule",       "schedule.start",  "schedule.time_zone",
+      "schedule.rrule", "schedule.exdates"};
   std::vector<std::string> paths;
   if (request->update_mask().paths().empty()) fv.Add("update_mask", "is required");
   for (const std::string& p : request->update_mask().paths()) {
@@ -615,13 +598,16 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::UpdateReminder(
              if (p == "metric") r.set_metric(patch.metric());
              if (p == "clinician") r.set_clinician(patch.clinician());
              if (p == "schedule") *r.mutable_schedule() = patch.schedule();
-             if (p == "schedule.start") *r.mutable_schedule()->mutable_start() = patch.schedule().start();
-             if (p == "schedule.time_zone") r.mutable_schedule()->set_time_zone(patch.schedule().time_zone());
+             if (p == "schedule.start")
+               *r.mutable_schedule()->mutable_start() = patch.schedule().start();
+             if (p == "schedule.time_zone")
+               r.mutable_schedule()->set_time_zone(patch.schedule().time_zone());
              if (p == "schedule.rrule") r.mutable_schedule()->set_rrule(patch.schedule().rrule());
-             if (p == "schedule.exdates") *r.mutable_schedule()->mutable_exdates() = patch.schedule().exdates();
+             if (p == "schedule.exdates")
+               *r.mutable_schedule()->mutable_exdates() = patch.schedule().exdates();
            }
-           schedule_changed = r.schedule().SerializeAsString() !=
-                              current.reminder.schedule().SerializeAsString();
+           schedule_changed =
+               r.schedule().SerializeAsString() != current.reminder.schedule().SerializeAsString();
            FieldViolations fv;
            CheckReminderFields(fv, r);
            std::optional<ReminderSchedule> schedule;
@@ -709,7 +695,8 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::PauseReminder(
     } else {
       absl::Time end = ToTime(request->end_time());
       if (end <= start) fv.Add("end_time", "must be after start_time");
-      if (end - start > kMaxPauseLength) fv.Add("end_time", "must be at most 366 days after start_time");
+      if (end - start > kMaxPauseLength)
+        fv.Add("end_time", "must be at most 366 days after start_time");
     }
   }
   CheckText(fv, "reason", request->reason(), kMaxPauseReasonLength, /*required=*/false);
@@ -1025,8 +1012,8 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::RecordCompletion(
   store_.ReadOccurrences(
       who->tenant, reminder->patient, reminder->id, from, to,
       [this, reactor, response, request, who = *who, occurrence, snooze, now, policy, deadline,
-       patient = reminder->patient, id = reminder->id](
-          absl::StatusOr<std::vector<ReminderWithOccurrences>> read) {
+       patient = reminder->patient,
+       id = reminder->id](absl::StatusOr<std::vector<ReminderWithOccurrences>> read) {
         if (!read.ok()) return Finish(reactor, read.status());
         const ReminderWithOccurrences& item = read->front();
         const v1::Reminder& r = item.reminder.reminder;
@@ -1062,10 +1049,10 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::RecordCompletion(
             }
           }
           if (!pick.has_value()) {
-            return Finish(reactor,
-                          WithReason(absl::FailedPreconditionError(
-                                         "no due occurrence without an outcome"),
-                                     "NO_DUE_OCCURRENCE"));
+            return Finish(
+                reactor,
+                WithReason(absl::FailedPreconditionError("no due occurrence without an outcome"),
+                           "NO_DUE_OCCURRENCE"));
           }
           scheduled = *pick;
         }
@@ -1090,9 +1077,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::RecordCompletion(
               absl::FailedPreconditionError("the occurrence already has a final outcome"),
               "ALREADY_COMPLETED");
         } else if (outcome == v1::COMPLETION_OUTCOME_SNOOZED && state.snoozed) {
-          refusal = WithReason(
-              absl::FailedPreconditionError("an occurrence may be snoozed only once"),
-              "SNOOZE_LIMIT");
+          refusal =
+              WithReason(absl::FailedPreconditionError("an occurrence may be snoozed only once"),
+                         "SNOOZE_LIMIT");
         }
         if (!refusal.ok() && request->request_id().empty()) return Finish(reactor, refusal);
         std::string occurrence_id = OccurrenceId(r.name(), scheduled);
@@ -1178,10 +1165,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::GetAdherence(
   auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), patient);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   store_.ReadOccurrences(
-      who->tenant, patient, id, ToUnixMillisFloor(window->start),
-      ToUnixMillisFloor(window->end), 
-      [reactor, response, window = *window, now, single = !id.empty()](
-          absl::StatusOr<std::vector<ReminderWithOccurrences>> read) {
+      who->tenant, patient, id, ToUnixMillisFloor(window->start), ToUnixMillisFloor(window->end),
+      [reactor, response, window = *window, now,
+       single = !id.empty()](absl::StatusOr<std::vector<ReminderWithOccurrences>> read) {
         if (!read.ok()) return Finish(reactor, read.status());
         std::vector<ReminderOccurrences> input;
         for (const ReminderWithOccurrences& item : *read) {
