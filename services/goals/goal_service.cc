@@ -465,9 +465,11 @@ grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
                     } else if (w.request_id.empty()) {
                       return Finish(reactor, decision);
                     } else {
-                      // Only a replay of an earlier success can still answer this request: write
-                      // nothing new, and let the store return the stored result if there is one.
+                      // Only a replay of an earlier success can still answer this request:
+                      // record nothing, and let the store return the stored result if any.
                       w.changes.clear();
+                      w.outbox.clear();
+                      w.replay_only = true;
                     }
                     w.result = result.SerializeAsString();
                     store_.Write(

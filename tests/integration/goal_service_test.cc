@@ -371,6 +371,20 @@ TEST_F(GoalServiceTest, TransitionRetriedWithItsRequestIdReturnsTheFirstResult) 
   EXPECT_EQ(again.goal().etag(), first.goal().etag());
 }
 
+TEST_F(GoalServiceTest, AFailedTransitionIsNotRememberedUnderItsRequestId) {
+  v1::Goal draft = MustCreate(VagueDraft());
+  v1::TransitionGoalResponse resp;
+  EXPECT_EQ(Transition(draft, v1::GOAL_LIFECYCLE_STATUS_ACTIVE, &resp,
+                       v1::OPEN_OBJECTIVES_ACTION_UNSPECIFIED, "tr-9")
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // The same request id, now for a transition that is allowed, really happens.
+  grpc::Status s = Transition(draft, v1::GOAL_LIFECYCLE_STATUS_REJECTED, &resp,
+                              v1::OPEN_OBJECTIVES_ACTION_UNSPECIFIED, "tr-9");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.goal().lifecycle_status(), v1::GOAL_LIFECYCLE_STATUS_REJECTED);
+}
+
 TEST_F(GoalServiceTest, ListPagesThroughEveryGoalExactlyOnce) {
   for (int i = 0; i < 250; ++i) {
     v1::Goal g = SmartGoal();

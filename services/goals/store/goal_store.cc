@@ -20,12 +20,12 @@ constexpr absl::string_view kService = "goals";
 // KEYS: [1] request record (or any key of the slot), [2] goals index, [3] outbox,
 //       [4] the service's outbox pending index (common/outbox),
 //       then 6 per change: goal, meta, revs, cache, parent meta, parent children.
-// ARGV: [1] has request, [2] fingerprint, [3] result, [4] request ttl, [5] cache ttl,
+// ARGV: [1] request id handling ('0' none, '1' replay or record, '2' replay only), [2] fingerprint, [3] result, [4] request ttl, [5] cache ttl,
 //       [6] changes, [7] outbox entries, [8] this patient's outbox tag, then 7 per change: id,
 //       expected revision, new revision, blob, revision blob,
 //       "status,category,needs_review,parent", score; then the outbox blobs.
 const redis::Script kWriteScript("goals_write", R"lua(
-if ARGV[1] == '1' then
+if ARGV[1] ~= '0' then
   local prev = redis.call('GET', KEYS[1])
   if prev then
     local sep = string.find(prev, '|', 1, true)
@@ -200,7 +200,7 @@ void GoalStore::Write(GoalWrite write, Callback<GoalWriteResult> done, absl::Tim
       has_request ? keys.Key({"req", write.method, write.request_id}) : keys.Key({"goals"}),
       keys.Key({"goals"}), outbox::OutboxKey(kService, write.tenant, write.patient),
       outbox::PendingKey(kService)};
-  std::vector<std::string> a = {has_request ? "1" : "0",
+  std::vector<std::string> a = {!has_request ? "0" : write.replay_only ? "2" : "1",
                                 write.fingerprint,
                                 write.result,
                                 absl::StrCat(absl::ToInt64Seconds(kRequestIdTtl)),

@@ -49,6 +49,8 @@ struct GoalWrite {
   std::string request_id;
   std::string fingerprint;              // of the request; a different one is REQUEST_ID_REUSED
   std::string result;                   // serialized response stored for repeats
+  // Only answer a repeat; record nothing (a request that failed must not be remembered as done).
+  bool replay_only = false;
 };
 
 struct GoalWriteResult {
