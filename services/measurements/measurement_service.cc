@@ -1,11 +1,1183 @@
 #include "services/measurements/measurement_service.h"
 
+#include <algorithm>
+#include <set>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/clinical/severity.h"
+#include "common/ids/ids.h"
+#include "common/log/log.h"
+#include "common/server/peer.h"
+#include "common/server/rpc.h"
+#include "common/status/status.h"
+#include "google/rpc/status.pb.h"
+#include "services/measurements/domain/fhir_observation.h"
+#include "services/measurements/domain/metric_definition.h"
+#include "services/measurements/domain/proto_time.h"
+#include "services/measurements/domain/questionnaire_scoring.h"
+
+ABSL_FLAG(std::string, goals_addr, "127.0.0.1:50051",
+          "GoalService address, for reading goals on a cache miss and the patient summary "
+          "(env TRELLIS_GOALS_ADDR).");
+
 namespace trellis::measurements {
+namespace {
+
+namespace v1 = ::trellis::v1;
+using server::DeadlineOf;
+using server::Finish;
+
+constexpr int kMaxBatchItems = 10000;
+constexpr int kMaxExportMetrics = 50;
+constexpr absl::Duration kServiceTokenTtl = absl::Hours(1);
+
+absl::Status PermissionDenied(absl::string_view what) {
+  return WithReason(absl::PermissionDeniedError(what), "PERMISSION_DENIED");
+}
+
+absl::Status PeerUnavailable() {
+  return UnavailableError("the goal service is unavailable; retry", "PEER_UNAVAILABLE");
+}
+
+// Opaque page tokens: the store cursor plus the fingerprint of the filters it belongs to.
+std::string EncodePageToken(absl::string_view cursor, absl::string_view filters) {
+  if (cursor.empty()) return "";
+  std::string out;
+  absl::WebSafeBase64Escape(absl::StrCat(cursor, "\n", filters), &out);
+  return out;
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view filters) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw)) {
+    return InvalidField("page_token", "is not a page token of this call");
+  }
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('\n', 1));
+  if (parts.size() != 2 || parts[1] != filters || parts[0].empty()) {
+    return InvalidField("page_token", "does not belong to this call (filters differ)");
+  }
+  return parts[0];
+}
+
+// "patients/{patient}/<collection>/{id}".
+struct ResourceName {
+  std::string patient;
+  std::string id;
+};
+
+absl::StatusOr<ResourceName> ParseName(absl::string_view field, absl::string_view name,
+                                       absl::string_view collection) {
+  std::vector<std::string> parts = absl::StrSplit(name, '/');
+  if (parts.size() != 4 || parts[0] != "patients" || parts[2] != collection ||
+      !ValidateId(field, parts[1]).ok() || !ValidateId(field, parts[3]).ok()) {
+    return InvalidField(field, absl::StrCat("must be patients/{patient}/", collection, "/{id}"));
+  }
+  return ResourceName{parts[1], parts[3]};
+}
+
+absl::Status ValidatePageSize(int32_t page_size, int32_t max) {
+  if (page_size < 0 || page_size > max) {
+    return InvalidField("page_size", absl::StrCat("must be between 0 and ", max));
+  }
+  return absl::OkStatus();
+}
+
+// Interval bounds in ms; INVALID_ARGUMENT naming `field` when malformed.
+absl::Status ParseInterval(const v1::Interval& interval, absl::string_view field,
+                           std::optional<int64_t>* start, std::optional<int64_t>* end) {
+  if (interval.has_start_time()) {
+    if (!IsValidTimestamp(interval.start_time())) {
+      return InvalidField(absl::StrCat(field, ".start_time"), "is not a valid timestamp");
+    }
+    *start = ToMillis(ToAbslTime(interval.start_time()));
+  }
+  if (interval.has_end_time()) {
+    if (!IsValidTimestamp(interval.end_time())) {
+      return InvalidField(absl::StrCat(field, ".end_time"), "is not a valid timestamp");
+    }
+    *end = ToMillis(ToAbslTime(interval.end_time()));
+  }
+  if (*start && *end && **start >= **end) {
+    return InvalidField(field, "start_time must be before end_time");
+  }
+  return absl::OkStatus();
+}
+
+v1::Metric Configured(const v1::Metric& metric, const clinical::InstrumentConfig& config) {
+  v1::Metric out = metric;
+  clinical::ApplyInstrumentConfig(config, &out);
+  return out;
+}
+
+// Rank of a metric id in "built-ins first, then by id" order.
+std::pair<int, std::string> MetricOrder(const std::string& id) {
+  const auto& builtins = clinical::BuiltIns();
+  for (size_t i = 0; i < builtins.size(); ++i) {
+    if (builtins[i].id() == id) return {static_cast<int>(i), ""};
+  }
+  return {static_cast<int>(builtins.size()), id};
+}
+
+// A per-item error of a batch: the google.rpc.Status the unary call would have answered.
+google::rpc::Status RpcStatusOf(const absl::Status& status) {
+  grpc::Status g = ToGrpcStatus(status);
+  google::rpc::Status out;
+  if (g.error_details().empty() || !out.ParseFromString(g.error_details())) {
+    out.set_code(static_cast<int>(g.error_code()));
+    out.set_message(g.error_message());
+  }
+  return out;
+}
+
+// Re-roots the field violations of `status` under `prefix` (batch items); keeps other statuses.
+absl::Status Reroot(const absl::Status& status, absl::string_view prefix) {
+  if (status.code() != absl::StatusCode::kInvalidArgument || FieldViolationsOf(status).empty()) {
+    return status;
+  }
+  FieldViolations v;
+  v.Merge(status, prefix);
+  return v.ToStatus();
+}
+
+absl::Time GoalStart(const v1::Goal& goal) {
+  if (auto start = StartOfDayUtc(goal.start_date()); start.has_value()) return *start;
+  if (goal.has_create_time()) return ToAbslTime(goal.create_time());
+  return absl::UnixEpoch();
+}
+
+}  // namespace
+
+MeasurementServiceHandler::MeasurementServiceHandler(const server::ServiceEnv& env,
+                                                     MeasurementServiceOptions options)
+    : env_(env),
+      options_(std::move(options)),
+      store_(env.redis),
+      calculator_(options_.progress) {}
+
+absl::StatusOr<auth::Identity> MeasurementServiceHandler::Authenticate(
+    const grpc::CallbackServerContext& ctx) const {
+  if (env_.authenticator == nullptr) {
+    return WithReason(absl::UnauthenticatedError("missing or invalid credentials"),
+                      "TOKEN_MISSING");
+  }
+  return env_.authenticator->Authenticate(ctx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instruments and metrics
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::ListInstruments(
+    grpc::CallbackServerContext* ctx, const v1::ListInstrumentsRequest* request,
+    v1::ListInstrumentsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  FieldViolations v;
+  std::set<int> kinds;
+  for (int i = 0; i < request->kinds_size(); ++i) {
+    int k = request->kinds(i);
+    if (k == v1::METRIC_KIND_UNSPECIFIED || !v1::MetricKind_IsValid(k)) {
+      v.Add(absl::StrCat("kinds[", i, "]"), "is not a metric kind");
+    }
+    kinds.insert(k);
+  }
+  v.Merge(ValidatePageSize(request->page_size(), 500));
+  if (!v.empty()) return Finish(reactor, v.ToStatus()), reactor;
+  std::string filters = absl::StrJoin(kinds, ",");
+  auto cursor = DecodePageToken(request->page_token(), filters);
+  if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
+  size_t offset = 0;
+  if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &offset)) {
+    return Finish(reactor, InvalidField("page_token", "is not a page token of this call")),
+           reactor;
+  }
+  size_t page_size = request->page_size() == 0 ? 100 : request->page_size();
+  store_.ListTenantMetrics(
+      who->tenant,
+      [this, reactor, response, kinds, offset, page_size,
+       filters](absl::StatusOr<std::vector<v1::Metric>> tenant_metrics) {
+        if (!tenant_metrics.ok()) return Finish(reactor, tenant_metrics.status());
+        std::vector<v1::Metric> all =
+            clinical::ConfiguredBuiltIns(options_.progress.instruments);
+        for (auto& m : *tenant_metrics) all.push_back(std::move(m));
+        std::vector<v1::Metric> filtered;
+        for (auto& m : all) {
+          if (kinds.empty() || kinds.count(m.kind()) > 0) filtered.push_back(std::move(m));
+        }
+        for (size_t i = offset; i < filtered.size() && i < offset + page_size; ++i) {
+          *response->add_metrics() = filtered[i];
+        }
+        if (offset + page_size < filtered.size()) {
+          response->set_next_page_token(EncodePageToken(absl::StrCat(offset + page_size), filters));
+        }
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMetric(grpc::CallbackServerContext* ctx,
+                                                               const v1::GetMetricRequest* request,
+                                                               v1::Metric* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = ValidateId("id", request->id()); !s.ok()) return Finish(reactor, s), reactor;
+  store_.GetMetric(
+      who->tenant, request->id(),
+      [this, reactor, response](absl::StatusOr<v1::Metric> metric) {
+        if (!metric.ok()) return Finish(reactor, metric.status());
+        *response = Configured(*metric, options_.progress.instruments);
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::DefineMetric(
+    grpc::CallbackServerContext* ctx, const v1::DefineMetricRequest* request,
+    v1::Metric* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
+  FieldViolations v;
+  auto prepared = PrepareMetricDefinition(request->metric());
+  if (!prepared.ok()) v.Merge(prepared.status());
+  if (!request->request_id().empty()) v.Merge(ValidateId("request_id", request->request_id()));
+  if (!v.empty()) return Finish(reactor, v.ToStatus()), reactor;
+  if (!prepared.ok()) return Finish(reactor, prepared.status()), reactor;
+  v1::Metric metric = *std::move(prepared);
+  absl::Time now = env_.clock->Now();
+  metric.set_etag("1");
+  *metric.mutable_create_time() = ToProtoTimestamp(now);
+  *metric.mutable_update_time() = ToProtoTimestamp(now);
+  store_.DefineMetric(
+      who->tenant, metric, request->request_id(), Fingerprint(*request),
+      [reactor, response, metric](absl::StatusOr<MeasurementStore::DefineResult> r) {
+        if (!r.ok()) return Finish(reactor, r.status());
+        if (!r->created && !r->replayed && !SameMetricDefinition(r->metric, metric)) {
+          return Finish(reactor,
+                        WithReason(absl::AlreadyExistsError(
+                                       "a different metric with this id already exists"),
+                                   "ALREADY_EXISTS"));
+        }
+        *response = r->metric;
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+void MeasurementServiceHandler::Record(const auth::Identity& who,
+                                       const v1::RecordMeasurementRequest& request,
+                                       absl::Time deadline, RecordDone done) {
+  const v1::Measurement& m = request.measurement();
+  FieldViolations v;
+  v.Merge(ValidateId("measurement.patient", m.patient()));
+  v.Merge(ValidateId("measurement.metric", m.metric()));
+  if (!request.request_id().empty()) v.Merge(ValidateId("request_id", request.request_id()));
+  if (!v.empty()) return done(v.ToStatus());
+  if (auto s = auth::CheckPatientAccess(who, m.patient()); !s.ok()) return done(s);
+  if (!m.occurrence().empty() && who.role != v1::ROLE_SERVICE) {
+    return done(InvalidField("measurement.occurrence", "may only be set by a service"));
+  }
+  store_.GetMetric(
+      who.tenant, m.metric(),
+      [this, who, request, deadline, done = std::move(done)](
+          absl::StatusOr<v1::Metric> metric) mutable {
+        if (absl::IsNotFound(metric.status())) {
+          return done(InvalidField("measurement.metric", "is not a known metric"));
+        }
+        if (!metric.ok()) return done(metric.status());
+        absl::Time now = env_.clock->Now();
+        auto prepared = PrepareMeasurement(request.measurement(), *metric, who.role, now,
+                                           options_.limits);
+        if (!prepared.ok()) return done(prepared.status());
+        v1::Measurement stored = *std::move(prepared);
+        stored.set_name(
+            absl::StrCat("patients/", stored.patient(), "/measurements/", NewId()));
+        *stored.mutable_create_time() = ToProtoTimestamp(now);
+        stored.set_request_id(request.request_id());
+        *stored.mutable_recorded_by() = who.ToActor();
+        MeasurementWrite w;
+        w.tenant = who.tenant;
+        w.measurement = stored;
+        w.method = "RecordMeasurement";
+        w.request_id = request.request_id();
+        w.fingerprint = Fingerprint(request);
+        w.result = stored.SerializeAsString();
+        CheckGoalThenWrite(
+            "measurement.goal", std::move(w),
+            [stored, done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
+              if (!r.ok()) return done(r.status());
+              RecordOutcome out;
+              out.replayed = r->replayed;
+              if (r->replayed) {
+                if (!out.measurement.ParseFromString(r->result)) {
+                  return done(absl::InternalError("stored result could not be read"));
+                }
+              } else {
+                out.measurement = stored;
+              }
+              log::Info("measurement recorded",
+                        {{"measurement", out.measurement.name()},
+                         {"metric", out.measurement.metric()},
+                         {"replayed", out.replayed}});
+              done(std::move(out));
+            },
+            deadline);
+      },
+      deadline);
+}
+
+void MeasurementServiceHandler::Submit(const auth::Identity& who,
+                                       const v1::SubmitQuestionnaireRequest& request,
+                                       absl::Time deadline, RecordDone done) {
+  FieldViolations v;
+  v.Merge(ValidateId("patient", request.patient()));
+  if (!request.request_id().empty()) v.Merge(ValidateId("request_id", request.request_id()));
+  const v1::Metric* builtin = clinical::FindBuiltIn(request.instrument());
+  if (builtin == nullptr || builtin->kind() != v1::METRIC_KIND_QUESTIONNAIRE) {
+    v.Add("instrument", "must be a questionnaire: \"phq9\" or \"gad7\"");
+  }
+  if (!request.occurrence().empty() && who.role != v1::ROLE_SERVICE) {
+    v.Add("occurrence", "may only be set by a service");
+  }
+  if (!v.empty()) return done(v.ToStatus());
+  if (auto s = auth::CheckPatientAccess(who, request.patient()); !s.ok()) return done(s);
+  const clinical::InstrumentConfig& config = options_.progress.instruments;
+  v1::Metric instrument = Configured(*builtin, config);
+  absl::Time now = env_.clock->Now();
+  auto prepared =
+      PrepareSubmission(request, instrument, config, who.role, now, options_.limits);
+  if (!prepared.ok()) return done(prepared.status());
+  v1::Measurement stored = *std::move(prepared);
+  stored.set_name(absl::StrCat("patients/", stored.patient(), "/measurements/", NewId()));
+  *stored.mutable_create_time() = ToProtoTimestamp(now);
+  stored.set_request_id(request.request_id());
+  *stored.mutable_recorded_by() = who.ToActor();
+  MeasurementWrite w;
+  for (v1::SafetyFlag& f : *stored.mutable_questionnaire()->mutable_safety_flags()) {
+    f.set_name(absl::StrCat("patients/", stored.patient(), "/safetyFlags/", NewId()));
+    f.set_patient(stored.patient());
+    f.set_measurement(stored.name());
+    *f.mutable_raise_time() = ToProtoTimestamp(now);
+    *f.mutable_update_time() = ToProtoTimestamp(now);
+    f.set_state(v1::SAFETY_FLAG_STATE_OPEN);
+    f.set_etag("1");
+    w.flags.push_back(f);
+  }
+  w.tenant = who.tenant;
+  w.measurement = stored;
+  w.method = "SubmitQuestionnaire";
+  w.request_id = request.request_id();
+  w.fingerprint = Fingerprint(request);
+  w.result = stored.SerializeAsString();
+  size_t flag_count = w.flags.size();
+  std::vector<v1::SafetyFlag> flags = w.flags;
+  std::string tenant = w.tenant;
+  auto write = [this, w = std::move(w), deadline](
+                   MeasurementStore::Callback<WriteResult> written) mutable {
+    CheckGoalThenWrite("goal", std::move(w), std::move(written), deadline);
+  };
+  auto on_written =
+      [stored, flag_count, done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
+        if (!r.ok()) return done(r.status());
+        RecordOutcome out;
+        out.replayed = r->replayed;
+        if (r->replayed) {
+          if (!out.measurement.ParseFromString(r->result)) {
+            return done(absl::InternalError("stored result could not be read"));
+          }
+        } else {
+          out.measurement = stored;
+        }
+        // Ids only: never answers or notes.
+        log::Info("questionnaire recorded", {{"measurement", out.measurement.name()},
+                                             {"metric", out.measurement.metric()},
+                                             {"safety_flags", flag_count},
+                                             {"replayed", out.replayed}});
+        done(std::move(out));
+      };
+  if (flags.empty()) return write(std::move(on_written));
+  // Flags enter the tenant-wide log first (another slot), then the submission is stored.
+  store_.IndexTenantFlags(
+      tenant, flags,
+      [write = std::move(write), on_written = std::move(on_written)](
+          absl::StatusOr<bool> indexed) mutable {
+        if (!indexed.ok()) return on_written(indexed.status());
+        write(std::move(on_written));
+      },
+      deadline);
+}
+
+void MeasurementServiceHandler::CheckGoalThenWrite(std::string field, MeasurementWrite write,
+                                                   MeasurementStore::Callback<WriteResult> done,
+                                                   absl::Time deadline) {
+  if (write.measurement.goal().empty()) {
+    return store_.WriteMeasurement(std::move(write), std::move(done), deadline);
+  }
+  auto name = ParseName(field, write.measurement.goal(), "goals");
+  if (!name.ok()) return done(name.status());
+  std::string tenant = write.tenant;
+  // The goal must exist (usually a hit in the shared cache; GoalService on a miss).
+  FetchGoal(tenant, name->patient, name->id, deadline,
+            [this, field, write = std::move(write), done = std::move(done),
+             deadline](absl::StatusOr<v1::Goal> goal) mutable {
+              if (absl::IsNotFound(goal.status())) {
+                return done(NotFoundError(absl::StrCat(field, ": goal not found")));
+              }
+              if (!goal.ok()) return done(goal.status());
+              store_.WriteMeasurement(std::move(write), std::move(done), deadline);
+            });
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::RecordMeasurement(
+    grpc::CallbackServerContext* ctx, const v1::RecordMeasurementRequest* request,
+    v1::Measurement* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  Record(*who, *request, DeadlineOf(*ctx),
+         [reactor, response](absl::StatusOr<RecordOutcome> r) {
+           if (!r.ok()) return Finish(reactor, r.status());
+           *response = std::move(r->measurement);
+           Finish(reactor, absl::OkStatus());
+         });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::SubmitQuestionnaire(
+    grpc::CallbackServerContext* ctx, const v1::SubmitQuestionnaireRequest* request,
+    v1::SubmitQuestionnaireResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  Submit(*who, *request, DeadlineOf(*ctx),
+         [reactor, response](absl::StatusOr<RecordOutcome> r) {
+           if (!r.ok()) return Finish(reactor, r.status());
+           *response->mutable_safety_flags() = r->measurement.questionnaire().safety_flags();
+           *response->mutable_measurement() = std::move(r->measurement);
+           Finish(reactor, absl::OkStatus());
+         });
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchRecordMeasurements: items are validated and stored as they arrive, at most
+// options.batch_in_flight writes at once (reading pauses while the window is full), and the
+// results are answered in arrival order after the client half-closes.
+
+namespace {
+
+class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasurementsRequest> {
+ public:
+  BatchReactor(MeasurementServiceHandler* handler, grpc::CallbackServerContext* ctx,
+               v1::BatchRecordMeasurementsResponse* response, int max_in_flight)
+      : handler_(handler), ctx_(ctx), response_(response), max_in_flight_(max_in_flight) {
+    auto who = handler_->Authenticate(*ctx);
+    if (!who.ok()) {
+      Finish(ToGrpcStatus(who.status()));
+      return;
+    }
+    who_ = *std::move(who);
+    read_pending_ = true;
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    bool read_next = false;
+    bool finish = false;
+    v1::BatchRecordMeasurementsRequest item;
+    size_t slot = 0;
+    bool dispatch = false;
+    {
+      absl::MutexLock lock(&mu_);
+      read_pending_ = false;
+      if (!ok || finished_ || fatal_.has_value()) {
+        reading_done_ = true;
+      } else if (++count_ > kMaxBatchItems) {
+        reading_done_ = true;
+        fatal_ = InvalidField("items", absl::StrCat("a stream carries at most ", kMaxBatchItems,
+                                                    " items"));
+      } else {
+        slot = results_.size();
+        v1::BatchItemResult& r = results_.emplace_back();
+        r.set_client_index(request_.client_index());
+        if (!seen_.insert(request_.client_index()).second) {
+          *r.mutable_error() =
+              RpcStatusOf(InvalidField("client_index", "is repeated in this stream"));
+        } else if (request_.item_case() ==
+                   v1::BatchRecordMeasurementsRequest::ITEM_NOT_SET) {
+          *r.mutable_error() =
+              RpcStatusOf(InvalidField("item", "one of measurement or questionnaire is required"));
+        } else {
+          item = std::move(request_);
+          dispatch = true;
+          ++in_flight_;
+        }
+      }
+      read_next = NextReadLocked();
+      finish = ShouldFinishLocked();
+    }
+    if (dispatch) Dispatch(slot, std::move(item));
+    if (read_next) StartRead(&request_);
+    if (finish) Complete();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Dispatch(size_t slot, v1::BatchRecordMeasurementsRequest item) {
+    absl::Time deadline = DeadlineOf(*ctx_);
+    auto done = [this, slot, questionnaire = item.has_questionnaire()](
+                    absl::StatusOr<RecordOutcome> r) {
+      bool read_next = false;
+      bool finish = false;
+      {
+        absl::MutexLock lock(&mu_);
+        --in_flight_;
+        v1::BatchItemResult& result = results_[slot];
+        if (r.ok()) {
+          result.set_measurement(r->measurement.name());
+          result.set_duplicate(r->replayed);
+          *result.mutable_safety_flags() = r->measurement.questionnaire().safety_flags();
+        } else if (absl::IsUnavailable(r.status()) || absl::IsDeadlineExceeded(r.status())) {
+          if (!fatal_.has_value()) {
+            fatal_ = UnavailableError("the store is unavailable; re-send the batch",
+                                      "STORE_UNAVAILABLE");
+          }
+        } else {
+          *result.mutable_error() =
+              RpcStatusOf(Reroot(r.status(), questionnaire ? "questionnaire" : ""));
+        }
+        read_next = NextReadLocked();
+        finish = ShouldFinishLocked();
+      }
+      if (read_next) StartRead(&request_);
+      if (finish) Complete();
+    };
+    if (item.has_measurement()) {
+      if (item.measurement().request_id().empty()) {
+        return done(InvalidField("measurement.request_id", "is required in a batch"));
+      }
+      handler_->Record(who_, item.measurement(), deadline, std::move(done));
+    } else {
+      if (item.questionnaire().request_id().empty()) {
+        return done(InvalidField("request_id", "is required in a batch"));
+      }
+      handler_->Submit(who_, item.questionnaire(), deadline, std::move(done));
+    }
+  }
+
+  bool NextReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_done_ || read_pending_ || finished_ || fatal_.has_value()) return false;
+    if (in_flight_ >= max_in_flight_) return false;
+    read_pending_ = true;
+    return true;
+  }
+
+  bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || in_flight_ > 0) return false;
+    if (!reading_done_ && !fatal_.has_value()) return false;
+    finished_ = true;
+    return true;
+  }
+
+  // Runs once, with no write in flight.
+  void Complete() {
+    absl::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (fatal_.has_value()) {
+        status = *fatal_;
+      } else {
+        int accepted = 0, rejected = 0;
+        for (auto& r : results_) {
+          if (r.has_error()) {
+            ++rejected;
+          } else {
+            ++accepted;
+          }
+          *response_->add_results() = std::move(r);
+        }
+        response_->set_accepted_count(accepted);
+        response_->set_rejected_count(rejected);
+      }
+    }
+    log::Info("batch recorded", {{"items", response_->results_size()},
+                                 {"accepted", response_->accepted_count()},
+                                 {"rejected", response_->rejected_count()}});
+    Finish(ToGrpcStatus(status));
+  }
+
+  MeasurementServiceHandler* handler_;
+  grpc::CallbackServerContext* ctx_;
+  v1::BatchRecordMeasurementsResponse* response_;
+  const int max_in_flight_;
+  auth::Identity who_;
+  v1::BatchRecordMeasurementsRequest request_;  // the read buffer
+  absl::Mutex mu_;
+  std::vector<v1::BatchItemResult> results_ ABSL_GUARDED_BY(mu_);
+  std::set<int64_t> seen_ ABSL_GUARDED_BY(mu_);
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<absl::Status> fatal_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+grpc::ServerReadReactor<v1::BatchRecordMeasurementsRequest>*
+MeasurementServiceHandler::BatchRecordMeasurements(grpc::CallbackServerContext* ctx,
+                                                   v1::BatchRecordMeasurementsResponse* response) {
+  return new BatchReactor(this, ctx, response, options_.batch_in_flight);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::ListMeasurements(
+    grpc::CallbackServerContext* ctx, const v1::ListMeasurementsRequest* request,
+    v1::ListMeasurementsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  FieldViolations v;
+  v.Merge(ValidateId("patient", request->patient()));
+  if (!request->metric().empty()) v.Merge(ValidateId("metric", request->metric()));
+  MeasurementQuery q;
+  v.Merge(ParseInterval(request->observe_interval(), "observe_interval", &q.start_ms, &q.end_ms));
+  if (!request->goal().empty()) {
+    auto goal = ParseName("goal", request->goal(), "goals");
+    if (!goal.ok()) {
+      v.Merge(goal.status());
+    } else if (goal->patient != request->patient()) {
+      v.Add("goal", "must be a goal of the same patient");
+    } else {
+      q.goal_id = goal->id;
+    }
+  }
+  if (!v1::TimeOrder_IsValid(request->order())) v.Add("order", "is not a time order");
+  v.Merge(ValidatePageSize(request->page_size(), 1000));
+  auto who = auth::Admit(env_.authenticator, *ctx, v.ToStatus(), request->patient());
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  q.metric = request->metric();
+  q.newest_first = request->order() != v1::TIME_ORDER_OLDEST_FIRST;
+  q.page_size = request->page_size() == 0 ? 100 : request->page_size();
+  std::string filters =
+      absl::StrCat(request->patient(), "|", q.metric, "|", q.goal_id, "|",
+                   q.start_ms.value_or(-1), "|", q.end_ms.value_or(-1), "|", q.newest_first);
+  auto cursor = DecodePageToken(request->page_token(), filters);
+  if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
+  q.cursor = *cursor;
+  store_.ListMeasurements(
+      who->tenant, request->patient(), q,
+      [reactor, response, filters](absl::StatusOr<MeasurementPage> page) {
+        if (!page.ok()) return Finish(reactor, page.status());
+        for (auto& m : page->measurements) *response->add_measurements() = std::move(m);
+        response->set_next_page_token(EncodePageToken(page->next_cursor, filters));
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Goals: shared cache first, GoalService over gRPC on a miss.
+
+std::shared_ptr<grpc::Channel> MeasurementServiceHandler::GoalsChannel() {
+  return options_.goals_channel ? options_.goals_channel() : nullptr;
+}
+
+std::string MeasurementServiceHandler::ServiceToken(const std::string& tenant) {
+  const auth::AuthOptions* auth_options =
+      env_.config != nullptr ? &env_.config->auth
+      : env_.authenticator != nullptr ? &env_.authenticator->options()
+                                      : nullptr;
+  if (auth_options == nullptr) return "";
+  absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  auto it = tokens_.find(tenant);
+  if (it != tokens_.end() && it->second.second - now > absl::Minutes(5)) return it->second.first;
+  auth::Identity me;
+  me.tenant = tenant;
+  me.subject = "trellis-measurements";
+  me.role = v1::ROLE_SERVICE;
+  std::string token = auth::MintHs256Token(*auth_options, me, kServiceTokenTtl, now);
+  tokens_[tenant] = {token, now + kServiceTokenTtl};
+  return token;
+}
+
+namespace {
+
+template <typename Request, typename Response>
+struct PeerCall {
+  grpc::ClientContext ctx;
+  Request request;
+  Response response;
+  std::unique_ptr<v1::GoalService::Stub> stub;
+};
+
+absl::Status FromPeer(const grpc::Status& s) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+      return PeerUnavailable();
+    case grpc::StatusCode::NOT_FOUND:
+      return NotFoundError("goal not found");
+    default:
+      log::Warn("goal service call failed", {{"code", static_cast<int>(s.error_code())}});
+      return WithReason(absl::InternalError("the goal service refused the call"), "PEER_ERROR");
+  }
+}
+
+}  // namespace
+
+void MeasurementServiceHandler::PeerGetGoal(const std::string& tenant, const std::string& name,
+                                            absl::Time deadline, GoalDone done) {
+  auto channel = GoalsChannel();
+  if (channel == nullptr) return done(PeerUnavailable());
+  auto call = std::make_shared<PeerCall<v1::GetGoalRequest, v1::Goal>>();
+  call->stub = v1::GoalService::NewStub(channel);
+  call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceToken(tenant)));
+  call->ctx.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + options_.peer_timeout)));
+  v1::GetGoalRequest& request = call->request;
+  request.set_name(name);
+  auto shared_done = std::make_shared<GoalDone>(std::move(done));
+  call->stub->async()->GetGoal(&call->ctx, &request, &call->response,
+                               [call, shared_done](grpc::Status s) {
+                                 if (!s.ok()) return (*shared_done)(FromPeer(s));
+                                 (*shared_done)(std::move(call->response));
+                               });
+}
+
+void MeasurementServiceHandler::PeerListActiveGoals(const std::string& tenant,
+                                                    const std::string& patient,
+                                                    absl::Time deadline, GoalsDone done) {
+  auto channel = GoalsChannel();
+  if (channel == nullptr) return done(PeerUnavailable());
+  auto call = std::make_shared<PeerCall<v1::ListGoalsRequest, v1::ListGoalsResponse>>();
+  call->stub = v1::GoalService::NewStub(channel);
+  call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceToken(tenant)));
+  call->ctx.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + options_.peer_timeout)));
+  v1::ListGoalsRequest& request = call->request;
+  request.set_patient(patient);
+  request.add_lifecycle_statuses(v1::GOAL_LIFECYCLE_STATUS_ACTIVE);
+  request.set_page_size(100);
+  auto shared_done = std::make_shared<GoalsDone>(std::move(done));
+  call->stub->async()->ListGoals(
+      &call->ctx, &request, &call->response, [call, shared_done](grpc::Status s) {
+        if (!s.ok()) return (*shared_done)(FromPeer(s));
+        std::vector<v1::Goal> goals(call->response.goals().begin(), call->response.goals().end());
+        (*shared_done)(std::move(goals));
+      });
+}
+
+void MeasurementServiceHandler::FetchGoal(const std::string& tenant, const std::string& patient,
+                                          const std::string& goal_id, absl::Time deadline,
+                                          GoalDone done) {
+  store_.ReadCachedGoal(
+      tenant, patient, goal_id,
+      [this, tenant, patient, goal_id, deadline,
+       done = std::move(done)](absl::StatusOr<std::optional<v1::Goal>> cached) mutable {
+        if (cached.ok() && cached->has_value()) return done(**std::move(cached));
+        // A miss or a cache failure falls back to the owner (DESIGN.md §5.3).
+        PeerGetGoal(tenant, absl::StrCat("patients/", patient, "/goals/", goal_id), deadline,
+                    std::move(done));
+      },
+      deadline);
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::GetGoalProgress(
+    grpc::CallbackServerContext* ctx, const v1::GetGoalProgressRequest* request,
+    v1::GoalProgress* response) {
+  auto* reactor = ctx->DefaultReactor();
+  FieldViolations v;
+  auto name = ParseName("goal", request->goal(), "goals");
+  if (!name.ok()) v.Merge(name.status());
+  if (request->has_trend_window()) v.Merge(ValidateTrendWindow(request->trend_window()));
+  auto who = auth::Admit(env_.authenticator, *ctx, v.ToStatus(), name.ok() ? name->patient : "");
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  absl::Time deadline = DeadlineOf(*ctx);
+  std::optional<absl::Duration> trend_window;
+  if (request->has_trend_window()) {
+    trend_window = absl::Seconds(request->trend_window().seconds()) +
+                   absl::Nanoseconds(request->trend_window().nanos());
+  }
+  std::string tenant = who->tenant, patient = name->patient, goal_id = name->id;
+  FetchGoal(
+      tenant, patient, goal_id, deadline,
+      [this, reactor, response, tenant, patient, goal_id, deadline,
+       trend_window](absl::StatusOr<v1::Goal> goal) mutable {
+        if (!goal.ok()) return Finish(reactor, goal.status());
+        auto compute = [this, reactor, response, tenant, patient, goal_id, deadline, trend_window,
+                        goal = *goal](std::optional<v1::Metric> metric) mutable {
+          auto with_series = [this, reactor, response, tenant, patient, goal_id, deadline,
+                              trend_window, goal,
+                              metric](absl::StatusOr<ProgressSeries> series) mutable {
+            if (!series.ok()) return Finish(reactor, series.status());
+            ProgressConfig config = calculator_.config();
+            if (trend_window) config.trend_window = *trend_window;
+            ProgressCalculator calc(config);
+            auto result = calc.Compute(goal, metric ? &*metric : nullptr, *series,
+                                       env_.clock->Now());
+            if (!result.ok()) return Finish(reactor, result.status());
+            *response = result->progress;
+            auto suggested = result->progress.suggested_achievement_status();
+            if (suggested == v1::GOAL_ACHIEVEMENT_STATUS_UNSPECIFIED ||
+                suggested == goal.achievement_status()) {
+              return Finish(reactor, absl::OkStatus());
+            }
+            v1::SetAchievementStatusRequest wb = AchievementWriteBack(*result);
+            wb.set_request_id(NewId());
+            // One entry per (suggestion, goal revision): re-reading progress while the relay
+            // has not delivered yet adds nothing; a later change of the goal allows a new one.
+            std::string dedupe = absl::StrCat(static_cast<int>(wb.achievement_status()), ",",
+                                              wb.has_needs_review() && wb.needs_review(), ",",
+                                              goal.etag());
+            store_.EnqueueWriteBack(
+                tenant, patient, goal_id, wb, dedupe,
+                [reactor, goal_name = goal.name()](absl::StatusOr<bool> added) {
+                  // The progress is answered either way; the next read re-enqueues.
+                  if (!added.ok()) {
+                    log::Warn("achievement write-back not recorded",
+                              {{"goal", goal_name}, {"error", added.status().ToString()}});
+                  }
+                  Finish(reactor, absl::OkStatus());
+                },
+                deadline);
+          };
+          if (!metric.has_value()) {
+            return with_series(ProgressSeries{});
+          }
+          store_.ReadWindow(tenant, patient, metric->id(), ToMillis(GoalStart(goal)),
+                            std::move(with_series), deadline);
+        };
+        const std::string& metric_id = goal->measure().metric();
+        if (metric_id.empty() || !ValidateId("metric", metric_id).ok()) {
+          return compute(std::nullopt);
+        }
+        store_.GetMetric(
+            tenant, metric_id,
+            [this, reactor, compute = std::move(compute)](
+                absl::StatusOr<v1::Metric> metric) mutable {
+              if (absl::IsNotFound(metric.status())) return compute(std::nullopt);
+              if (!metric.ok()) return Finish(reactor, metric.status());
+              compute(Configured(*metric, options_.progress.instruments));
+            },
+            deadline);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::GetPatientSummary(
+    grpc::CallbackServerContext* ctx, const v1::GetPatientSummaryRequest* request,
+    v1::PatientSummary* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = auth::Admit(env_.authenticator, *ctx, ValidateId("patient", request->patient()),
+                         request->patient());
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  absl::Time deadline = DeadlineOf(*ctx);
+  std::string tenant = who->tenant, patient = request->patient();
+  PeerListActiveGoals(
+      tenant, patient, deadline,
+      [this, reactor, response, tenant, patient,
+       deadline](absl::StatusOr<std::vector<v1::Goal>> goals) mutable {
+        if (!goals.ok()) return Finish(reactor, goals.status());
+        std::vector<std::string> metrics;
+        for (const auto& g : *goals) {
+          const std::string& m = g.measure().metric();
+          if (!m.empty() && ValidateId("metric", m).ok() &&
+              std::find(metrics.begin(), metrics.end(), m) == metrics.end()) {
+            metrics.push_back(m);
+          }
+        }
+        store_.ReadSummary(
+            tenant, patient, metrics,
+            [this, reactor, response, tenant, patient, deadline,
+             goals = *std::move(goals)](absl::StatusOr<SummaryData> data) mutable {
+              if (!data.ok()) return Finish(reactor, data.status());
+              store_.ListTenantMetrics(
+                  tenant,
+                  [this, reactor, response, patient, goals = std::move(goals),
+                   data = *std::move(data)](
+                      absl::StatusOr<std::vector<v1::Metric>> tenant_metrics) mutable {
+                    if (!tenant_metrics.ok()) return Finish(reactor, tenant_metrics.status());
+                    absl::flat_hash_map<std::string, v1::Metric> defs;
+                    for (auto& m : clinical::ConfiguredBuiltIns(options_.progress.instruments)) {
+                      defs[m.id()] = m;
+                    }
+                    for (auto& m : *tenant_metrics) defs[m.id()] = m;
+                    absl::Time now = env_.clock->Now();
+                    response->set_patient(patient);
+                    *response->mutable_compute_time() = ToProtoTimestamp(now);
+                    for (const auto& g : goals) {
+                      auto def = defs.find(g.measure().metric());
+                      const v1::Metric* metric = def == defs.end() ? nullptr : &def->second;
+                      ProgressSeries series;
+                      if (auto w = data.windows.find(g.measure().metric());
+                          metric != nullptr && w != data.windows.end()) {
+                        series = w->second;
+                      }
+                      auto result = calculator_.Compute(g, metric, series, now);
+                      if (!result.ok()) return Finish(reactor, result.status());
+                      *response->add_goals() = result->progress;
+                      if (g.needs_review() || result->needs_review) {
+                        response->add_goals_needing_review(g.name());
+                      }
+                    }
+                    std::sort(data.latest.begin(), data.latest.end(),
+                              [](const v1::Measurement& a, const v1::Measurement& b) {
+                                return MetricOrder(a.metric()) < MetricOrder(b.metric());
+                              });
+                    for (const auto& m : data.latest) {
+                      auto* score = response->add_latest_scores();
+                      score->set_metric(m.metric());
+                      score->mutable_latest()->set_value(m.value());
+                      *score->mutable_latest()->mutable_observe_time() = m.observe_time();
+                      score->mutable_latest()->set_measurement(m.name());
+                      if (auto def = defs.find(m.metric()); def != defs.end()) {
+                        score->set_severity_band(
+                            std::string(clinical::SeverityBandOf(def->second, m.value())));
+                        if (auto c = clinical::AboveCaseness(def->second, m.value())) {
+                          score->set_above_caseness(*c);
+                        }
+                      }
+                    }
+                    for (auto it = data.open_flags.rbegin(); it != data.open_flags.rend(); ++it) {
+                      *response->add_open_safety_flags() = *it;
+                    }
+                    Finish(reactor, absl::OkStatus());
+                  },
+                  deadline);
+            },
+            deadline);
+      });
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Safety flags
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::ListSafetyFlags(
+    grpc::CallbackServerContext* ctx, const v1::ListSafetyFlagsRequest* request,
+    v1::ListSafetyFlagsResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (request->patient().empty()) {
+    if (who->role == v1::ROLE_CLIENT) {
+      return Finish(reactor, PermissionDenied("clients list only their own flags")), reactor;
+    }
+  }
+  FieldViolations v;
+  if (!request->patient().empty()) v.Merge(ValidateId("patient", request->patient()));
+  v.Merge(ValidatePageSize(request->page_size(), 1000));
+  int64_t start_ms = 0;
+  if (request->has_start_time()) {
+    if (!IsValidTimestamp(request->start_time())) {
+      v.Add("start_time", "is not a valid timestamp");
+    } else {
+      start_ms = ToMillis(ToAbslTime(request->start_time()));
+    }
+  }
+  if (!v.empty()) return Finish(reactor, v.ToStatus()), reactor;
+  if (auto s = auth::CheckPatientAccess(*who, request->patient()); !s.ok()) {
+    return Finish(reactor, s), reactor;
+  }
+  std::string filters =
+      absl::StrCat(request->patient(), "|", request->open_only(), "|", start_ms);
+  auto cursor = DecodePageToken(request->page_token(), filters);
+  if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
+  auto answer = [reactor, response, filters](absl::StatusOr<SafetyFlagPage> page) {
+    if (!page.ok()) return Finish(reactor, page.status());
+    for (auto& f : page->flags) *response->add_safety_flags() = std::move(f);
+    response->set_next_page_token(EncodePageToken(page->next_cursor, filters));
+    Finish(reactor, absl::OkStatus());
+  };
+  int page_size = request->page_size() == 0 ? 100 : request->page_size();
+  if (request->patient().empty()) {
+    // The tenant-wide log (open_only filters the page, which may then come back short).
+    store_.ListTenantSafetyFlags(who->tenant, request->open_only(), start_ms, page_size, *cursor,
+                                 std::move(answer), DeadlineOf(*ctx));
+    return reactor;
+  }
+  store_.ListSafetyFlags(who->tenant, request->patient(), request->open_only(), start_ms,
+                         page_size, *cursor, std::move(answer), DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::AcknowledgeSafetyFlag(
+    grpc::CallbackServerContext* ctx, const v1::AcknowledgeSafetyFlagRequest* request,
+    v1::SafetyFlag* response) {
+  auto* reactor = ctx->DefaultReactor();
+  FieldViolations v;
+  auto name = ParseName("name", request->name(), "safetyFlags");
+  if (!name.ok()) v.Merge(name.status());
+  v.Merge(ValidateNote(request->note(), "note"));
+  auto who = auth::Admit(env_.authenticator, *ctx, v.ToStatus(), name.ok() ? name->patient : "");
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
+  absl::Time deadline = DeadlineOf(*ctx);
+  std::string tenant = who->tenant;
+  ResourceName flag_name = *name;
+  // Read the flag, then apply the acknowledgement atomically (the script keeps an already
+  // acknowledged flag unchanged, so two racing acknowledgements store one).
+  store_.GetSafetyFlag(
+      tenant, flag_name.patient, flag_name.id,
+      [this, reactor, response, tenant, flag_name, who = *who, note = request->note(),
+       deadline](absl::StatusOr<v1::SafetyFlag> flag) mutable {
+        if (!flag.ok()) return Finish(reactor, flag.status());
+        const v1::SafetyFlag* current = &*flag;
+        if (current->state() == v1::SAFETY_FLAG_STATE_ACKNOWLEDGED) {
+          *response = *current;
+          return Finish(reactor, absl::OkStatus());
+        }
+        v1::SafetyFlag ack = *current;
+        absl::Time now = env_.clock->Now();
+        ack.set_state(v1::SAFETY_FLAG_STATE_ACKNOWLEDGED);
+        *ack.mutable_acknowledged_by() = who.ToActor();
+        *ack.mutable_acknowledge_time() = ToProtoTimestamp(now);
+        ack.set_acknowledge_note(note);
+        *ack.mutable_update_time() = ToProtoTimestamp(now);
+        ack.set_etag("2");
+        store_.AcknowledgeSafetyFlag(
+            tenant, flag_name.patient, flag_name.id, ack,
+            [reactor, response](absl::StatusOr<v1::SafetyFlag> stored) {
+              if (!stored.ok()) return Finish(reactor, stored.status());
+              *response = *std::move(stored);
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      },
+      deadline);
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// FHIR export
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::ExportObservationsFhir(
+    grpc::CallbackServerContext* ctx, const v1::ExportObservationsFhirRequest* request,
+    v1::ExportObservationsFhirResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  FieldViolations v;
+  v.Merge(ValidateId("patient", request->patient()));
+  if (request->metrics_size() > kMaxExportMetrics) {
+    v.Add("metrics", absl::StrCat("at most ", kMaxExportMetrics, " metrics"));
+  }
+  std::set<std::string> metrics;
+  for (int i = 0; i < request->metrics_size(); ++i) {
+    v.Merge(ValidateId(absl::StrCat("metrics[", i, "]"), request->metrics(i)));
+    metrics.insert(request->metrics(i));
+  }
+  MeasurementQuery q;
+  v.Merge(ParseInterval(request->observe_interval(), "observe_interval", &q.start_ms, &q.end_ms));
+  v.Merge(ValidatePageSize(request->page_size(), 1000));
+  auto who = auth::Admit(env_.authenticator, *ctx, v.ToStatus(), request->patient());
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (metrics.size() == 1) q.metric = *metrics.begin();
+  q.newest_first = false;
+  q.page_size = request->page_size() == 0 ? 1000 : request->page_size();
+  std::string filters = absl::StrCat(request->patient(), "|", absl::StrJoin(metrics, ","), "|",
+                                     q.start_ms.value_or(-1), "|", q.end_ms.value_or(-1));
+  auto cursor = DecodePageToken(request->page_token(), filters);
+  if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
+  q.cursor = *cursor;
+  absl::Time deadline = DeadlineOf(*ctx);
+  std::string tenant = who->tenant;
+  store_.ListMeasurements(
+      tenant, request->patient(), q,
+      [this, reactor, response, tenant, metrics, filters,
+       deadline](absl::StatusOr<MeasurementPage> page) mutable {
+        if (!page.ok()) return Finish(reactor, page.status());
+        store_.ListTenantMetrics(
+            tenant,
+            [this, reactor, response, metrics, filters, page = *std::move(page)](
+                absl::StatusOr<std::vector<v1::Metric>> tenant_metrics) mutable {
+              if (!tenant_metrics.ok()) return Finish(reactor, tenant_metrics.status());
+              absl::flat_hash_map<std::string, v1::Metric> defs;
+              for (auto& m : clinical::ConfiguredBuiltIns(options_.progress.instruments)) {
+                defs[m.id()] = m;
+              }
+              for (auto& m : *tenant_metrics) defs[m.id()] = m;
+              std::vector<nlohmann::json> observations;
+              for (const auto& m : page.measurements) {
+                if (!metrics.empty() && metrics.count(m.metric()) == 0) continue;
+                auto def = defs.find(m.metric());
+                if (def == defs.end()) continue;
+                observations.push_back(ToFhirObservation(m, def->second));
+              }
+              response->set_observation_count(static_cast<int32_t>(observations.size()));
+              response->set_bundle_json(ToFhirBundle(std::move(observations)).dump());
+              response->set_next_page_token(EncodePageToken(page.next_cursor, filters));
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      },
+      deadline);
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+server::ServiceParts BuildMeasurementServiceWithOptions(const server::ServiceEnv& env,
+                                                        MeasurementServiceOptions options) {
+  server::ServiceParts parts;
+  parts.services.push_back(std::make_unique<MeasurementServiceHandler>(env, std::move(options)));
+  parts.health_names.push_back("trellis.v1.MeasurementService");
+  return parts;
+}
+
+absl::Status DeliverWriteBack(const std::shared_ptr<grpc::Channel>& goals,
+                              const auth::AuthOptions& auth, const outbox::Delivery& delivery,
+                              absl::Duration timeout) {
+  if (delivery.entry.kind != "SetAchievementStatus") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown effect ", delivery.entry.kind));
+  }
+  v1::SetAchievementStatusRequest request;
+  if (!request.ParseFromString(delivery.entry.payload)) {
+    return absl::InvalidArgumentError("malformed SetAchievementStatus effect");
+  }
+  auth::Identity self{delivery.tenant, "trellis-measurements", v1::ROLE_SERVICE, ""};
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization",
+                  absl::StrCat("Bearer ", auth::MintHs256Token(auth, self, absl::Minutes(5))));
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::SetAchievementStatusResponse response;
+  auto stub = v1::GoalService::NewStub(goals);
+  return FromGrpcStatus(stub->SetAchievementStatus(&ctx, request, &response));
+}
 
 server::ServiceParts BuildMeasurementService(const server::ServiceEnv& env) {
-  server::ServiceParts parts;
-  parts.services.push_back(std::make_unique<MeasurementServiceHandler>(env));
-  parts.health_names.push_back("trellis.v1.MeasurementService");
+  MeasurementServiceOptions options;
+  auto channel = server::PeerChannel(absl::GetFlag(FLAGS_goals_addr));
+  options.goals_channel = [channel] { return channel; };
+  server::ServiceParts parts = BuildMeasurementServiceWithOptions(env, std::move(options));
+  if (env.config != nullptr) {
+    // Achievement write-backs reach the goal service through the outbox (DESIGN.md §4).
+    outbox::RelayOptions relay;
+    relay.service = "meas";
+    parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
+        env.redis, env.clock, relay,
+        [channel, auth = env.config->auth](const outbox::Delivery& d) {
+          return DeliverWriteBack(channel, auth, d);
+        }));
+  }
   return parts;
 }
 

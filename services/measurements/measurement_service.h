@@ -1,23 +1,141 @@
 #pragma once
 
-#include <memory>
+// The gRPC edge of trellis.v1.MeasurementService: authenticate, validate (domain), call the store,
+// map the status. Handlers never block: every store and peer call completes the reactor from its
+// callback.
+//
+// Known deviations from the proto comments:
+//   BatchRecordMeasurements stores items as they arrive (bounded in-flight writes), so a stream
+//     of more than 10 000 items ends with INVALID_ARGUMENT "items" after the first 10 000 were
+//     stored (the contract says nothing is stored); their request_ids make a re-send safe.
+//   ListSafetyFlags without `patient` and with open_only may return short pages.
 
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "common/auth/authenticator.h"
+#include "common/clinical/instruments.h"
+#include "common/outbox/relay.h"
 #include "common/server/run.h"
+#include "services/measurements/domain/measurement_validation.h"
+#include "services/measurements/domain/progress.h"
+#include "services/measurements/store/measurement_store.h"
+#include "trellis/v1/goals.grpc.pb.h"
 #include "trellis/v1/measurements.grpc.pb.h"
 
 namespace trellis::measurements {
 
-// The gRPC handler of trellis.v1.MeasurementService (thin: authenticate, validate, call the domain,
-// map the status). RPCs not yet implemented answer UNIMPLEMENTED.
-class MeasurementServiceHandler final : public trellis::v1::MeasurementService::CallbackService {
- public:
-  explicit MeasurementServiceHandler(const server::ServiceEnv& env) : env_(env) {}
-
- private:
-  server::ServiceEnv env_;
+struct MeasurementServiceOptions {
+  ProgressConfig progress;
+  RecordingLimits limits;
+  // The channel to GoalService (GetGoal on a cache miss, ListGoals for the summary). Called per
+  // peer call; the production factory returns one shared channel.
+  std::function<std::shared_ptr<grpc::Channel>()> goals_channel;
+  // Longest wait for GoalService (also capped by the caller's deadline).
+  absl::Duration peer_timeout = absl::Seconds(2);
+  // Writes of one BatchRecordMeasurements stream in flight at once.
+  int batch_in_flight = 32;
 };
 
-// Everything this service runs in its process.
+// What one stored write produced (RecordMeasurement, SubmitQuestionnaire, a batch item).
+struct RecordOutcome {
+  trellis::v1::Measurement measurement;
+  bool replayed = false;
+};
+
+class MeasurementServiceHandler final : public trellis::v1::MeasurementService::CallbackService {
+ public:
+  MeasurementServiceHandler(const server::ServiceEnv& env, MeasurementServiceOptions options);
+
+  grpc::ServerUnaryReactor* ListInstruments(grpc::CallbackServerContext* ctx,
+                                            const trellis::v1::ListInstrumentsRequest* request,
+                                            trellis::v1::ListInstrumentsResponse* response) override;
+  grpc::ServerUnaryReactor* GetMetric(grpc::CallbackServerContext* ctx,
+                                      const trellis::v1::GetMetricRequest* request,
+                                      trellis::v1::Metric* response) override;
+  grpc::ServerUnaryReactor* DefineMetric(grpc::CallbackServerContext* ctx,
+                                         const trellis::v1::DefineMetricRequest* request,
+                                         trellis::v1::Metric* response) override;
+  grpc::ServerUnaryReactor* RecordMeasurement(grpc::CallbackServerContext* ctx,
+                                              const trellis::v1::RecordMeasurementRequest* request,
+                                              trellis::v1::Measurement* response) override;
+  grpc::ServerUnaryReactor* SubmitQuestionnaire(
+      grpc::CallbackServerContext* ctx, const trellis::v1::SubmitQuestionnaireRequest* request,
+      trellis::v1::SubmitQuestionnaireResponse* response) override;
+  grpc::ServerReadReactor<trellis::v1::BatchRecordMeasurementsRequest>* BatchRecordMeasurements(
+      grpc::CallbackServerContext* ctx,
+      trellis::v1::BatchRecordMeasurementsResponse* response) override;
+  grpc::ServerUnaryReactor* ListMeasurements(grpc::CallbackServerContext* ctx,
+                                             const trellis::v1::ListMeasurementsRequest* request,
+                                             trellis::v1::ListMeasurementsResponse* response) override;
+  grpc::ServerUnaryReactor* GetGoalProgress(grpc::CallbackServerContext* ctx,
+                                            const trellis::v1::GetGoalProgressRequest* request,
+                                            trellis::v1::GoalProgress* response) override;
+  grpc::ServerUnaryReactor* GetPatientSummary(grpc::CallbackServerContext* ctx,
+                                              const trellis::v1::GetPatientSummaryRequest* request,
+                                              trellis::v1::PatientSummary* response) override;
+  grpc::ServerUnaryReactor* ListSafetyFlags(grpc::CallbackServerContext* ctx,
+                                            const trellis::v1::ListSafetyFlagsRequest* request,
+                                            trellis::v1::ListSafetyFlagsResponse* response) override;
+  grpc::ServerUnaryReactor* AcknowledgeSafetyFlag(
+      grpc::CallbackServerContext* ctx, const trellis::v1::AcknowledgeSafetyFlagRequest* request,
+      trellis::v1::SafetyFlag* response) override;
+  grpc::ServerUnaryReactor* ExportObservationsFhir(
+      grpc::CallbackServerContext* ctx, const trellis::v1::ExportObservationsFhirRequest* request,
+      trellis::v1::ExportObservationsFhirResponse* response) override;
+
+  // ---- shared by the unary RPCs and the batch stream ----
+  using RecordDone = absl::AnyInvocable<void(absl::StatusOr<RecordOutcome>)>;
+  // Validates and stores one measurement for `who` (already authenticated).
+  void Record(const auth::Identity& who, const trellis::v1::RecordMeasurementRequest& request,
+              absl::Time deadline, RecordDone done);
+  // Validates, scores and stores one questionnaire for `who`.
+  void Submit(const auth::Identity& who, const trellis::v1::SubmitQuestionnaireRequest& request,
+              absl::Time deadline, RecordDone done);
+  absl::StatusOr<auth::Identity> Authenticate(const grpc::CallbackServerContext& ctx) const;
+
+ private:
+  using GoalDone = absl::AnyInvocable<void(absl::StatusOr<trellis::v1::Goal>)>;
+  using GoalsDone = absl::AnyInvocable<void(absl::StatusOr<std::vector<trellis::v1::Goal>>)>;
+  // The goal from the shared cache, or on a miss from GoalService over gRPC.
+  void FetchGoal(const std::string& tenant, const std::string& patient, const std::string& goal_id,
+                 absl::Time deadline, GoalDone done);
+  void PeerGetGoal(const std::string& tenant, const std::string& name, absl::Time deadline,
+                   GoalDone done);
+  void PeerListActiveGoals(const std::string& tenant, const std::string& patient,
+                           absl::Time deadline, GoalsDone done);
+  // Stores `write` once its goal (if any) is known to exist: NOT_FOUND naming `field` otherwise.
+  void CheckGoalThenWrite(std::string field, MeasurementWrite write,
+                          MeasurementStore::Callback<WriteResult> done, absl::Time deadline);
+  std::string ServiceToken(const std::string& tenant);
+  std::shared_ptr<grpc::Channel> GoalsChannel();
+
+  server::ServiceEnv env_;
+  MeasurementServiceOptions options_;
+  MeasurementStore store_;
+  ProgressCalculator calculator_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> tokens_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// Delivers one of this service's outbox entries (kind "SetAchievementStatus") to GoalService with
+// a service token of the entry's tenant. Runs on the outbox relay's thread, so it blocks.
+// OK once the goal service confirmed; its status otherwise (UNAVAILABLE is retried by the relay).
+absl::Status DeliverWriteBack(const std::shared_ptr<grpc::Channel>& goals,
+                              const auth::AuthOptions& auth, const outbox::Delivery& delivery,
+                              absl::Duration timeout = absl::Seconds(5));
+
+// Everything this service runs in its process (reads --goals_addr): the handler and the relay
+// that delivers achievement write-backs.
 server::ServiceParts BuildMeasurementService(const server::ServiceEnv& env);
+// The same with explicit options (tests).
+server::ServiceParts BuildMeasurementServiceWithOptions(const server::ServiceEnv& env,
+                                                        MeasurementServiceOptions options);
 
 }  // namespace trellis::measurements

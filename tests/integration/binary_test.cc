@@ -116,7 +116,7 @@ TEST_F(BinaryTest, PortHeldByAnotherProcessMakesStartupFail) {
   ASSERT_TRUE(redis.ok());
   std::string url = absl::StrCat("--redis_url=", (*redis)->url());
   auto first = Process::Spawn(
-      {TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=-1", url, SecretFlag()},
+      {TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=0", url, SecretFlag()},
       Out("out1"), Out("err1"));
   ASSERT_TRUE(first.ok());
   auto line = WaitForLine(Out("out1"), "\"listening\"", absl::Seconds(20));

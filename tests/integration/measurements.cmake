@@ -1,0 +1,3 @@
+trellis_test(measurement_service_tests integration
+  SOURCES measurement_service_test.cc
+  DEPS trellis_measurements_service trellis_goals_service trellis_service_test_support trellis_proto)
