@@ -157,10 +157,7 @@ absl::Time GoalStart(const v1::Goal& goal) {
 
 MeasurementServiceHandler::MeasurementServiceHandler(const server::ServiceEnv& env,
                                                      MeasurementServiceOptions options)
-    : env_(env),
-      options_(std::move(options)),
-      store_(env.redis),
-      calculator_(options_.progress) {}
+    : env_(env), options_(std::move(options)), store_(env.redis), calculator_(options_.progress) {}
 
 absl::StatusOr<auth::Identity> MeasurementServiceHandler::Authenticate(
     const grpc::CallbackServerContext& ctx) const {
@@ -196,8 +193,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListInstruments(
   if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
   size_t offset = 0;
   if (!cursor->empty() && !absl::SimpleAtoi(*cursor, &offset)) {
-    return Finish(reactor, InvalidField("page_token", "is not a page token of this call")),
-           reactor;
+    return Finish(reactor, InvalidField("page_token", "is not a page token of this call")), reactor;
   }
   size_t page_size = request->page_size() == 0 ? 100 : request->page_size();
   store_.ListTenantMetrics(
@@ -205,8 +201,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListInstruments(
       [this, reactor, response, kinds, offset, page_size,
        filters](absl::StatusOr<std::vector<v1::Metric>> tenant_metrics) {
         if (!tenant_metrics.ok()) return Finish(reactor, tenant_metrics.status());
-        std::vector<v1::Metric> all =
-            clinical::ConfiguredBuiltIns(options_.progress.instruments);
+        std::vector<v1::Metric> all = clinical::ConfiguredBuiltIns(options_.progress.instruments);
         for (auto& m : *tenant_metrics) all.push_back(std::move(m));
         std::vector<v1::Metric> filtered;
         for (auto& m : all) {
@@ -265,10 +260,10 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::DefineMetric(
       [reactor, response, metric](absl::StatusOr<MeasurementStore::DefineResult> r) {
         if (!r.ok()) return Finish(reactor, r.status());
         if (!r->created && !r->replayed && !SameMetricDefinition(r->metric, metric)) {
-          return Finish(reactor,
-                        WithReason(absl::AlreadyExistsError(
-                                       "a different metric with this id already exists"),
-                                   "ALREADY_EXISTS"));
+          return Finish(
+              reactor,
+              WithReason(absl::AlreadyExistsError("a different metric with this id already exists"),
+                         "ALREADY_EXISTS"));
         }
         *response = r->metric;
         Finish(reactor, absl::OkStatus());
@@ -295,19 +290,18 @@ void MeasurementServiceHandler::Record(const auth::Identity& who,
   }
   store_.GetMetric(
       who.tenant, m.metric(),
-      [this, who, request, deadline, done = std::move(done)](
-          absl::StatusOr<v1::Metric> metric) mutable {
+      [this, who, request, deadline,
+       done = std::move(done)](absl::StatusOr<v1::Metric> metric) mutable {
         if (absl::IsNotFound(metric.status())) {
           return done(InvalidField("measurement.metric", "is not a known metric"));
         }
         if (!metric.ok()) return done(metric.status());
         absl::Time now = env_.clock->Now();
-        auto prepared = PrepareMeasurement(request.measurement(), *metric, who.role, now,
-                                           options_.limits);
+        auto prepared =
+            PrepareMeasurement(request.measurement(), *metric, who.role, now, options_.limits);
         if (!prepared.ok()) return done(prepared.status());
         v1::Measurement stored = *std::move(prepared);
-        stored.set_name(
-            absl::StrCat("patients/", stored.patient(), "/measurements/", NewId()));
+        stored.set_name(absl::StrCat("patients/", stored.patient(), "/measurements/", NewId()));
         *stored.mutable_create_time() = ToProtoTimestamp(now);
         stored.set_request_id(request.request_id());
         *stored.mutable_recorded_by() = who.ToActor();
@@ -331,10 +325,9 @@ void MeasurementServiceHandler::Record(const auth::Identity& who,
               } else {
                 out.measurement = stored;
               }
-              log::Info("measurement recorded",
-                        {{"measurement", out.measurement.name()},
-                         {"metric", out.measurement.metric()},
-                         {"replayed", out.replayed}});
+              log::Info("measurement recorded", {{"measurement", out.measurement.name()},
+                                                 {"metric", out.measurement.metric()},
+                                                 {"replayed", out.replayed}});
               done(std::move(out));
             },
             deadline);
@@ -360,8 +353,7 @@ void MeasurementServiceHandler::Submit(const auth::Identity& who,
   const clinical::InstrumentConfig& config = options_.progress.instruments;
   v1::Metric instrument = Configured(*builtin, config);
   absl::Time now = env_.clock->Now();
-  auto prepared =
-      PrepareSubmission(request, instrument, config, who.role, now, options_.limits);
+  auto prepared = PrepareSubmission(request, instrument, config, who.role, now, options_.limits);
   if (!prepared.ok()) return done(prepared.status());
   v1::Measurement stored = *std::move(prepared);
   stored.set_name(absl::StrCat("patients/", stored.patient(), "/measurements/", NewId()));
@@ -388,35 +380,35 @@ void MeasurementServiceHandler::Submit(const auth::Identity& who,
   size_t flag_count = w.flags.size();
   std::vector<v1::SafetyFlag> flags = w.flags;
   std::string tenant = w.tenant;
-  auto write = [this, w = std::move(w), deadline](
-                   MeasurementStore::Callback<WriteResult> written) mutable {
+  auto write = [this, w = std::move(w),
+                deadline](MeasurementStore::Callback<WriteResult> written) mutable {
     CheckGoalThenWrite("goal", std::move(w), std::move(written), deadline);
   };
-  auto on_written =
-      [stored, flag_count, done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
-        if (!r.ok()) return done(r.status());
-        RecordOutcome out;
-        out.replayed = r->replayed;
-        if (r->replayed) {
-          if (!out.measurement.ParseFromString(r->result)) {
-            return done(absl::InternalError("stored result could not be read"));
-          }
-        } else {
-          out.measurement = stored;
-        }
-        // Ids only: never answers or notes.
-        log::Info("questionnaire recorded", {{"measurement", out.measurement.name()},
-                                             {"metric", out.measurement.metric()},
-                                             {"safety_flags", flag_count},
-                                             {"replayed", out.replayed}});
-        done(std::move(out));
-      };
+  auto on_written = [stored, flag_count,
+                     done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
+    if (!r.ok()) return done(r.status());
+    RecordOutcome out;
+    out.replayed = r->replayed;
+    if (r->replayed) {
+      if (!out.measurement.ParseFromString(r->result)) {
+        return done(absl::InternalError("stored result could not be read"));
+      }
+    } else {
+      out.measurement = stored;
+    }
+    // Ids only: never answers or notes.
+    log::Info("questionnaire recorded", {{"measurement", out.measurement.name()},
+                                         {"metric", out.measurement.metric()},
+                                         {"safety_flags", flag_count},
+                                         {"replayed", out.replayed}});
+    done(std::move(out));
+  };
   if (flags.empty()) return write(std::move(on_written));
   // Flags enter the tenant-wide log first (another slot), then the submission is stored.
   store_.IndexTenantFlags(
       tenant, flags,
-      [write = std::move(write), on_written = std::move(on_written)](
-          absl::StatusOr<bool> indexed) mutable {
+      [write = std::move(write),
+       on_written = std::move(on_written)](absl::StatusOr<bool> indexed) mutable {
         if (!indexed.ok()) return on_written(indexed.status());
         write(std::move(on_written));
       },
@@ -450,12 +442,11 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::RecordMeasurement(
   auto* reactor = ctx->DefaultReactor();
   auto who = Authenticate(*ctx);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  Record(*who, *request, DeadlineOf(*ctx),
-         [reactor, response](absl::StatusOr<RecordOutcome> r) {
-           if (!r.ok()) return Finish(reactor, r.status());
-           *response = std::move(r->measurement);
-           Finish(reactor, absl::OkStatus());
-         });
+  Record(*who, *request, DeadlineOf(*ctx), [reactor, response](absl::StatusOr<RecordOutcome> r) {
+    if (!r.ok()) return Finish(reactor, r.status());
+    *response = std::move(r->measurement);
+    Finish(reactor, absl::OkStatus());
+  });
   return reactor;
 }
 
@@ -465,13 +456,12 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::SubmitQuestionnaire(
   auto* reactor = ctx->DefaultReactor();
   auto who = Authenticate(*ctx);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  Submit(*who, *request, DeadlineOf(*ctx),
-         [reactor, response](absl::StatusOr<RecordOutcome> r) {
-           if (!r.ok()) return Finish(reactor, r.status());
-           *response->mutable_safety_flags() = r->measurement.questionnaire().safety_flags();
-           *response->mutable_measurement() = std::move(r->measurement);
-           Finish(reactor, absl::OkStatus());
-         });
+  Submit(*who, *request, DeadlineOf(*ctx), [reactor, response](absl::StatusOr<RecordOutcome> r) {
+    if (!r.ok()) return Finish(reactor, r.status());
+    *response->mutable_safety_flags() = r->measurement.questionnaire().safety_flags();
+    *response->mutable_measurement() = std::move(r->measurement);
+    Finish(reactor, absl::OkStatus());
+  });
   return reactor;
 }
 
@@ -510,8 +500,8 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
         reading_done_ = true;
       } else if (++count_ > kMaxBatchItems) {
         reading_done_ = true;
-        fatal_ = InvalidField("items", absl::StrCat("a stream carries at most ", kMaxBatchItems,
-                                                    " items"));
+        fatal_ = InvalidField("items",
+                              absl::StrCat("a stream carries at most ", kMaxBatchItems, " items"));
       } else {
         slot = results_.size();
         v1::BatchItemResult& r = results_.emplace_back();
@@ -519,8 +509,7 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
         if (!seen_.insert(request_.client_index()).second) {
           *r.mutable_error() =
               RpcStatusOf(InvalidField("client_index", "is repeated in this stream"));
-        } else if (request_.item_case() ==
-                   v1::BatchRecordMeasurementsRequest::ITEM_NOT_SET) {
+        } else if (request_.item_case() == v1::BatchRecordMeasurementsRequest::ITEM_NOT_SET) {
           *r.mutable_error() =
               RpcStatusOf(InvalidField("item", "one of measurement or questionnaire is required"));
         } else {
@@ -542,8 +531,8 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
  private:
   void Dispatch(size_t slot, v1::BatchRecordMeasurementsRequest item) {
     absl::Time deadline = DeadlineOf(*ctx_);
-    auto done = [this, slot, questionnaire = item.has_questionnaire()](
-                    absl::StatusOr<RecordOutcome> r) {
+    auto done = [this, slot,
+                 questionnaire = item.has_questionnaire()](absl::StatusOr<RecordOutcome> r) {
       bool read_next = false;
       bool finish = false;
       {
@@ -678,8 +667,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListMeasurements(
   q.newest_first = request->order() != v1::TIME_ORDER_OLDEST_FIRST;
   q.page_size = request->page_size() == 0 ? 100 : request->page_size();
   std::string filters =
-      absl::StrCat(request->patient(), "|", q.metric, "|", q.goal_id, "|",
-                   q.start_ms.value_or(-1), "|", q.end_ms.value_or(-1), "|", q.newest_first);
+      absl::StrCat(request->patient(), "|", q.metric, "|", q.goal_id, "|", q.start_ms.value_or(-1),
+                   "|", q.end_ms.value_or(-1), "|", q.newest_first);
   auto cursor = DecodePageToken(request->page_token(), filters);
   if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
   q.cursor = *cursor;
@@ -703,10 +692,10 @@ std::shared_ptr<grpc::Channel> MeasurementServiceHandler::GoalsChannel() {
 }
 
 std::string MeasurementServiceHandler::ServiceToken(const std::string& tenant) {
-  const auth::AuthOptions* auth_options =
-      env_.config != nullptr ? &env_.config->auth
-      : env_.authenticator != nullptr ? &env_.authenticator->options()
-                                      : nullptr;
+  const auth::AuthOptions* auth_options = env_.config != nullptr ? &env_.config->auth
+                                          : env_.authenticator != nullptr
+                                              ? &env_.authenticator->options()
+                                              : nullptr;
   if (auth_options == nullptr) return "";
   absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
@@ -754,7 +743,8 @@ void MeasurementServiceHandler::PeerGetGoal(const std::string& tenant, const std
   auto call = std::make_shared<PeerCall<v1::GetGoalRequest, v1::Goal>>();
   call->stub = v1::GoalService::NewStub(channel);
   call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceToken(tenant)));
-  call->ctx.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + options_.peer_timeout)));
+  call->ctx.set_deadline(
+      absl::ToChronoTime(std::min(deadline, absl::Now() + options_.peer_timeout)));
   v1::GetGoalRequest& request = call->request;
   request.set_name(name);
   auto shared_done = std::make_shared<GoalDone>(std::move(done));
@@ -766,14 +756,15 @@ void MeasurementServiceHandler::PeerGetGoal(const std::string& tenant, const std
 }
 
 void MeasurementServiceHandler::PeerListActiveGoals(const std::string& tenant,
-                                                    const std::string& patient,
-                                                    absl::Time deadline, GoalsDone done) {
+                                                    const std::string& patient, absl::Time deadline,
+                                                    GoalsDone done) {
   auto channel = GoalsChannel();
   if (channel == nullptr) return done(PeerUnavailable());
   auto call = std::make_shared<PeerCall<v1::ListGoalsRequest, v1::ListGoalsResponse>>();
   call->stub = v1::GoalService::NewStub(channel);
   call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceToken(tenant)));
-  call->ctx.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + options_.peer_timeout)));
+  call->ctx.set_deadline(
+      absl::ToChronoTime(std::min(deadline, absl::Now() + options_.peer_timeout)));
   v1::ListGoalsRequest& request = call->request;
   request.set_patient(patient);
   request.add_lifecycle_statuses(v1::GOAL_LIFECYCLE_STATUS_ACTIVE);
@@ -819,68 +810,69 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetGoalProgress(
                    absl::Nanoseconds(request->trend_window().nanos());
   }
   std::string tenant = who->tenant, patient = name->patient, goal_id = name->id;
-  FetchGoal(
-      tenant, patient, goal_id, deadline,
-      [this, reactor, response, tenant, patient, goal_id, deadline,
-       trend_window](absl::StatusOr<v1::Goal> goal) mutable {
-        if (!goal.ok()) return Finish(reactor, goal.status());
-        auto compute = [this, reactor, response, tenant, patient, goal_id, deadline, trend_window,
-                        goal = *goal](std::optional<v1::Metric> metric) mutable {
-          auto with_series = [this, reactor, response, tenant, patient, goal_id, deadline,
-                              trend_window, goal,
-                              metric](absl::StatusOr<ProgressSeries> series) mutable {
-            if (!series.ok()) return Finish(reactor, series.status());
-            ProgressConfig config = calculator_.config();
-            if (trend_window) config.trend_window = *trend_window;
-            ProgressCalculator calc(config);
-            auto result = calc.Compute(goal, metric ? &*metric : nullptr, *series,
-                                       env_.clock->Now());
-            if (!result.ok()) return Finish(reactor, result.status());
-            *response = result->progress;
-            auto suggested = result->progress.suggested_achievement_status();
-            if (suggested == v1::GOAL_ACHIEVEMENT_STATUS_UNSPECIFIED ||
-                suggested == goal.achievement_status()) {
-              return Finish(reactor, absl::OkStatus());
-            }
-            v1::SetAchievementStatusRequest wb = AchievementWriteBack(*result);
-            wb.set_request_id(NewId());
-            // One entry per (suggestion, goal revision): re-reading progress while the relay
-            // has not delivered yet adds nothing; a later change of the goal allows a new one.
-            std::string dedupe = absl::StrCat(static_cast<int>(wb.achievement_status()), ",",
-                                              wb.has_needs_review() && wb.needs_review(), ",",
-                                              goal.etag());
-            store_.EnqueueWriteBack(
-                tenant, patient, goal_id, wb, dedupe,
-                [reactor, goal_name = goal.name()](absl::StatusOr<bool> added) {
-                  // The progress is answered either way; the next read re-enqueues.
-                  if (!added.ok()) {
-                    log::Warn("achievement write-back not recorded",
-                              {{"goal", goal_name}, {"error", added.status().ToString()}});
+  FetchGoal(tenant, patient, goal_id, deadline,
+            [this, reactor, response, tenant, patient, goal_id, deadline,
+             trend_window](absl::StatusOr<v1::Goal> goal) mutable {
+              if (!goal.ok()) return Finish(reactor, goal.status());
+              auto compute = [this, reactor, response, tenant, patient, goal_id, deadline,
+                              trend_window,
+                              goal = *goal](std::optional<v1::Metric> metric) mutable {
+                auto with_series = [this, reactor, response, tenant, patient, goal_id, deadline,
+                                    trend_window, goal,
+                                    metric](absl::StatusOr<ProgressSeries> series) mutable {
+                  if (!series.ok()) return Finish(reactor, series.status());
+                  ProgressConfig config = calculator_.config();
+                  if (trend_window) config.trend_window = *trend_window;
+                  ProgressCalculator calc(config);
+                  auto result =
+                      calc.Compute(goal, metric ? &*metric : nullptr, *series, env_.clock->Now());
+                  if (!result.ok()) return Finish(reactor, result.status());
+                  *response = result->progress;
+                  auto suggested = result->progress.suggested_achievement_status();
+                  if (suggested == v1::GOAL_ACHIEVEMENT_STATUS_UNSPECIFIED ||
+                      suggested == goal.achievement_status()) {
+                    return Finish(reactor, absl::OkStatus());
                   }
-                  Finish(reactor, absl::OkStatus());
-                },
-                deadline);
-          };
-          if (!metric.has_value()) {
-            return with_series(ProgressSeries{});
-          }
-          store_.ReadWindow(tenant, patient, metric->id(), ToMillis(GoalStart(goal)),
-                            std::move(with_series), deadline);
-        };
-        const std::string& metric_id = goal->measure().metric();
-        if (metric_id.empty() || !ValidateId("metric", metric_id).ok()) {
-          return compute(std::nullopt);
-        }
-        store_.GetMetric(
-            tenant, metric_id,
-            [this, reactor, compute = std::move(compute)](
-                absl::StatusOr<v1::Metric> metric) mutable {
-              if (absl::IsNotFound(metric.status())) return compute(std::nullopt);
-              if (!metric.ok()) return Finish(reactor, metric.status());
-              compute(Configured(*metric, options_.progress.instruments));
-            },
-            deadline);
-      });
+                  v1::SetAchievementStatusRequest wb = AchievementWriteBack(*result);
+                  wb.set_request_id(NewId());
+                  // One entry per (suggestion, goal revision): re-reading progress while the relay
+                  // has not delivered yet adds nothing; a later change of the goal allows a new
+                  // one.
+                  std::string dedupe =
+                      absl::StrCat(static_cast<int>(wb.achievement_status()), ",",
+                                   wb.has_needs_review() && wb.needs_review(), ",", goal.etag());
+                  store_.EnqueueWriteBack(
+                      tenant, patient, goal_id, wb, dedupe,
+                      [reactor, goal_name = goal.name()](absl::StatusOr<bool> added) {
+                        // The progress is answered either way; the next read re-enqueues.
+                        if (!added.ok()) {
+                          log::Warn("achievement write-back not recorded",
+                                    {{"goal", goal_name}, {"error", added.status().ToString()}});
+                        }
+                        Finish(reactor, absl::OkStatus());
+                      },
+                      deadline);
+                };
+                if (!metric.has_value()) {
+                  return with_series(ProgressSeries{});
+                }
+                store_.ReadWindow(tenant, patient, metric->id(), ToMillis(GoalStart(goal)),
+                                  std::move(with_series), deadline);
+              };
+              const std::string& metric_id = goal->measure().metric();
+              if (metric_id.empty() || !ValidateId("metric", metric_id).ok()) {
+                return compute(std::nullopt);
+              }
+              store_.GetMetric(
+                  tenant, metric_id,
+                  [this, reactor,
+                   compute = std::move(compute)](absl::StatusOr<v1::Metric> metric) mutable {
+                    if (absl::IsNotFound(metric.status())) return compute(std::nullopt);
+                    if (!metric.ok()) return Finish(reactor, metric.status());
+                    compute(Configured(*metric, options_.progress.instruments));
+                  },
+                  deadline);
+            });
   return reactor;
 }
 
@@ -999,8 +991,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListSafetyFlags(
   if (auto s = auth::CheckPatientAccess(*who, request->patient()); !s.ok()) {
     return Finish(reactor, s), reactor;
   }
-  std::string filters =
-      absl::StrCat(request->patient(), "|", request->open_only(), "|", start_ms);
+  std::string filters = absl::StrCat(request->patient(), "|", request->open_only(), "|", start_ms);
   auto cursor = DecodePageToken(request->page_token(), filters);
   if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
   auto answer = [reactor, response, filters](absl::StatusOr<SafetyFlagPage> page) {
@@ -1016,8 +1007,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListSafetyFlags(
                                  std::move(answer), DeadlineOf(*ctx));
     return reactor;
   }
-  store_.ListSafetyFlags(who->tenant, request->patient(), request->open_only(), start_ms,
-                         page_size, *cursor, std::move(answer), DeadlineOf(*ctx));
+  store_.ListSafetyFlags(who->tenant, request->patient(), request->open_only(), start_ms, page_size,
+                         *cursor, std::move(answer), DeadlineOf(*ctx));
   return reactor;
 }
 
@@ -1173,8 +1164,7 @@ server::ServiceParts BuildMeasurementService(const server::ServiceEnv& env) {
     outbox::RelayOptions relay;
     relay.service = "meas";
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
-        env.redis, env.clock, relay,
-        [channel, auth = env.config->auth](const outbox::Delivery& d) {
+        env.redis, env.clock, relay, [channel, auth = env.config->auth](const outbox::Delivery& d) {
           return DeliverWriteBack(channel, auth, d);
         }));
   }

@@ -52,9 +52,9 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
  public:
   MeasurementServiceHandler(const server::ServiceEnv& env, MeasurementServiceOptions options);
 
-  grpc::ServerUnaryReactor* ListInstruments(grpc::CallbackServerContext* ctx,
-                                            const trellis::v1::ListInstrumentsRequest* request,
-                                            trellis::v1::ListInstrumentsResponse* response) override;
+  grpc::ServerUnaryReactor* ListInstruments(
+      grpc::CallbackServerContext* ctx, const trellis::v1::ListInstrumentsRequest* request,
+      trellis::v1::ListInstrumentsResponse* response) override;
   grpc::ServerUnaryReactor* GetMetric(grpc::CallbackServerContext* ctx,
                                       const trellis::v1::GetMetricRequest* request,
                                       trellis::v1::Metric* response) override;
@@ -70,18 +70,18 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   grpc::ServerReadReactor<trellis::v1::BatchRecordMeasurementsRequest>* BatchRecordMeasurements(
       grpc::CallbackServerContext* ctx,
       trellis::v1::BatchRecordMeasurementsResponse* response) override;
-  grpc::ServerUnaryReactor* ListMeasurements(grpc::CallbackServerContext* ctx,
-                                             const trellis::v1::ListMeasurementsRequest* request,
-                                             trellis::v1::ListMeasurementsResponse* response) override;
+  grpc::ServerUnaryReactor* ListMeasurements(
+      grpc::CallbackServerContext* ctx, const trellis::v1::ListMeasurementsRequest* request,
+      trellis::v1::ListMeasurementsResponse* response) override;
   grpc::ServerUnaryReactor* GetGoalProgress(grpc::CallbackServerContext* ctx,
                                             const trellis::v1::GetGoalProgressRequest* request,
                                             trellis::v1::GoalProgress* response) override;
   grpc::ServerUnaryReactor* GetPatientSummary(grpc::CallbackServerContext* ctx,
                                               const trellis::v1::GetPatientSummaryRequest* request,
                                               trellis::v1::PatientSummary* response) override;
-  grpc::ServerUnaryReactor* ListSafetyFlags(grpc::CallbackServerContext* ctx,
-                                            const trellis::v1::ListSafetyFlagsRequest* request,
-                                            trellis::v1::ListSafetyFlagsResponse* response) override;
+  grpc::ServerUnaryReactor* ListSafetyFlags(
+      grpc::CallbackServerContext* ctx, const trellis::v1::ListSafetyFlagsRequest* request,
+      trellis::v1::ListSafetyFlagsResponse* response) override;
   grpc::ServerUnaryReactor* AcknowledgeSafetyFlag(
       grpc::CallbackServerContext* ctx, const trellis::v1::AcknowledgeSafetyFlagRequest* request,
       trellis::v1::SafetyFlag* response) override;
@@ -120,8 +120,7 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   MeasurementStore store_;
   ProgressCalculator calculator_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> tokens_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> tokens_ ABSL_GUARDED_BY(mu_);
 };
 
 // Delivers one of this service's outbox entries (kind "SetAchievementStatus") to GoalService with

@@ -390,8 +390,9 @@ TEST_F(MeasurementServiceTest, Phq9Item9RaisesAFlagShownInTheSummaryUntilAcknowl
   ack.set_name(flag.name());
   ack.set_note("called the client; safety plan reviewed");
   v1::SafetyFlag acked;
-  EXPECT_EQ(stub_->AcknowledgeSafetyFlag(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).get(),
-                                         ack, &acked)
+  EXPECT_EQ(stub_
+                ->AcknowledgeSafetyFlag(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).get(), ack,
+                                        &acked)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(stub_->AcknowledgeSafetyFlag(Ctx().get(), ack, &acked).ok());
@@ -437,8 +438,9 @@ TEST_F(MeasurementServiceTest, Phq9Item9RaisesAFlagShownInTheSummaryUntilAcknowl
   ASSERT_TRUE(stub_->ListSafetyFlags(Ctx().get(), open_only, &open).ok());
   ASSERT_EQ(open.safety_flags_size(), 1);
   EXPECT_EQ(open.safety_flags(0).patient(), "p3");
-  EXPECT_EQ(stub_->ListSafetyFlags(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).get(),
-                                   open_only, &open)
+  EXPECT_EQ(stub_
+                ->ListSafetyFlags(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).get(), open_only,
+                                  &open)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(stub_->ListSafetyFlags(Ctx(fixture_.Token("t2")).get(), open_only, &open).ok());
@@ -608,11 +610,13 @@ TEST_F(MeasurementServiceTest, AFlatSeriesStallsAndTheSummaryListsTheGoalForRevi
   goals_down_ = false;
 
   // A client sees its own summary, not another patient's.
-  EXPECT_TRUE(stub_->GetPatientSummary(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p2")).get(),
-                                       sreq, &summary)
+  EXPECT_TRUE(stub_
+                  ->GetPatientSummary(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p2")).get(), sreq,
+                                      &summary)
                   .ok());
-  EXPECT_EQ(stub_->GetPatientSummary(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).get(),
-                                     sreq, &summary)
+  EXPECT_EQ(stub_
+                ->GetPatientSummary(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).get(), sreq,
+                                    &summary)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
 }
@@ -725,12 +729,11 @@ TEST_F(MeasurementServiceTest, GoalProgressReadsTheCachedGoalAndFallsBackToGoalS
   // The relay delivers the write-back once the goal service is reachable again.
   outbox::RelayOptions relay_options;
   relay_options.service = "meas";
-  outbox::OutboxRelay relay(&fixture_.pool(), &fixture_.clock(), relay_options,
-                            [this](const outbox::Delivery& d) {
-                              return DeliverWriteBack(
-                                  goals_down_.load() ? dead_channel_ : fixture_.channel(),
-                                  fixture_.auth_options(), d, absl::Milliseconds(500));
-                            });
+  outbox::OutboxRelay relay(
+      &fixture_.pool(), &fixture_.clock(), relay_options, [this](const outbox::Delivery& d) {
+        return DeliverWriteBack(goals_down_.load() ? dead_channel_ : fixture_.channel(),
+                                fixture_.auth_options(), d, absl::Milliseconds(500));
+      });
   EXPECT_EQ(relay.RunOnce(), 0);  // goal service down: kept for a retry
   goals_down_ = false;
   fixture_.clock().Advance(absl::Minutes(2));
@@ -757,10 +760,10 @@ TEST_F(MeasurementServiceTest, GoalProgressReadsTheCachedGoalAndFallsBackToGoalS
   EXPECT_FALSE(progress.target_reached());
 
   // A cache miss goes to the goal service: down -> UNAVAILABLE PEER_UNAVAILABLE; up -> served.
-  ASSERT_TRUE(
-      fixture_.redis_server().Command({"DEL", Key("cache", "goal", updated.name().substr(
-                                                                       updated.name().rfind('/') + 1))})
-          .ok());
+  ASSERT_TRUE(fixture_.redis_server()
+                  .Command({"DEL", Key("cache", "goal",
+                                       updated.name().substr(updated.name().rfind('/') + 1))})
+                  .ok());
   s = Progress(goal.name(), &progress);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ReasonOf(s), "PEER_UNAVAILABLE");

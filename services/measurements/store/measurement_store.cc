@@ -234,9 +234,9 @@ absl::StatusOr<std::vector<SeriesPoint>> DecodePoints(const Reply& triples,
       return Corrupt();
     }
     ms = static_cast<int64_t>(score);
-    out.push_back(SeriesPoint{absl::FromUnixMillis(ms), value,
-                              absl::StrCat("patients/", patient, "/measurements/",
-                                           t.elements[0].str)});
+    out.push_back(
+        SeriesPoint{absl::FromUnixMillis(ms), value,
+                    absl::StrCat("patients/", patient, "/measurements/", t.elements[0].str)});
   }
   if (reverse) std::reverse(out.begin(), out.end());
   return out;
@@ -259,33 +259,32 @@ absl::StatusOr<std::vector<M>> DecodeBlobs(const Reply& blobs) {
 int64_t ToMillis(absl::Time t) { return absl::ToUnixMillis(t); }
 
 void MeasurementStore::DefineMetric(const std::string& tenant, const v1::Metric& metric,
-                                    const std::string& request_id,
-                                    const std::string& fingerprint, Callback<DefineResult> done,
-                                    absl::Time deadline) {
+                                    const std::string& request_id, const std::string& fingerprint,
+                                    Callback<DefineResult> done, absl::Time deadline) {
   redis::TenantKeys keys(kService, tenant);
   bool has_request = !request_id.empty();
   std::string metric_key = keys.Key({"metric", metric.id()});
-  redis_->Eval(
-      kDefineMetricScript,
-      {metric_key, keys.Key({"metrics"}),
-       has_request ? keys.Key({"req", "DefineMetric", request_id}) : metric_key},
-      {has_request ? "1" : "0", fingerprint, metric.SerializeAsString(), metric.id(),
-       absl::StrCat(absl::ToInt64Seconds(kRequestIdTtl))},
-      [metric, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        DefineResult result;
-        int64_t code = reply->elements[0].integer;
-        if (code == 0) {
-          result.created = true;
-          result.metric = metric;
-        } else {
-          result.replayed = code == 1;
-          if (!result.metric.ParseFromString(reply->elements[1].str)) return done(Corrupt());
-        }
-        done(std::move(result));
-      },
-      {deadline});
+  redis_->Eval(kDefineMetricScript,
+               {metric_key, keys.Key({"metrics"}),
+                has_request ? keys.Key({"req", "DefineMetric", request_id}) : metric_key},
+               {has_request ? "1" : "0", fingerprint, metric.SerializeAsString(), metric.id(),
+                absl::StrCat(absl::ToInt64Seconds(kRequestIdTtl))},
+               [metric, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 DefineResult result;
+                 int64_t code = reply->elements[0].integer;
+                 if (code == 0) {
+                   result.created = true;
+                   result.metric = metric;
+                 } else {
+                   result.replayed = code == 1;
+                   if (!result.metric.ParseFromString(reply->elements[1].str))
+                     return done(Corrupt());
+                 }
+                 done(std::move(result));
+               },
+               {deadline});
 }
 
 void MeasurementStore::GetMetric(const std::string& tenant, const std::string& id,
@@ -302,35 +301,33 @@ void MeasurementStore::GetMetric(const std::string& tenant, const std::string& i
   }
   if (cached.has_value()) return done(*std::move(cached));
   redis::TenantKeys keys(kService, tenant);
-  redis_->Execute(
-      {"GET", keys.Key({"metric", id})},
-      [this, cache_key, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (reply->is_nil()) return done(NotFoundError("metric not found"));
-        v1::Metric metric;
-        if (!metric.ParseFromString(reply->str)) return done(Corrupt());
-        {
-          absl::MutexLock lock(&mu_);
-          if (metric_cache_.size() < 100000) metric_cache_[cache_key] = metric;
-        }
-        done(std::move(metric));
-      },
-      {deadline});
+  redis_->Execute({"GET", keys.Key({"metric", id})},
+                  [this, cache_key, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    if (reply->is_nil()) return done(NotFoundError("metric not found"));
+                    v1::Metric metric;
+                    if (!metric.ParseFromString(reply->str)) return done(Corrupt());
+                    {
+                      absl::MutexLock lock(&mu_);
+                      if (metric_cache_.size() < 100000) metric_cache_[cache_key] = metric;
+                    }
+                    done(std::move(metric));
+                  },
+                  {deadline});
 }
 
 void MeasurementStore::ListTenantMetrics(const std::string& tenant,
                                          Callback<std::vector<v1::Metric>> done,
                                          absl::Time deadline) {
   redis::TenantKeys keys(kService, tenant);
-  redis_->Eval(
-      kListMetricsScript, {keys.Key({"metrics"})},
-      {keys.prefix(), absl::StrCat(kMaxTenantMetrics)},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array()) return done(Corrupt());
-        done(DecodeBlobs<v1::Metric>(*reply));
-      },
-      {deadline});
+  redis_->Eval(kListMetricsScript, {keys.Key({"metrics"})},
+               {keys.prefix(), absl::StrCat(kMaxTenantMetrics)},
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array()) return done(Corrupt());
+                 done(DecodeBlobs<v1::Metric>(*reply));
+               },
+               {deadline});
 }
 
 void MeasurementStore::WriteMeasurement(MeasurementWrite write, Callback<WriteResult> done,
@@ -372,17 +369,16 @@ void MeasurementStore::WriteMeasurement(MeasurementWrite write, Callback<WriteRe
     a.push_back(f.SerializeAsString());
     a.push_back(f.name());
   }
-  redis_->Eval(
-      kWriteScript, std::move(k), std::move(a),
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        WriteResult result;
-        result.replayed = reply->elements[0].integer == 1;
-        result.result = std::move(reply->elements[1].str);
-        done(std::move(result));
-      },
-      {deadline});
+  redis_->Eval(kWriteScript, std::move(k), std::move(a),
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 WriteResult result;
+                 result.replayed = reply->elements[0].integer == 1;
+                 result.result = std::move(reply->elements[1].str);
+                 done(std::move(result));
+               },
+               {deadline});
 }
 
 void MeasurementStore::ListMeasurements(const std::string& tenant, const std::string& patient,
@@ -401,52 +397,50 @@ void MeasurementStore::ListMeasurements(const std::string& tenant, const std::st
   std::string hi = query.end_ms ? absl::StrCat("(", *query.end_ms) : "+inf";
   // A metric filter on a goal index is applied here (the page may come back short).
   std::string metric_filter = query.goal_id.empty() ? "" : query.metric;
-  redis_->Eval(
-      kPageScript, {index},
-      {keys.prefix(), lo, hi, query.newest_first ? "1" : "0", cursor_score, cursor_id,
-       absl::StrCat(query.page_size), "m"},
-      [metric_filter, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        auto ms = DecodeBlobs<v1::Measurement>(reply->elements[0]);
-        if (!ms.ok()) return done(ms.status());
-        MeasurementPage page;
-        for (auto& m : *ms) {
-          if (metric_filter.empty() || m.metric() == metric_filter) {
-            page.measurements.push_back(std::move(m));
-          }
-        }
-        page.next_cursor = reply->elements[1].str;
-        done(std::move(page));
-      },
-      {deadline});
+  redis_->Eval(kPageScript, {index},
+               {keys.prefix(), lo, hi, query.newest_first ? "1" : "0", cursor_score, cursor_id,
+                absl::StrCat(query.page_size), "m"},
+               [metric_filter, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 auto ms = DecodeBlobs<v1::Measurement>(reply->elements[0]);
+                 if (!ms.ok()) return done(ms.status());
+                 MeasurementPage page;
+                 for (auto& m : *ms) {
+                   if (metric_filter.empty() || m.metric() == metric_filter) {
+                     page.measurements.push_back(std::move(m));
+                   }
+                 }
+                 page.next_cursor = reply->elements[1].str;
+                 done(std::move(page));
+               },
+               {deadline});
 }
 
 void MeasurementStore::ReadWindow(const std::string& tenant, const std::string& patient,
                                   const std::string& metric, int64_t start_ms,
                                   Callback<ProgressSeries> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(
-      kWindowScript, {keys.Key({"series", metric}), keys.Key({"val"})},
-      {absl::StrCat(kProgressWindow), absl::StrCat(start_ms)},
-      [patient, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        auto recent = DecodePoints(reply->elements[0], patient, /*reverse=*/true);
-        if (!recent.ok()) return done(recent.status());
-        auto first = DecodePoints(reply->elements[1], patient, false);
-        if (!first.ok()) return done(first.status());
-        ProgressSeries series;
-        series.recent = *std::move(recent);
-        if (series.recent.size() > static_cast<size_t>(kProgressWindow)) {
-          series.truncated = true;
-          series.recent.erase(series.recent.begin());
-        }
-        // Only needed when the window may not reach back to the goal's start.
-        if (series.truncated && !first->empty()) series.first_since_start = first->front();
-        done(std::move(series));
-      },
-      {deadline});
+  redis_->Eval(kWindowScript, {keys.Key({"series", metric}), keys.Key({"val"})},
+               {absl::StrCat(kProgressWindow), absl::StrCat(start_ms)},
+               [patient, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 auto recent = DecodePoints(reply->elements[0], patient, /*reverse=*/true);
+                 if (!recent.ok()) return done(recent.status());
+                 auto first = DecodePoints(reply->elements[1], patient, false);
+                 if (!first.ok()) return done(first.status());
+                 ProgressSeries series;
+                 series.recent = *std::move(recent);
+                 if (series.recent.size() > static_cast<size_t>(kProgressWindow)) {
+                   series.truncated = true;
+                   series.recent.erase(series.recent.begin());
+                 }
+                 // Only needed when the window may not reach back to the goal's start.
+                 if (series.truncated && !first->empty()) series.first_since_start = first->front();
+                 done(std::move(series));
+               },
+               {deadline});
 }
 
 void MeasurementStore::ReadSummary(const std::string& tenant, const std::string& patient,
@@ -455,35 +449,34 @@ void MeasurementStore::ReadSummary(const std::string& tenant, const std::string&
   redis::PatientKeys keys(kService, tenant, patient);
   std::vector<std::string> k = {keys.Key({"latest"}), keys.Key({"openflags"}), keys.Key({"val"})};
   for (const auto& m : metrics) k.push_back(keys.Key({"series", m}));
-  redis_->Eval(
-      kSummaryScript, std::move(k), {keys.prefix(), absl::StrCat(kProgressWindow)},
-      [patient, metrics, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 3 ||
-            reply->elements[2].elements.size() != metrics.size()) {
-          return done(Corrupt());
-        }
-        SummaryData data;
-        auto latest = DecodeBlobs<v1::Measurement>(reply->elements[0]);
-        if (!latest.ok()) return done(latest.status());
-        data.latest = *std::move(latest);
-        auto flags = DecodeBlobs<v1::SafetyFlag>(reply->elements[1]);
-        if (!flags.ok()) return done(flags.status());
-        data.open_flags = *std::move(flags);
-        for (size_t i = 0; i < metrics.size(); ++i) {
-          auto points = DecodePoints(reply->elements[2].elements[i], patient, true);
-          if (!points.ok()) return done(points.status());
-          ProgressSeries series;
-          series.recent = *std::move(points);
-          if (series.recent.size() > static_cast<size_t>(kProgressWindow)) {
-            series.truncated = true;
-            series.recent.erase(series.recent.begin());
-          }
-          data.windows[metrics[i]] = std::move(series);
-        }
-        done(std::move(data));
-      },
-      {deadline});
+  redis_->Eval(kSummaryScript, std::move(k), {keys.prefix(), absl::StrCat(kProgressWindow)},
+               [patient, metrics, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 3 ||
+                     reply->elements[2].elements.size() != metrics.size()) {
+                   return done(Corrupt());
+                 }
+                 SummaryData data;
+                 auto latest = DecodeBlobs<v1::Measurement>(reply->elements[0]);
+                 if (!latest.ok()) return done(latest.status());
+                 data.latest = *std::move(latest);
+                 auto flags = DecodeBlobs<v1::SafetyFlag>(reply->elements[1]);
+                 if (!flags.ok()) return done(flags.status());
+                 data.open_flags = *std::move(flags);
+                 for (size_t i = 0; i < metrics.size(); ++i) {
+                   auto points = DecodePoints(reply->elements[2].elements[i], patient, true);
+                   if (!points.ok()) return done(points.status());
+                   ProgressSeries series;
+                   series.recent = *std::move(points);
+                   if (series.recent.size() > static_cast<size_t>(kProgressWindow)) {
+                     series.truncated = true;
+                     series.recent.erase(series.recent.begin());
+                   }
+                   data.windows[metrics[i]] = std::move(series);
+                 }
+                 done(std::move(data));
+               },
+               {deadline});
 }
 
 void MeasurementStore::ListSafetyFlags(const std::string& tenant, const std::string& patient,
@@ -496,21 +489,20 @@ void MeasurementStore::ListSafetyFlags(const std::string& tenant, const std::str
     cursor_score = cursor.substr(0, bar);
     cursor_id = cursor.substr(bar + 1);
   }
-  redis_->Eval(
-      kPageScript, {keys.Key({open_only ? "openflags" : "flags"})},
-      {keys.prefix(), absl::StrCat(start_ms), "+inf", "0", cursor_score, cursor_id,
-       absl::StrCat(page_size), "flag"},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        auto flags = DecodeBlobs<v1::SafetyFlag>(reply->elements[0]);
-        if (!flags.ok()) return done(flags.status());
-        SafetyFlagPage page;
-        page.flags = *std::move(flags);
-        page.next_cursor = reply->elements[1].str;
-        done(std::move(page));
-      },
-      {deadline});
+  redis_->Eval(kPageScript, {keys.Key({open_only ? "openflags" : "flags"})},
+               {keys.prefix(), absl::StrCat(start_ms), "+inf", "0", cursor_score, cursor_id,
+                absl::StrCat(page_size), "flag"},
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 auto flags = DecodeBlobs<v1::SafetyFlag>(reply->elements[0]);
+                 if (!flags.ok()) return done(flags.status());
+                 SafetyFlagPage page;
+                 page.flags = *std::move(flags);
+                 page.next_cursor = reply->elements[1].str;
+                 done(std::move(page));
+               },
+               {deadline});
 }
 
 void MeasurementStore::IndexTenantFlags(const std::string& tenant,
@@ -522,20 +514,18 @@ void MeasurementStore::IndexTenantFlags(const std::string& tenant,
     args.push_back(absl::StrCat(ToMillis(ToAbslTime(f.raise_time()))));
     args.push_back(absl::StrCat(f.patient(), "/", IdOf(f.name())));
   }
-  redis_->Execute(
-      std::move(args),
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        done(true);
-      },
-      {deadline});
+  redis_->Execute(std::move(args),
+                  [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    done(true);
+                  },
+                  {deadline});
 }
 
 void MeasurementStore::ListTenantSafetyFlags(const std::string& tenant, bool open_only,
                                              int64_t start_ms, int page_size,
                                              const std::string& cursor,
-                                             Callback<SafetyFlagPage> done,
-                                             absl::Time deadline) {
+                                             Callback<SafetyFlagPage> done, absl::Time deadline) {
   std::string cursor_score, cursor_member;
   if (size_t bar = cursor.find('|'); bar != std::string::npos) {
     cursor_score = cursor.substr(0, bar);
@@ -610,23 +600,22 @@ void MeasurementStore::ListTenantSafetyFlags(const std::string& tenant, bool ope
           size_t slash = member.find('/');
           std::string patient = member.substr(0, slash);
           std::string id = slash == std::string::npos ? "" : member.substr(slash + 1);
-          redis_->Execute(
-              {"GET", redis::PatientKeys(kService, tenant, patient).Key({"flag", id})},
-              [g, i, finish](absl::StatusOr<Reply> r) {
-                bool last = false;
-                {
-                  absl::MutexLock lock(&g->mu);
-                  if (!r.ok()) {
-                    if (g->error.ok()) g->error = r.status();
-                  } else if (r->is_string()) {
-                    v1::SafetyFlag flag;
-                    if (flag.ParseFromString(r->str)) g->flags[i] = std::move(flag);
-                  }
-                  last = --g->remaining == 0;
-                }
-                if (last) finish();
-              },
-              {deadline});
+          redis_->Execute({"GET", redis::PatientKeys(kService, tenant, patient).Key({"flag", id})},
+                          [g, i, finish](absl::StatusOr<Reply> r) {
+                            bool last = false;
+                            {
+                              absl::MutexLock lock(&g->mu);
+                              if (!r.ok()) {
+                                if (g->error.ok()) g->error = r.status();
+                              } else if (r->is_string()) {
+                                v1::SafetyFlag flag;
+                                if (flag.ParseFromString(r->str)) g->flags[i] = std::move(flag);
+                              }
+                              last = --g->remaining == 0;
+                            }
+                            if (last) finish();
+                          },
+                          {deadline});
         }
       },
       {deadline});
@@ -636,54 +625,50 @@ void MeasurementStore::GetSafetyFlag(const std::string& tenant, const std::strin
                                      const std::string& flag_id, Callback<v1::SafetyFlag> done,
                                      absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Execute(
-      {"GET", keys.Key({"flag", flag_id})},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (reply->is_nil()) return done(NotFoundError("safety flag not found"));
-        v1::SafetyFlag flag;
-        if (!flag.ParseFromString(reply->str)) return done(Corrupt());
-        done(std::move(flag));
-      },
-      {deadline});
+  redis_->Execute({"GET", keys.Key({"flag", flag_id})},
+                  [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    if (reply->is_nil()) return done(NotFoundError("safety flag not found"));
+                    v1::SafetyFlag flag;
+                    if (!flag.ParseFromString(reply->str)) return done(Corrupt());
+                    done(std::move(flag));
+                  },
+                  {deadline});
 }
 
-void MeasurementStore::AcknowledgeSafetyFlag(const std::string& tenant,
-                                             const std::string& patient,
+void MeasurementStore::AcknowledgeSafetyFlag(const std::string& tenant, const std::string& patient,
                                              const std::string& flag_id, const v1::SafetyFlag& ack,
-                                             Callback<v1::SafetyFlag> done,
-                                             absl::Time deadline) {
+                                             Callback<v1::SafetyFlag> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(
-      kAckScript, {keys.Key({"flag", flag_id}), keys.Key({"openflags"}), keys.Key({"events"})},
-      {ack.SerializeAsString(), flag_id, ack.name(), absl::StrCat(kEventsMaxLen)},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        v1::SafetyFlag flag;
-        if (!flag.ParseFromString(reply->elements[1].str)) return done(Corrupt());
-        done(std::move(flag));
-      },
-      {deadline});
+  redis_->Eval(kAckScript,
+               {keys.Key({"flag", flag_id}), keys.Key({"openflags"}), keys.Key({"events"})},
+               {ack.SerializeAsString(), flag_id, ack.name(), absl::StrCat(kEventsMaxLen)},
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 v1::SafetyFlag flag;
+                 if (!flag.ParseFromString(reply->elements[1].str)) return done(Corrupt());
+                 done(std::move(flag));
+               },
+               {deadline});
 }
 
 void MeasurementStore::ReadCachedGoal(const std::string& tenant, const std::string& patient,
                                       const std::string& goal_id,
-                                      Callback<std::optional<v1::Goal>> done,
-                                      absl::Time deadline) {
-  redis_->Execute(
-      {"GET", redis::PatientKeys("cache", tenant, patient).Key({"goal", goal_id})},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (reply->is_nil()) return done(std::optional<v1::Goal>());
-        v1::Goal goal;
-        // A cache entry that cannot be read counts as a miss: the owner is asked instead.
-        if (!reply->is_string() || !goal.ParseFromString(reply->str)) {
-          return done(std::optional<v1::Goal>());
-        }
-        done(std::optional<v1::Goal>(std::move(goal)));
-      },
-      {deadline});
+                                      Callback<std::optional<v1::Goal>> done, absl::Time deadline) {
+  redis_->Execute({"GET", redis::PatientKeys("cache", tenant, patient).Key({"goal", goal_id})},
+                  [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    if (reply->is_nil()) return done(std::optional<v1::Goal>());
+                    v1::Goal goal;
+                    // A cache entry that cannot be read counts as a miss: the owner is asked
+                    // instead.
+                    if (!reply->is_string() || !goal.ParseFromString(reply->str)) {
+                      return done(std::optional<v1::Goal>());
+                    }
+                    done(std::optional<v1::Goal>(std::move(goal)));
+                  },
+                  {deadline});
 }
 
 void MeasurementStore::EnqueueWriteBack(const std::string& tenant, const std::string& patient,
@@ -692,19 +677,18 @@ void MeasurementStore::EnqueueWriteBack(const std::string& tenant, const std::st
                                         const std::string& dedupe, Callback<bool> done,
                                         absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(
-      kWriteBackScript,
-      {outbox::OutboxKey(kService, tenant, patient), keys.Key({"wb", goal_id}),
-       outbox::PendingKey(kService)},
-      {dedupe,
-       outbox::EncodeEntry({request.request_id(), "SetAchievementStatus",
-                            request.SerializeAsString()}),
-       outbox::PatientTag(tenant, patient)},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        done(reply->integer == 1);
-      },
-      {deadline});
+  redis_->Eval(kWriteBackScript,
+               {outbox::OutboxKey(kService, tenant, patient), keys.Key({"wb", goal_id}),
+                outbox::PendingKey(kService)},
+               {dedupe,
+                outbox::EncodeEntry(
+                    {request.request_id(), "SetAchievementStatus", request.SerializeAsString()}),
+                outbox::PatientTag(tenant, patient)},
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 done(reply->integer == 1);
+               },
+               {deadline});
 }
 
 }  // namespace trellis::measurements

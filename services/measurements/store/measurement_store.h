@@ -74,8 +74,8 @@ struct MeasurementWrite {
 };
 
 struct MeasurementQuery {
-  std::string metric;    // empty: all
-  std::string goal_id;   // empty: any
+  std::string metric;               // empty: all
+  std::string goal_id;              // empty: any
   std::optional<int64_t> start_ms;  // inclusive
   std::optional<int64_t> end_ms;    // exclusive
   bool newest_first = true;
@@ -172,8 +172,8 @@ class MeasurementStore {
   // ---- goals (shared cache; write-back outbox) ----
   // The goal from the shared cache; nullopt on a miss.
   void ReadCachedGoal(const std::string& tenant, const std::string& patient,
-                      const std::string& goal_id,
-                      Callback<std::optional<trellis::v1::Goal>> done, absl::Time deadline);
+                      const std::string& goal_id, Callback<std::optional<trellis::v1::Goal>> done,
+                      absl::Time deadline);
   // Records an outbox entry for `request` (request_id = entry id) unless the last entry enqueued
   // for the goal carried the same `dedupe` value (the caller's "suggestion for this revision of
   // the goal"). Returns true when an entry was added.
