@@ -6,6 +6,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status/status.h"
@@ -23,6 +24,21 @@ inline absl::Time DeadlineOf(const grpc::CallbackServerContext& ctx,
 // Finishes a unary reactor with a domain status (mapped with details).
 inline void Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status) {
   reactor->Finish(ToGrpcStatus(status));
+}
+
+// Answers an idempotent write: the stored first response when the store replayed a request_id,
+// else `fresh`. `WriteResult` is a store's result type with `bool replayed` and the serialized
+// first response in `std::string result`.
+template <typename Message, typename WriteResult>
+void FinishWrite(grpc::ServerUnaryReactor* reactor, Message* response,
+                 const absl::StatusOr<WriteResult>& written, const Message& fresh) {
+  if (!written.ok()) return Finish(reactor, written.status());
+  if (written->replayed) {
+    response->ParseFromString(written->result);
+  } else {
+    *response = fresh;
+  }
+  Finish(reactor, absl::OkStatus());
 }
 
 }  // namespace trellis::server

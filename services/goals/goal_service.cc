@@ -40,6 +40,7 @@ using server::DeadlineOf;
 using server::DecodePageToken;
 using server::EncodePageToken;
 using server::Finish;
+using server::FinishWrite;
 
 // Internal read-modify-write loops (ratings, write-backs) retry a lost race this many times.
 constexpr int kMaxWriteAttempts = 3;
@@ -100,19 +101,6 @@ OutboxEntry EndRemindersEffect(const v1::Goal& goal, absl::string_view reason) {
   req.set_request_id(e.id);
   e.payload = req.SerializeAsString();
   return e;
-}
-
-// Answers a write: the stored first result when the store replayed a request_id, else `fresh`.
-template <typename Message>
-void FinishWrite(grpc::ServerUnaryReactor* reactor, Message* response,
-                 const absl::StatusOr<GoalWriteResult>& written, const Message& fresh) {
-  if (!written.ok()) return Finish(reactor, written.status());
-  if (written->replayed) {
-    response->ParseFromString(written->result);
-  } else {
-    *response = fresh;
-  }
-  Finish(reactor, absl::OkStatus());
 }
 
 absl::Status EtagMismatch() {

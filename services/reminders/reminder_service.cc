@@ -27,6 +27,7 @@ using server::DeadlineOf;
 using server::DecodePageToken;
 using server::EncodePageToken;
 using server::Finish;
+using server::FinishWrite;
 
 struct ReminderServiceHandler::Decision {
   // Answer the current reminder; write nothing.
@@ -270,19 +271,6 @@ std::optional<ReminderSchedule> CheckSchedule(FieldViolations& fv, const v1::Rem
     return std::nullopt;
   }
   return *std::move(schedule);
-}
-
-// Answers a write: the stored first result when the store replayed a request_id, else `fresh`.
-template <typename Message>
-void FinishWrite(grpc::ServerUnaryReactor* reactor, Message* response,
-                 const absl::StatusOr<ReminderWriteResult>& written, const Message& fresh) {
-  if (!written.ok()) return Finish(reactor, written.status());
-  if (written->replayed) {
-    response->ParseFromString(written->result);
-  } else {
-    *response = fresh;
-  }
-  Finish(reactor, absl::OkStatus());
 }
 
 // Advances `r` to revision `revision` at `now`.
