@@ -101,6 +101,7 @@ void ServiceHost::Shutdown() {
   serving_ = false;
   // Every health answer is NOT_SERVING from now on, so load balancers stop sending traffic.
   if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  for (Worker* w : workers_) w->Drain();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   for (auto it = workers_.rbegin(); it != workers_.rend(); ++it) (*it)->Stop();
   server_->Wait();

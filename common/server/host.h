@@ -27,6 +27,9 @@ class Worker {
  public:
   virtual ~Worker() = default;
   virtual void Start() = 0;
+  // Called when shutdown begins, before the server stops taking calls and waits for the open
+  // ones: ends what would hold the shutdown up (e.g. long-lived streams). Default: nothing.
+  virtual void Drain() {}
   virtual void Stop() = 0;
 };
 

@@ -52,7 +52,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   }
 
   auth::Authenticator authenticator(config->auth);
-  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, &authenticator};
+  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, &authenticator, &registry};
   ServiceParts parts = spec.build(env);
 
   HostOptions host_options;

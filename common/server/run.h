@@ -16,6 +16,7 @@
 #include <grpcpp/impl/codegen/service_type.h>
 
 #include "common/auth/authenticator.h"
+#include "common/metrics/registry.h"
 #include "common/redis/client.h"
 #include "common/server/flags.h"
 #include "common/server/host.h"
@@ -36,6 +37,7 @@ struct ServiceEnv {
   const Clock* clock;
   const ServerConfig* config;  // null in tests that build a service directly
   const auth::Authenticator* authenticator;
+  metrics::Registry* registry = nullptr;  // the process's metrics; null in tests
 };
 
 struct ServiceSpec {

@@ -6,6 +6,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -19,6 +20,26 @@
 #include "services/reminders/domain/adherence.h"
 #include "services/reminders/domain/delivery_policy.h"
 #include "services/reminders/domain/occurrence_id.h"
+#include "services/reminders/reminder_convert.h"
+
+ABSL_FLAG(absl::Duration, min_schedule_interval, absl::Minutes(15),
+          "Schedules whose occurrences come closer together than this are refused.");
+ABSL_FLAG(absl::Duration, visibility_timeout, absl::Seconds(30),
+          "A delivery not acknowledged within this is delivered again (same delivery_id).");
+ABSL_FLAG(absl::Duration, catch_up_grace, absl::Hours(1),
+          "After downtime, occurrences due within this are delivered late; older ones are "
+          "recorded as missed.");
+ABSL_FLAG(absl::Duration, lateness_threshold, absl::Minutes(1),
+          "Deliveries later than this after their due time are marked late.");
+ABSL_FLAG(absl::Duration, dispatch_lease, absl::Seconds(30),
+          "How long a dispatcher's claim on due occurrences is exclusive (a replica that dies "
+          "holds them this long at most).");
+ABSL_FLAG(absl::Duration, dispatch_interval, absl::Milliseconds(200),
+          "How often an idle dispatcher looks for due occurrences.");
+ABSL_FLAG(int, dispatch_batch, 256, "Due entries per claim.");
+ABSL_FLAG(int, dispatch_threads, 2, "Dispatcher threads (they split the due buckets).");
+ABSL_FLAG(absl::Duration, stream_poll_interval, absl::Milliseconds(100),
+          "How often an idle StreamDueReminders stream looks for deliveries.");
 
 namespace trellis::reminders {
 
@@ -42,24 +63,14 @@ constexpr size_t kMaxTextLength = 1000;
 constexpr size_t kMaxPauseReasonLength = 500;
 constexpr size_t kMaxEndReasonLength = 1000;
 constexpr int kDefaultPageSize = 50;
+constexpr int kDefaultMaxUnacked = 1000;
+constexpr int kMaxUnacked = 10000;
 constexpr int kMaxPageSize = 500;
 constexpr absl::Duration kMaxPauseLength = absl::Hours(24 * 366);
 // Resume records at most this many occurrences of the pause as skipped_paused.
 constexpr int kMaxSkippedRecords = 500;
 // Internal read-modify-write loops (EndGoalReminders) retry a lost race this many times.
 constexpr int kMaxWriteAttempts = 3;
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  ts.set_nanos(
-      static_cast<int32_t>((t - absl::FromUnixSeconds(ts.seconds())) / absl::Nanoseconds(1)));
-  return ts;
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
   return ts.seconds() >= -62135596800 && ts.seconds() <= 253402300799 && ts.nanos() >= 0 &&
@@ -149,23 +160,7 @@ std::string ReminderName(absl::string_view patient, absl::string_view id) {
   return absl::StrCat("patients/", patient, "/reminders/", id);
 }
 
-ScheduleSpec SpecOf(const v1::Schedule& s) {
-  auto local = [](const v1::LocalDateTime& l) {
-    return LocalDateTime{l.year(), l.month(), l.day(), l.hours(), l.minutes(), l.seconds()};
-  };
-  ScheduleSpec spec;
-  spec.start = local(s.start());
-  spec.time_zone = s.time_zone();
-  spec.rrule = s.rrule();
-  for (const auto& e : s.exdates()) spec.exdates.push_back(local(e));
-  return spec;
-}
-
-bool InPause(const v1::Reminder& r, absl::Time t) {
-  if (!r.has_pause() || !r.pause().has_start_time()) return false;
-  if (t < ToTime(r.pause().start_time())) return false;
-  return !r.pause().has_end_time() || t < ToTime(r.pause().end_time());
-}
+bool InPause(const v1::Reminder& r, absl::Time t) { return PauseOf(r).Contains(t); }
 
 // The next occurrence after `now` that will be delivered: outside the pause window.
 std::optional<absl::Time> NextDeliverable(const ReminderSchedule& schedule, const v1::Reminder& r,
@@ -358,8 +353,9 @@ void CopyCounts(const AdherenceCounts& in, v1::AdherenceCounts* out) {
 }  // namespace
 
 ReminderServiceHandler::ReminderServiceHandler(const server::ServiceEnv& env,
-                                               ReminderServiceOptions options)
-    : env_(env), options_(std::move(options)), store_(env.redis) {}
+                                               ReminderServiceOptions options,
+                                               DeliveryStreams* streams)
+    : env_(env), options_(std::move(options)), store_(env.redis), streams_(streams) {}
 
 void ReminderServiceHandler::Modify(grpc::ServerUnaryReactor* reactor, v1::Reminder* response,
                                     const std::string& tenant, const std::string& patient,
@@ -1215,11 +1211,102 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::GetAdherence(
   return reactor;
 }
 
-server::ServiceParts BuildReminderService(const server::ServiceEnv& env) {
+grpc::ServerWriteReactor<v1::Delivery>* ReminderServiceHandler::StreamDueReminders(
+    grpc::CallbackServerContext* ctx, const v1::StreamDueRemindersRequest* request) {
+  FieldViolations fv;
+  fv.Merge(ValidateId("subscriber", request->subscriber()));
+  std::vector<int> kinds;
+  for (int k : request->kinds()) {
+    if (k == v1::REMINDER_KIND_UNSPECIFIED || !v1::ReminderKind_IsValid(k)) {
+      fv.Add("kinds", "unknown kind");
+    } else {
+      kinds.push_back(k);
+    }
+  }
+  std::sort(kinds.begin(), kinds.end());
+  kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+  int max_unacked = request->max_unacked() == 0 ? kDefaultMaxUnacked : request->max_unacked();
+  if (request->max_unacked() < 0 || request->max_unacked() > kMaxUnacked) {
+    fv.Add("max_unacked",
+           absl::StrCat("must be 0 (default ", kDefaultMaxUnacked, ") to ", kMaxUnacked));
+  }
+  auto who = AdmitService(*ctx, fv.ToStatus());
+  if (!who.ok()) return new FailedStream(who.status());
+  return streams_->Open(who->tenant, request->subscriber(), std::move(kinds), max_unacked);
+}
+
+grpc::ServerUnaryReactor* ReminderServiceHandler::AckDelivery(grpc::CallbackServerContext* ctx,
+                                                              const v1::AckDeliveryRequest* request,
+                                                              v1::AckDeliveryResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  FieldViolations fv;
+  auto delivery = ParseDeliveryId(request->delivery_id(), "delivery_id");
+  fv.Merge(delivery.status());
+  fv.Merge(ValidateId("subscriber", request->subscriber()));
+  auto who = AdmitService(*ctx, fv.ToStatus());
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  const OccurrenceRef& o = delivery->occurrence;
+  streams_->store().Ack(
+      who->tenant, o.patient, o.reminder_id,
+      DeliveryField(ToUnixMillisFloor(o.scheduled_time), delivery->snooze), request->subscriber(),
+      env_.clock->Now(),
+      [reactor, response](absl::StatusOr<AckResult> r) {
+        if (!r.ok()) return Finish(reactor, r.status());
+        *response->mutable_ack_time() = ToProto(absl::FromUnixMillis(r->ack_ms));
+        response->set_already_acknowledged(r->already);
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+absl::StatusOr<auth::Identity> ReminderServiceHandler::AdmitService(
+    const grpc::CallbackServerContext& ctx, const absl::Status& validation) const {
+  if (env_.authenticator == nullptr) {
+    return WithReason(absl::UnauthenticatedError("missing or invalid credentials"),
+                      "TOKEN_MISSING");
+  }
+  auto who = env_.authenticator->Authenticate(ctx);
+  if (!who.ok()) return who.status();
+  if (!validation.ok()) return validation;
+  if (absl::Status s = auth::RequireService(*who); !s.ok()) return s;
+  return who;
+}
+
+ReminderServiceOptions ReminderOptionsFromFlags() {
+  ReminderServiceOptions o;
+  o.schedule.min_interval = absl::GetFlag(FLAGS_min_schedule_interval);
+  CatchUpPolicy catch_up{.grace_window = absl::GetFlag(FLAGS_catch_up_grace),
+                         .lateness_threshold = absl::GetFlag(FLAGS_lateness_threshold)};
+  o.delivery.catch_up = catch_up;
+  o.delivery.visibility_timeout = absl::GetFlag(FLAGS_visibility_timeout);
+  o.delivery.poll_interval = absl::GetFlag(FLAGS_stream_poll_interval);
+  o.dispatch.catch_up = catch_up;
+  o.dispatch.lease = absl::GetFlag(FLAGS_dispatch_lease);
+  o.dispatch.idle_interval = absl::GetFlag(FLAGS_dispatch_interval);
+  o.dispatch.batch = absl::GetFlag(FLAGS_dispatch_batch);
+  o.dispatch.threads = absl::GetFlag(FLAGS_dispatch_threads);
+  return o;
+}
+
+server::ServiceParts BuildReminderServiceWith(const server::ServiceEnv& env,
+                                              ReminderServiceOptions options) {
   server::ServiceParts parts;
-  parts.services.push_back(std::make_unique<ReminderServiceHandler>(env));
+  auto streams =
+      std::make_unique<DeliveryStreams>(env.redis, env.clock, options.delivery, env.registry);
+  if (options.run_dispatcher) {
+    parts.workers.push_back(
+        std::make_unique<Dispatcher>(env.redis, env.clock, options.dispatch, env.registry));
+  }
+  parts.services.push_back(
+      std::make_unique<ReminderServiceHandler>(env, std::move(options), streams.get()));
+  parts.workers.push_back(std::move(streams));
   parts.health_names.push_back("trellis.v1.ReminderService");
   return parts;
+}
+
+server::ServiceParts BuildReminderService(const server::ServiceEnv& env) {
+  return BuildReminderServiceWith(env, ReminderOptionsFromFlags());
 }
 
 }  // namespace trellis::reminders

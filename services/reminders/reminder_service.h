@@ -4,8 +4,8 @@
 // map the status. Handlers never block: every store call completes the reactor from its callback.
 // Reminder text and notes are never logged.
 //
-// Not implemented yet (answer UNIMPLEMENTED): StreamDueReminders, AckDelivery (the dispatcher
-// round).
+// StreamDueReminders and AckDelivery are served by DeliveryStreams (delivery_stream.h); the
+// Dispatcher (dispatcher.h) runs beside them in every replica.
 
 #include <functional>
 #include <memory>
@@ -13,6 +13,8 @@
 
 #include "common/auth/authenticator.h"
 #include "common/server/run.h"
+#include "services/reminders/delivery_stream.h"
+#include "services/reminders/dispatcher.h"
 #include "services/reminders/domain/schedule.h"
 #include "services/reminders/store/reminder_store.h"
 #include "trellis/v1/reminders.grpc.pb.h"
@@ -23,12 +25,20 @@ struct ReminderServiceOptions {
   ScheduleOptions schedule;
   // How far in the past PauseReminder.start_time may lie (clock skew between callers and us).
   absl::Duration clock_skew = absl::Minutes(1);
+  DeliveryOptions delivery;
+  DispatcherOptions dispatch;
+  // Tests that drive a Dispatcher themselves (RunOnce with an injected clock) turn this off.
+  bool run_dispatcher = true;
 };
+
+// The options the flags (and their TRELLIS_* environment twins) set.
+ReminderServiceOptions ReminderOptionsFromFlags();
 
 class ReminderServiceHandler final : public trellis::v1::ReminderService::CallbackService {
  public:
-  explicit ReminderServiceHandler(const server::ServiceEnv& env,
-                                  ReminderServiceOptions options = {});
+  // `streams` serves StreamDueReminders and AckDelivery; not owned (a worker of the same parts).
+  ReminderServiceHandler(const server::ServiceEnv& env, ReminderServiceOptions options,
+                         DeliveryStreams* streams);
 
   grpc::ServerUnaryReactor* CreateReminder(grpc::CallbackServerContext* ctx,
                                            const trellis::v1::CreateReminderRequest* request,
@@ -54,12 +64,18 @@ class ReminderServiceHandler final : public trellis::v1::ReminderService::Callba
   grpc::ServerUnaryReactor* PreviewSchedule(
       grpc::CallbackServerContext* ctx, const trellis::v1::PreviewScheduleRequest* request,
       trellis::v1::PreviewScheduleResponse* response) override;
-  grpc::ServerUnaryReactor* RecordCompletion(
-      grpc::CallbackServerContext* ctx, const trellis::v1::RecordCompletionRequest* request,
-      trellis::v1::Completion* response) override;
+  grpc::ServerUnaryReactor* RecordCompletion(grpc::CallbackServerContext* ctx,
+                                             const trellis::v1::RecordCompletionRequest* request,
+                                             trellis::v1::Completion* response) override;
   grpc::ServerUnaryReactor* GetAdherence(grpc::CallbackServerContext* ctx,
                                          const trellis::v1::GetAdherenceRequest* request,
                                          trellis::v1::AdherenceReport* response) override;
+  grpc::ServerWriteReactor<trellis::v1::Delivery>* StreamDueReminders(
+      grpc::CallbackServerContext* ctx,
+      const trellis::v1::StreamDueRemindersRequest* request) override;
+  grpc::ServerUnaryReactor* AckDelivery(grpc::CallbackServerContext* ctx,
+                                        const trellis::v1::AckDeliveryRequest* request,
+                                        trellis::v1::AckDeliveryResponse* response) override;
   grpc::ServerUnaryReactor* EndGoalReminders(
       grpc::CallbackServerContext* ctx, const trellis::v1::EndGoalRemindersRequest* request,
       trellis::v1::EndGoalRemindersResponse* response) override;
@@ -73,12 +89,20 @@ class ReminderServiceHandler final : public trellis::v1::ReminderService::Callba
               const std::string& tenant, const std::string& patient, const std::string& id,
               absl::Time deadline, Decide decide);
 
+  // The admission of the delivery RPCs: a valid token, a valid request, role service or admin.
+  absl::StatusOr<auth::Identity> AdmitService(const grpc::CallbackServerContext& ctx,
+                                              const absl::Status& validation) const;
+
   server::ServiceEnv env_;
   ReminderServiceOptions options_;
   ReminderStore store_;
+  DeliveryStreams* streams_;
 };
 
-// Everything this service runs in its process.
+// Everything this service runs in its process, configured by the flags.
 server::ServiceParts BuildReminderService(const server::ServiceEnv& env);
+// The same with explicit options (tests).
+server::ServiceParts BuildReminderServiceWith(const server::ServiceEnv& env,
+                                              ReminderServiceOptions options);
 
 }  // namespace trellis::reminders

@@ -94,7 +94,12 @@ std::string IdOf(const std::string& name) { return name.substr(name.rfind('/') +
 class ReminderServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    fixture_.Start(BuildReminderService);
+    // No background dispatcher: these tests inspect the due index as the handlers leave it.
+    fixture_.Start([](const server::ServiceEnv& env) {
+      ReminderServiceOptions options;
+      options.run_dispatcher = false;
+      return BuildReminderServiceWith(env, options);
+    });
     stub_ = v1::ReminderService::NewStub(fixture_.channel());
     token_ = fixture_.Token();
   }
@@ -155,8 +160,8 @@ class ReminderServiceTest : public ::testing::Test {
 
   // The due score of a reminder, or "(nil)".
   std::string DueScore(const v1::Reminder& r, const std::string& tenant = "t1") {
-    return Redis({"ZSCORE", DueKeyOf(r.patient(), tenant),
-                  DueMember(tenant, r.patient(), IdOf(r.name()))});
+    return Redis(
+        {"ZSCORE", DueKeyOf(r.patient(), tenant), DueMember(tenant, r.patient(), IdOf(r.name()))});
   }
 
   // Entries across every due bucket.
@@ -226,7 +231,8 @@ TEST_F(ReminderServiceTest, InvalidInputNamesTheFieldAndStoresNothing) {
     v1::Reminder out;
     grpc::Status s = Create(r, &out);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.rrule << " " << c.zone;
-    EXPECT_TRUE(FieldsOf(s).count(c.field)) << c.rrule << " " << c.zone << ": " << s.error_message();
+    EXPECT_TRUE(FieldsOf(s).count(c.field))
+        << c.rrule << " " << c.zone << ": " << s.error_message();
     EXPECT_EQ(ReasonOf(s), "INVALID_FIELD");
   }
   v1::Reminder r = Practice();
@@ -606,7 +612,8 @@ TEST_F(ReminderServiceTest, TenantsAndClientsSeeOnlyTheirOwnReminders) {
   v1::Reminder out;
   grpc::Status other_tenant = Get(created.name(), &out, fixture_.Token("t2"));
   EXPECT_EQ(other_tenant.error_code(), grpc::StatusCode::NOT_FOUND);
-  grpc::Status other_client = Get(created.name(), &out, fixture_.Token("t1", v1::ROLE_CLIENT, "p2"));
+  grpc::Status other_client =
+      Get(created.name(), &out, fixture_.Token("t1", v1::ROLE_CLIENT, "p2"));
   EXPECT_EQ(other_client.error_code(), grpc::StatusCode::NOT_FOUND);
   std::string own = fixture_.Token("t1", v1::ROLE_CLIENT, "p1");
   ASSERT_TRUE(Get(created.name(), &out, own).ok());
@@ -618,7 +625,8 @@ TEST_F(ReminderServiceTest, TenantsAndClientsSeeOnlyTheirOwnReminders) {
   // t2 deleting t1's reminder finds nothing; t1's reminder is untouched.
   v1::DeleteReminderRequest del;
   del.set_name(created.name());
-  grpc::Status s = stub_->DeleteReminder(ServiceFixture::Context(fixture_.Token("t2")).get(), del, &out);
+  grpc::Status s =
+      stub_->DeleteReminder(ServiceFixture::Context(fixture_.Token("t2")).get(), del, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   ASSERT_TRUE(Get(created.name(), &out).ok());
   EXPECT_EQ(out.state(), v1::REMINDER_STATE_ACTIVE);
@@ -664,16 +672,16 @@ TEST_F(ReminderServiceTest, RecordCompletionAndAdherence) {
 
   // Snooze once (re-queued in the due index), not twice; then done.
   v1::Completion snoozed;
-  ASSERT_TRUE(record("20260106T200000Z", v1::COMPLETION_OUTCOME_SNOOZED, &snoozed, "",
-                     absl::Minutes(10))
-                  .ok());
+  ASSERT_TRUE(
+      record("20260106T200000Z", v1::COMPLETION_OUTCOME_SNOOZED, &snoozed, "", absl::Minutes(10))
+          .ok());
   EXPECT_EQ(snoozed.outcome(), v1::COMPLETION_OUTCOME_SNOOZED);
   EXPECT_EQ(ToTime(snoozed.snooze_until()), Utc(2026, 1, 7, 21, 11));
   EXPECT_EQ(Redis({"ZSCORE", DueKeyOf("p1"),
                    absl::StrCat(DueMember("t1", "p1", id), "|snooze|", Ms(Utc(2026, 1, 6, 20)))}),
             Ms(Utc(2026, 1, 7, 21, 11)));
-  grpc::Status limit = record("20260106T200000Z", v1::COMPLETION_OUTCOME_SNOOZED, &again, "",
-                              absl::Minutes(10));
+  grpc::Status limit =
+      record("20260106T200000Z", v1::COMPLETION_OUTCOME_SNOOZED, &again, "", absl::Minutes(10));
   EXPECT_EQ(ReasonOf(limit), "SNOOZE_LIMIT");
   ASSERT_TRUE(record("20260106T200000Z", v1::COMPLETION_OUTCOME_DONE, &again).ok());
 
@@ -738,7 +746,8 @@ TEST_F(ReminderServiceTest, RecordCompletionAndAdherence) {
   snooze.set_outcome(v1::COMPLETION_OUTCOME_SNOOZED);
   snooze.mutable_snooze_duration()->set_seconds(600);
   v1::Completion pending;
-  ASSERT_TRUE(stub_->RecordCompletion(ServiceFixture::Context(client).get(), snooze, &pending).ok());
+  ASSERT_TRUE(
+      stub_->RecordCompletion(ServiceFixture::Context(client).get(), snooze, &pending).ok());
   EXPECT_EQ(DueEntries(), 4);  // two reminders + two snoozes
   v1::Reminder ended;
   ASSERT_TRUE(Delete(second.name(), &ended).ok());

@@ -15,15 +15,16 @@ namespace {
 using redis::Reply;
 
 constexpr absl::string_view kService = "rem";
-constexpr int kKeysPerChange = 8;
+constexpr int kKeysPerChange = 9;
 constexpr int kArgsPerChange = 15;
 
 // KEYS: [1] request record (or any key of the slot), [2] rems index,
-//       then 8 per change: rem, meta, previous goal set, goal set, due bucket, occ, occt, snz.
+//       then 9 per change: rem, meta, previous goal set, goal set, due bucket, occ, occt, snz,
+//       due bucket's lease hash.
 // ARGV: [1] has request, [2] fingerprint, [3] result, [4] request ttl, [5] changes,
 //       then 15 per change: id, expected revision, new revision, blob, state, kind, goal id,
-//       clinician, pause start ms, pause end ms, create score, due score ('' keeps the entry, '-' removes it),
-//       due member, previous goal id, occurrence records "ms=state;ms=state".
+//       clinician, pause start ms, pause end ms, create score, due score ('' keeps the entry, '-'
+//       removes it), due member, previous goal id, occurrence records "ms=state;ms=state".
 //
 // REDIS CLUSTER: the due bucket key ("trellis:rem:{due:<b>}:due") lies in another hash slot than
 // the patient's keys. On the single Redis of this deployment (DESIGN.md §5.4) one script may
@@ -44,7 +45,7 @@ if ARGV[1] == '1' then
 end
 local n = tonumber(ARGV[5])
 for i = 0, n - 1 do
-  local k = 3 + i * 8
+  local k = 3 + i * 9
   local a = 6 + i * 15
   local expected = ARGV[a + 1]
   local cur = redis.call('HGET', KEYS[k + 1], 'revision')
@@ -58,7 +59,7 @@ for i = 0, n - 1 do
   end
 end
 for i = 0, n - 1 do
-  local k = 3 + i * 8
+  local k = 3 + i * 9
   local a = 6 + i * 15
   local id, goal, prev_goal = ARGV[a], ARGV[a + 6], ARGV[a + 13]
   redis.call('SET', KEYS[k], ARGV[a + 3])
@@ -69,14 +70,21 @@ for i = 0, n - 1 do
   if prev_goal ~= '' and prev_goal ~= goal then redis.call('SREM', KEYS[k + 2], id) end
   if goal ~= '' then redis.call('SADD', KEYS[k + 3], id) end
   -- Due entry (another slot: see the REDIS CLUSTER note above this script).
+  -- Moving or removing the entry also drops a dispatcher's lease on it (dispatch_store.h): the
+  -- dispatcher's completion then finds its lease gone and leaves the new entry alone.
   if ARGV[a + 11] == '-' then
     redis.call('ZREM', KEYS[k + 4], ARGV[a + 12])
+    redis.call('HDEL', KEYS[k + 8], ARGV[a + 12])
     -- Ending also drops pending snooze re-deliveries.
     local snoozes = redis.call('SMEMBERS', KEYS[k + 7])
-    for _, member in ipairs(snoozes) do redis.call('ZREM', KEYS[k + 4], member) end
+    for _, member in ipairs(snoozes) do
+      redis.call('ZREM', KEYS[k + 4], member)
+      redis.call('HDEL', KEYS[k + 8], member)
+    end
     redis.call('DEL', KEYS[k + 7])
   elseif ARGV[a + 11] ~= '' then
     redis.call('ZADD', KEYS[k + 4], ARGV[a + 11], ARGV[a + 12])
+    redis.call('HDEL', KEYS[k + 8], ARGV[a + 12])
   end
   for ms, st in string.gmatch(ARGV[a + 14], '(%d+)=([%w_]+)') do
     if redis.call('HSETNX', KEYS[k + 5], ms, st) == 1 then
@@ -271,6 +279,8 @@ int DueBucket(absl::string_view tenant, absl::string_view patient) {
 
 std::string DueKey(int bucket) { return absl::StrCat("trellis:rem:{due:", bucket, "}:due"); }
 
+std::string DueLeaseKey(int bucket) { return absl::StrCat("trellis:rem:{due:", bucket, "}:lease"); }
+
 std::string DueMember(absl::string_view tenant, absl::string_view patient,
                       absl::string_view reminder_id) {
   return absl::StrCat(tenant, "|", patient, "|", reminder_id);
@@ -315,6 +325,7 @@ void ReminderStore::Write(ReminderWrite write, Callback<ReminderWriteResult> don
     k.push_back(keys.Key({"occ", id}));
     k.push_back(keys.Key({"occt", id}));
     k.push_back(keys.Key({"snz", id}));
+    k.push_back(DueLeaseKey(DueBucket(write.tenant, write.patient)));
     std::string occurrences;
     for (const auto& [t, state] : c.occurrences) {
       absl::StrAppend(&occurrences, ToUnixMillisFloor(t), "=", state, ";");
@@ -349,37 +360,34 @@ void ReminderStore::Write(ReminderWrite write, Callback<ReminderWriteResult> don
     a.push_back(c.previous_goal_id);
     a.push_back(std::move(occurrences));
   }
-  redis_->Eval(
-      kWriteScript, std::move(k), std::move(a),
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        ReminderWriteResult result;
-        result.replayed = reply->elements[0].integer == 1;
-        result.result = std::move(reply->elements[1].str);
-        done(std::move(result));
-      },
-      {deadline});
+  redis_->Eval(kWriteScript, std::move(k), std::move(a),
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 ReminderWriteResult result;
+                 result.replayed = reply->elements[0].integer == 1;
+                 result.result = std::move(reply->elements[1].str);
+                 done(std::move(result));
+               },
+               {deadline});
 }
 
 void ReminderStore::Get(const std::string& tenant, const std::string& patient,
-                        const std::string& id, Callback<StoredReminder> done,
-                        absl::Time deadline) {
+                        const std::string& id, Callback<StoredReminder> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Execute(
-      {"GET", keys.Key({"rem", id})},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (reply->is_nil()) return done(NotFoundError("reminder not found"));
-        if (!reply->is_string()) return done(Corrupt());
-        StoredReminder out;
-        if (!out.reminder.ParseFromString(reply->str)) return done(Corrupt());
-        auto revision = ParseEtag(out.reminder.etag());
-        if (!revision.has_value()) return done(Corrupt());
-        out.revision = *revision;
-        done(std::move(out));
-      },
-      {deadline});
+  redis_->Execute({"GET", keys.Key({"rem", id})},
+                  [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    if (reply->is_nil()) return done(NotFoundError("reminder not found"));
+                    if (!reply->is_string()) return done(Corrupt());
+                    StoredReminder out;
+                    if (!out.reminder.ParseFromString(reply->str)) return done(Corrupt());
+                    auto revision = ParseEtag(out.reminder.etag());
+                    if (!revision.has_value()) return done(Corrupt());
+                    out.revision = *revision;
+                    done(std::move(out));
+                  },
+                  {deadline});
 }
 
 void ReminderStore::List(const std::string& tenant, const std::string& patient,
@@ -394,24 +402,23 @@ void ReminderStore::List(const std::string& tenant, const std::string& patient,
   auto join = [](const std::vector<int>& v) {
     return v.empty() ? std::string() : absl::StrCat(",", absl::StrJoin(v, ","), ",");
   };
-  redis_->Eval(
-      kListScript, {keys.Key({"rems"})},
-      {keys.prefix(), cursor_score, cursor_id, absl::StrCat(page_size), join(filter.states),
-       join(filter.kinds), filter.goal_id, filter.clinician,
-       absl::StrCat(ToUnixMillisFloor(now)), "5000"},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        ReminderListPage page;
-        for (const Reply& entry : reply->elements[0].elements) {
-          auto r = DecodeEntry(entry);
-          if (!r.ok()) return done(r.status());
-          page.reminders.push_back(*std::move(r));
-        }
-        page.next_cursor = reply->elements[1].str;
-        done(std::move(page));
-      },
-      {deadline});
+  redis_->Eval(kListScript, {keys.Key({"rems"})},
+               {keys.prefix(), cursor_score, cursor_id, absl::StrCat(page_size),
+                join(filter.states), join(filter.kinds), filter.goal_id, filter.clinician,
+                absl::StrCat(ToUnixMillisFloor(now)), "5000"},
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 ReminderListPage page;
+                 for (const Reply& entry : reply->elements[0].elements) {
+                   auto r = DecodeEntry(entry);
+                   if (!r.ok()) return done(r.status());
+                   page.reminders.push_back(*std::move(r));
+                 }
+                 page.next_cursor = reply->elements[1].str;
+                 done(std::move(page));
+               },
+               {deadline});
 }
 
 void ReminderStore::ReadOccurrences(const std::string& tenant, const std::string& patient,
@@ -419,36 +426,36 @@ void ReminderStore::ReadOccurrences(const std::string& tenant, const std::string
                                     Callback<std::vector<ReminderWithOccurrences>> done,
                                     absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(
-      kOccurrencesScript, {keys.Key({"rems"})},
-      {keys.prefix(), absl::StrCat(from_ms), absl::StrCat(to_ms),
-       absl::StrCat(kMaxRemindersPerPatient), id},
-      [single = !id.empty(), done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array()) return done(Corrupt());
-        if (single && reply->elements.empty()) return done(NotFoundError("reminder not found"));
-        std::vector<ReminderWithOccurrences> out;
-        for (Reply& entry : reply->elements) {
-          if (!entry.is_array() || entry.elements.size() != 3) return done(Corrupt());
-          Reply occurrences = std::move(entry.elements[2]);
-          entry.elements.pop_back();
-          auto r = DecodeEntry(entry);
-          if (!r.ok()) return done(r.status());
-          ReminderWithOccurrences item;
-          item.reminder = *std::move(r);
-          const auto& e = occurrences.elements;
-          for (size_t i = 0; i + 2 < e.size(); i += 3) {
-            OccurrenceEntry o;
-            if (!absl::SimpleAtoi(e[i].str, &o.scheduled_ms)) return done(Corrupt());
-            o.state = e[i + 1].str;
-            o.completion = e[i + 2].str;
-            item.occurrences.push_back(std::move(o));
-          }
-          out.push_back(std::move(item));
-        }
-        done(std::move(out));
-      },
-      {deadline});
+  redis_->Eval(kOccurrencesScript, {keys.Key({"rems"})},
+               {keys.prefix(), absl::StrCat(from_ms), absl::StrCat(to_ms),
+                absl::StrCat(kMaxRemindersPerPatient), id},
+               [single = !id.empty(), done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array()) return done(Corrupt());
+                 if (single && reply->elements.empty())
+                   return done(NotFoundError("reminder not found"));
+                 std::vector<ReminderWithOccurrences> out;
+                 for (Reply& entry : reply->elements) {
+                   if (!entry.is_array() || entry.elements.size() != 3) return done(Corrupt());
+                   Reply occurrences = std::move(entry.elements[2]);
+                   entry.elements.pop_back();
+                   auto r = DecodeEntry(entry);
+                   if (!r.ok()) return done(r.status());
+                   ReminderWithOccurrences item;
+                   item.reminder = *std::move(r);
+                   const auto& e = occurrences.elements;
+                   for (size_t i = 0; i + 2 < e.size(); i += 3) {
+                     OccurrenceEntry o;
+                     if (!absl::SimpleAtoi(e[i].str, &o.scheduled_ms)) return done(Corrupt());
+                     o.state = e[i + 1].str;
+                     o.completion = e[i + 2].str;
+                     item.occurrences.push_back(std::move(o));
+                   }
+                   out.push_back(std::move(item));
+                 }
+                 done(std::move(out));
+               },
+               {deadline});
 }
 
 void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWriteResult> done,
@@ -457,9 +464,12 @@ void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWrit
   bool has_request = !write.request_id.empty();
   std::string occ = keys.Key({"occ", write.reminder_id});
   std::vector<std::string> k = {
-      has_request ? keys.Key({"req", write.method, write.request_id}) : occ, occ,
-      keys.Key({"occt", write.reminder_id}), keys.Key({"comp", write.reminder_id}),
-      DueKey(DueBucket(write.tenant, write.patient)), keys.Key({"snz", write.reminder_id})};
+      has_request ? keys.Key({"req", write.method, write.request_id}) : occ,
+      occ,
+      keys.Key({"occt", write.reminder_id}),
+      keys.Key({"comp", write.reminder_id}),
+      DueKey(DueBucket(write.tenant, write.patient)),
+      keys.Key({"snz", write.reminder_id})};
   std::vector<std::string> a = {
       has_request ? "1" : "0",
       write.fingerprint,
@@ -473,39 +483,37 @@ void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWrit
       absl::StrCat(DueMember(write.tenant, write.patient, write.reminder_id), "|snooze|",
                    write.scheduled_ms),
       write.replay_only ? "1" : "0"};
-  redis_->Eval(
-      kCompletionScript, std::move(k), std::move(a),
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        ReminderWriteResult result;
-        result.replayed = reply->elements[0].integer == 1;
-        result.result = std::move(reply->elements[1].str);
-        done(std::move(result));
-      },
-      {deadline});
+  redis_->Eval(kCompletionScript, std::move(k), std::move(a),
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 ReminderWriteResult result;
+                 result.replayed = reply->elements[0].integer == 1;
+                 result.result = std::move(reply->elements[1].str);
+                 done(std::move(result));
+               },
+               {deadline});
 }
 
 void ReminderStore::ListByGoal(const std::string& tenant, const std::string& patient,
                                const std::string& goal_id,
                                Callback<std::vector<StoredReminder>> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(
-      kByGoalScript, {keys.Key({"goal", goal_id}), keys.Key({"rems"})},
-      {keys.prefix(), absl::StrCat(kMaxRemindersPerGoal)},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        std::vector<StoredReminder> out;
-        if (reply->is_nil()) return done(std::move(out));
-        if (!reply->is_array()) return done(Corrupt());
-        for (const Reply& entry : reply->elements) {
-          auto r = DecodeEntry(entry);
-          if (!r.ok()) return done(r.status());
-          out.push_back(*std::move(r));
-        }
-        done(std::move(out));
-      },
-      {deadline});
+  redis_->Eval(kByGoalScript, {keys.Key({"goal", goal_id}), keys.Key({"rems"})},
+               {keys.prefix(), absl::StrCat(kMaxRemindersPerGoal)},
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 std::vector<StoredReminder> out;
+                 if (reply->is_nil()) return done(std::move(out));
+                 if (!reply->is_array()) return done(Corrupt());
+                 for (const Reply& entry : reply->elements) {
+                   auto r = DecodeEntry(entry);
+                   if (!r.ok()) return done(r.status());
+                   out.push_back(*std::move(r));
+                 }
+                 done(std::move(out));
+               },
+               {deadline});
 }
 
 }  // namespace trellis::reminders

@@ -52,6 +52,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/redis/client.h"
+#include "services/reminders/domain/dispatch_plan.h"
 #include "trellis/v1/reminders.pb.h"
 
 namespace trellis::reminders {
@@ -65,12 +66,12 @@ inline constexpr int kDueBuckets = 16;
 int DueBucket(absl::string_view tenant, absl::string_view patient);
 // "trellis:rem:{due:<bucket>}:due".
 std::string DueKey(int bucket);
+// "trellis:rem:{due:<bucket>}:lease": the dispatcher's leases on claimed due entries
+// (dispatch_store.h). A write that moves or removes a due entry deletes its lease.
+std::string DueLeaseKey(int bucket);
 // "<tenant>|<patient>|<reminder id>" ('|' is outside the id alphabet).
 std::string DueMember(absl::string_view tenant, absl::string_view patient,
                       absl::string_view reminder_id);
-
-// Occurrence state names stored in occ:<id>.
-inline constexpr absl::string_view kOccurrenceSkippedPaused = "skipped_paused";
 
 // One reminder written by a ReminderWrite.
 struct ReminderChange {
@@ -124,8 +125,8 @@ struct ReminderListPage {
 // One occurrence record (occ:<id>) and its completion (comp:<id>), if any.
 struct OccurrenceEntry {
   int64_t scheduled_ms = 0;
-  std::string state;        // "" when there is no record
-  std::string completion;   // serialized trellis.v1.Completion, "" when none
+  std::string state;       // "" when there is no record
+  std::string completion;  // serialized trellis.v1.Completion, "" when none
 };
 
 // A reminder and its occurrence records in a window.
@@ -183,8 +184,8 @@ class ReminderStore {
   // Reminders with their occurrence records (and completions) scheduled in [from_ms, to_ms]:
   // one reminder (`id` set; NOT_FOUND if absent) or all of a patient's reminders (`id` empty;
   // oldest first, at most kMaxRemindersPerPatient). One EVALSHA.
-  void ReadOccurrences(const std::string& tenant, const std::string& patient,
-                       const std::string& id, int64_t from_ms, int64_t to_ms,
+  void ReadOccurrences(const std::string& tenant, const std::string& patient, const std::string& id,
+                       int64_t from_ms, int64_t to_ms,
                        Callback<std::vector<ReminderWithOccurrences>> done, absl::Time deadline);
 
   // Records a completion (record, completion, snooze due entry, request_id) in one EVALSHA.
@@ -194,9 +195,8 @@ class ReminderStore {
   static constexpr int kMaxRemindersPerPatient = 1000;
 
   // Every reminder linked to a goal (any state), oldest first, at most kMaxRemindersPerGoal.
-  void ListByGoal(const std::string& tenant, const std::string& patient,
-                  const std::string& goal_id, Callback<std::vector<StoredReminder>> done,
-                  absl::Time deadline);
+  void ListByGoal(const std::string& tenant, const std::string& patient, const std::string& goal_id,
+                  Callback<std::vector<StoredReminder>> done, absl::Time deadline);
 
  private:
   redis::RedisClient* redis_;

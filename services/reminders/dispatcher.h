@@ -1,0 +1,99 @@
+#pragma once
+
+// The dispatcher: a background worker of every trellis-reminders replica that turns due entries
+// into deliveries (store/dispatch_store.h has the Redis side, domain/dispatch_plan.h the
+// decisions). Each pass claims the due entries of a bucket in batches under a lease, plans them
+// (deliver, deliver late, record missed or skipped_paused, next occurrence or end), and completes
+// the batch in one EVALSHA that holds only while the lease does. Replicas race freely: a claim
+// gives an entry to exactly one of them, and one that dies mid-batch loses its lease, after which
+// the entries come due again for the others with their original due time.
+//
+// Threads: `threads` worker threads split the buckets (bucket % threads), each claiming with
+// blocking calls on the shared Redis pool; planning (libical expansion) runs on them, never on a
+// Redis loop.
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/metrics/registry.h"
+#include "common/redis/client.h"
+#include "common/server/host.h"
+#include "common/time/clock.h"
+#include "services/reminders/domain/delivery_policy.h"
+#include "services/reminders/store/dispatch_store.h"
+
+namespace trellis::reminders {
+
+struct DispatcherOptions {
+  CatchUpPolicy catch_up;
+  // How long a claim is exclusive; a replica that dies holds its entries this long at most.
+  absl::Duration lease = absl::Seconds(30);
+  // Wait between passes that found nothing due.
+  absl::Duration idle_interval = absl::Milliseconds(200);
+  // Entries per claim (and per completing EVALSHA).
+  int batch = 256;
+  int threads = 2;
+  // Occurrences one claim processes per reminder (catch-up after a long outage goes on in the
+  // next claim).
+  int max_steps = 1000;
+  absl::Duration redis_timeout = absl::Seconds(5);
+  DispatchStoreOptions store;
+};
+
+struct DispatchStats {
+  int claimed = 0;
+  int completed = 0;
+  int lost = 0;  // leases lost before completion (another replica took over, or a write moved it)
+  int delivered = 0;
+  int late = 0;
+  int missed = 0;
+  int skipped_paused = 0;
+  int ended = 0;
+  int errors = 0;  // failed Redis calls
+
+  DispatchStats& operator+=(const DispatchStats& o);
+};
+
+class Dispatcher final : public server::Worker {
+ public:
+  // `registry` may be null (tests).
+  Dispatcher(redis::RedisClient* redis, const Clock* clock, DispatcherOptions options,
+             metrics::Registry* registry = nullptr);
+  ~Dispatcher() override;
+
+  void Start() override;
+  void Stop() override;
+
+  // One pass over the buckets b with b % shards == shard: claims and completes batches of each
+  // until a claim comes back short. Tests drive the dispatcher with this and an injected clock.
+  DispatchStats RunOnce(int shard = 0, int shards = 1);
+
+  // Claims one batch of `bucket` and stops there, as a dispatcher that dies between claim and
+  // completion would. For tests.
+  absl::StatusOr<std::vector<ClaimedEntry>> ClaimOnlyForTest(int bucket, int limit);
+
+ private:
+  // Claims and completes one batch; returns the stats (claimed < batch: the bucket is drained).
+  DispatchStats RunBatch(int bucket);
+  EntryCompletion Plan(const ClaimedEntry& entry, absl::Time now, DispatchStats& stats) const;
+  void Record(const DispatchStats& stats);
+  std::string NextToken();
+
+  redis::RedisClient* redis_;
+  const Clock* clock_;
+  DispatcherOptions options_;
+  DispatchStore store_;
+  metrics::Registry* registry_;
+  std::string owner_;
+  std::atomic<uint64_t> claims_{0};
+  absl::Notification stop_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace trellis::reminders
