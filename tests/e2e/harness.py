@@ -79,6 +79,29 @@ class Redis:
     def url(self):
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def integers(self, commands):
+        """Runs commands that answer integers (XLEN, ZCARD, ...) pipelined on one connection; a
+        fast way to watch state change while binaries work."""
+        payload = b"".join(
+            b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode())
+                                          for a in c)
+            for c in commands)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(payload)
+            f = s.makefile("rb")
+            out = []
+            for _ in commands:
+                line = f.readline()
+                assert line.startswith(b":"), line
+                out.append(int(line[1:]))
+            return out
+
+    def cli(self, *args):
+        """One command through redis-cli; its raw reply as text."""
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "--raw", *args],
+                             capture_output=True, text=True, timeout=10, check=True)
+        return out.stdout.strip()
+
 
 SECRET = "e2e-test-secret-0123456789abcdef0123456789"
 

@@ -11,85 +11,26 @@
 #include "absl/time/civil_time.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "services/reminders/reminder_convert.h"
 #include "services/reminders/reminder_service.h"
 #include "services/reminders/store/reminder_store.h"
+#include "tests/integration/reminder_test_util.h"
 #include "tests/support/service_fixture.h"
+#include "tests/support/status_details.h"
 
 namespace trellis::reminders {
 namespace {
 
 namespace v1 = ::trellis::v1;
+using testing::FieldsOf;
+using testing::ReasonOf;
 using testing::ServiceFixture;
 
-absl::Time Utc(int y, int mo, int d, int h, int mi = 0) {
-  return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, 0), absl::UTCTimeZone());
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
-
-std::string Ms(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
-
-v1::Schedule Daily(int y, int mo, int d, int h, int mi, const std::string& zone,
-                   const std::string& rrule = "FREQ=DAILY") {
-  v1::Schedule s;
-  auto* start = s.mutable_start();
-  start->set_year(y);
-  start->set_month(mo);
-  start->set_day(d);
-  start->set_hours(h);
-  start->set_minutes(mi);
-  s.set_time_zone(zone);
-  s.set_rrule(rrule);
-  return s;
-}
-
-// A practice reminder every evening at 20:00 London time from the fixture's start (2026-01-05).
-v1::Reminder Practice(const std::string& patient = "p1") {
-  v1::Reminder r;
-  r.set_patient(patient);
-  r.set_kind(v1::REMINDER_KIND_PRACTICE);
-  r.set_text("Breathing exercise: 10 minutes");
-  r.set_channel(v1::REMINDER_CHANNEL_PUSH);
-  *r.mutable_schedule() = Daily(2026, 1, 5, 20, 0, "Europe/London");
-  return r;
-}
-
-google::rpc::Status DetailsOf(const grpc::Status& s) {
-  google::rpc::Status out;
-  out.ParseFromString(s.error_details());
-  return out;
-}
-
-std::string ReasonOf(const grpc::Status& s) {
-  google::rpc::Status details = DetailsOf(s);
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info.reason();
-  }
-  return "";
-}
-
-std::set<std::string> FieldsOf(const grpc::Status& s) {
-  std::set<std::string> fields;
-  google::rpc::Status details = DetailsOf(s);
-  for (const auto& any : details.details()) {
-    google::rpc::BadRequest br;
-    if (any.UnpackTo(&br)) {
-      for (const auto& v : br.field_violations()) fields.insert(v.field());
-    }
-  }
-  return fields;
-}
-
-std::string IdOf(const std::string& name) { return name.substr(name.rfind('/') + 1); }
+using rtest::Daily;
+using rtest::IdOf;
+using rtest::Ms;
+using rtest::Practice;
+using rtest::Utc;
 
 class ReminderServiceTest : public ::testing::Test {
  protected:

@@ -1,1 +1,2 @@
 trellis_test(reminder_service_tests integration SOURCES reminder_service_test.cc DEPS trellis_reminders_service trellis_service_test_support trellis_proto)
+trellis_test(reminder_dispatch_tests integration SOURCES reminder_dispatch_test.cc DEPS trellis_reminders_service trellis_service_test_support trellis_proto)
