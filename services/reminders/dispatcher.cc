@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "common/ids/ids.h"
 #include "common/log/log.h"
 #include "services/reminders/domain/dispatch_plan.h"
 #include "services/reminders/domain/occurrence_id.h"
@@ -59,8 +58,7 @@ Dispatcher::Dispatcher(redis::RedisClient* redis, const Clock* clock, Dispatcher
       clock_(clock),
       options_(std::move(options)),
       store_(redis, options_.store),
-      registry_(registry),
-      owner_(NewId()) {
+      registry_(registry) {
   if (registry_ != nullptr) {
     registry_->Describe(kDispatched, "counter",
                         "Occurrences processed by this replica's dispatcher, by outcome "
@@ -95,8 +93,6 @@ void Dispatcher::Stop() {
   threads_.clear();
 }
 
-std::string Dispatcher::NextToken() { return absl::StrCat(owner_, ".", claims_.fetch_add(1)); }
-
 DispatchStats Dispatcher::RunOnce(int shard, int shards) {
   DispatchStats total;
   for (int b = shard; b < kDueBuckets; b += shards) {
@@ -113,7 +109,7 @@ DispatchStats Dispatcher::RunOnce(int shard, int shards) {
 absl::StatusOr<std::vector<ClaimedEntry>> Dispatcher::ClaimOnlyForTest(int bucket, int limit) {
   absl::Time now = clock_->Now();
   return Await<std::vector<ClaimedEntry>>([&](auto cb) {
-    store_.Claim(bucket, now, now + options_.lease, NextToken(), limit, std::move(cb),
+    store_.Claim(bucket, now, LeaseScore(now + options_.lease), limit, std::move(cb),
                  absl::Now() + options_.redis_timeout);
   });
 }
@@ -121,9 +117,9 @@ absl::StatusOr<std::vector<ClaimedEntry>> Dispatcher::ClaimOnlyForTest(int bucke
 DispatchStats Dispatcher::RunBatch(int bucket) {
   DispatchStats stats;
   absl::Time now = clock_->Now();
-  std::string token = NextToken();
+  std::string lease = LeaseScore(now + options_.lease);
   auto claimed = Await<std::vector<ClaimedEntry>>([&](auto cb) {
-    store_.Claim(bucket, now, now + options_.lease, token, options_.batch, std::move(cb),
+    store_.Claim(bucket, now, lease, options_.batch, std::move(cb),
                  absl::Now() + options_.redis_timeout);
   });
   if (!claimed.ok()) {
@@ -138,7 +134,7 @@ DispatchStats Dispatcher::RunBatch(int bucket) {
   items.reserve(claimed->size());
   for (const ClaimedEntry& e : *claimed) items.push_back(Plan(e, now, stats));
   auto done = Await<CompleteResult>([&](auto cb) {
-    store_.Complete(bucket, token, items, std::move(cb), absl::Now() + options_.redis_timeout);
+    store_.Complete(bucket, lease, items, std::move(cb), absl::Now() + options_.redis_timeout);
   });
   if (!done.ok()) {
     // The leases run out and another pass (here or elsewhere) takes the entries over.
@@ -167,6 +163,7 @@ EntryCompletion Dispatcher::Plan(const ClaimedEntry& e, absl::Time now,
       r.state() == v1::REMINDER_STATE_ENDED) {
     return c;  // gone or ended: the entry is stale
   }
+  c.revision = ParseEtag(r.etag()).value_or(0);
   auto schedule = ReminderSchedule::FromStored(SpecOf(r.schedule()));
   if (!schedule.ok()) {
     log::Error("stored schedule does not compile; retrying later",
@@ -205,7 +202,7 @@ EntryCompletion Dispatcher::Plan(const ClaimedEntry& e, absl::Time now,
       ended.set_end_reason(v1::REMINDER_END_REASON_SCHEDULE_EXHAUSTED);
       *ended.mutable_end_time() = ToProto(now);
       *ended.mutable_update_time() = ToProto(now);
-      ended.set_etag(EtagFor(e.revision + 1));
+      ended.set_etag(EtagFor(c.revision + 1));
       c.ended_reminder = ended.SerializeAsString();
       break;
     }

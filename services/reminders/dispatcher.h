@@ -12,7 +12,6 @@
 // blocking calls on the shared Redis pool; planning (libical expansion) runs on them, never on a
 // Redis loop.
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -83,15 +82,12 @@ class Dispatcher final : public server::Worker {
   DispatchStats RunBatch(int bucket);
   EntryCompletion Plan(const ClaimedEntry& entry, absl::Time now, DispatchStats& stats) const;
   void Record(const DispatchStats& stats);
-  std::string NextToken();
 
   redis::RedisClient* redis_;
   const Clock* clock_;
   DispatcherOptions options_;
   DispatchStore store_;
   metrics::Registry* registry_;
-  std::string owner_;
-  std::atomic<uint64_t> claims_{0};
   absl::Notification stop_;
   std::vector<std::thread> threads_;
 };

@@ -65,6 +65,13 @@ constexpr size_t kMaxEndReasonLength = 1000;
 constexpr int kDefaultPageSize = 50;
 constexpr int kDefaultMaxUnacked = 1000;
 constexpr int kMaxUnacked = 10000;
+constexpr int kMaxAcksPerCall = 1000;
+
+// The store's item for a parsed delivery id.
+AckItem AckItemOf(const DeliveryRef& d) {
+  return {d.occurrence.patient, d.occurrence.reminder_id,
+          DeliveryField(ToUnixMillisFloor(d.occurrence.scheduled_time), d.snooze)};
+}
 constexpr int kMaxPageSize = 500;
 constexpr absl::Duration kMaxPauseLength = absl::Hours(24 * 366);
 // Resume records at most this many occurrences of the pause as skipped_paused.
@@ -1245,15 +1252,61 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::AckDelivery(grpc::CallbackServ
   fv.Merge(ValidateId("subscriber", request->subscriber()));
   auto who = AdmitService(*ctx, fv.ToStatus());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  const OccurrenceRef& o = delivery->occurrence;
   streams_->store().Ack(
-      who->tenant, o.patient, o.reminder_id,
-      DeliveryField(ToUnixMillisFloor(o.scheduled_time), delivery->snooze), request->subscriber(),
-      env_.clock->Now(),
-      [reactor, response](absl::StatusOr<AckResult> r) {
+      who->tenant, request->subscriber(), {AckItemOf(*delivery)}, env_.clock->Now(),
+      [reactor, response](absl::StatusOr<std::vector<AckOutcome>> r) {
         if (!r.ok()) return Finish(reactor, r.status());
-        *response->mutable_ack_time() = ToProto(absl::FromUnixMillis(r->ack_ms));
-        response->set_already_acknowledged(r->already);
+        const AckOutcome& o = r->front();
+        if (!o.found) {
+          return Finish(
+              reactor,
+              WithReason(absl::NotFoundError("no such delivery was made to this subscriber"),
+                         "DELIVERY_NOT_FOUND"));
+        }
+        *response->mutable_ack_time() = ToProto(absl::FromUnixMillis(o.ack_ms));
+        response->set_already_acknowledged(o.already);
+        Finish(reactor, absl::OkStatus());
+      },
+      DeadlineOf(*ctx));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReminderServiceHandler::AckDeliveries(
+    grpc::CallbackServerContext* ctx, const v1::AckDeliveriesRequest* request,
+    v1::AckDeliveriesResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  FieldViolations fv;
+  fv.Merge(ValidateId("subscriber", request->subscriber()));
+  if (request->delivery_ids().empty() || request->delivery_ids_size() > kMaxAcksPerCall) {
+    fv.Add("delivery_ids", absl::StrCat("must hold 1 to ", kMaxAcksPerCall, " delivery ids"));
+  }
+  std::vector<AckItem> items;
+  for (int i = 0; i < request->delivery_ids_size() && i < kMaxAcksPerCall; ++i) {
+    auto d = ParseDeliveryId(request->delivery_ids(i), absl::StrCat("delivery_ids[", i, "]"));
+    if (!d.ok()) {
+      fv.Merge(d.status());
+    } else {
+      items.push_back(AckItemOf(*d));
+    }
+  }
+  auto who = AdmitService(*ctx, fv.ToStatus());
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  streams_->store().Ack(
+      who->tenant, request->subscriber(), items, env_.clock->Now(),
+      [reactor, request, response](absl::StatusOr<std::vector<AckOutcome>> r) {
+        if (!r.ok()) return Finish(reactor, r.status());
+        for (size_t i = 0; i < r->size(); ++i) {
+          const AckOutcome& o = (*r)[i];
+          v1::AckDeliveryResult* out = response->add_results();
+          out->set_delivery_id(request->delivery_ids(static_cast<int>(i)));
+          if (!o.found) {
+            out->mutable_error()->set_code(static_cast<int>(absl::StatusCode::kNotFound));
+            out->mutable_error()->set_message("no such delivery was made to this subscriber");
+            continue;
+          }
+          *out->mutable_ack_time() = ToProto(absl::FromUnixMillis(o.ack_ms));
+          out->set_already_acknowledged(o.already);
+        }
         Finish(reactor, absl::OkStatus());
       },
       DeadlineOf(*ctx));

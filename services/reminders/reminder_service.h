@@ -76,6 +76,9 @@ class ReminderServiceHandler final : public trellis::v1::ReminderService::Callba
   grpc::ServerUnaryReactor* AckDelivery(grpc::CallbackServerContext* ctx,
                                         const trellis::v1::AckDeliveryRequest* request,
                                         trellis::v1::AckDeliveryResponse* response) override;
+  grpc::ServerUnaryReactor* AckDeliveries(grpc::CallbackServerContext* ctx,
+                                          const trellis::v1::AckDeliveriesRequest* request,
+                                          trellis::v1::AckDeliveriesResponse* response) override;
   grpc::ServerUnaryReactor* EndGoalReminders(
       grpc::CallbackServerContext* ctx, const trellis::v1::EndGoalRemindersRequest* request,
       trellis::v1::EndGoalRemindersResponse* response) override;

@@ -192,7 +192,7 @@ TEST_F(ReminderDispatchTest, DueOccurrenceIsStreamedWithItsStableIdAndAcknowledg
   EXPECT_FALSE(d.snoozed());
   EXPECT_EQ(ToTime(d.ack_deadline()), fixture_.clock().Now() + absl::Seconds(30));
   EXPECT_EQ(ToTime(d.reminder().next_occurrence_time()), kFirstDue + absl::Hours(24));
-  EXPECT_EQ(OccurrenceRecord(r, kFirstDue), "delivered");
+  EXPECT_EQ(OccurrenceRecord(r, kFirstDue), "(nil)") << "a delivery adds no occurrence record";
 
   v1::AckDeliveryResponse ack;
   ASSERT_TRUE(Ack(d.delivery_id(), "platform", &ack).ok());
@@ -242,6 +242,56 @@ TEST_F(ReminderDispatchTest, AckErrorsNameTheProblemAndChangeNothing) {
   v1::AckDeliveryResponse first;
   ASSERT_TRUE(Ack(d.delivery_id(), "platform", &first).ok());
   EXPECT_FALSE(first.already_acknowledged());
+}
+
+TEST_F(ReminderDispatchTest, AckDeliveriesAcknowledgesABatchWithAResultEach) {
+  v1::Reminder a = MustCreate(Homework("p1"));
+  v1::Reminder b = MustCreate(Homework("p2"));
+  fixture_.clock().Advance(absl::Minutes(30));
+  NewDispatcher()->RunOnce();
+  Subscription sub = Subscribe("platform");
+  std::set<std::string> got = {sub.Next().delivery_id(), sub.Next().delivery_id()};
+  std::string da = absl::StrCat(a.name(), "/occurrences/20260105T093000Z");
+  std::string db = absl::StrCat(b.name(), "/occurrences/20260105T093000Z");
+  EXPECT_EQ(got, (std::set<std::string>{da, db}));
+
+  v1::AckDeliveriesRequest malformed;
+  malformed.set_subscriber("platform");
+  malformed.add_delivery_ids(da);
+  malformed.add_delivery_ids("patients/p1/reminders/r/occurrences/never");
+  v1::AckDeliveriesResponse out;
+  grpc::Status bad =
+      stub_->AckDeliveries(ServiceFixture::Context(platform_).get(), malformed, &out);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldsOf(bad), std::set<std::string>{"delivery_ids[1]"});
+  v1::AckDeliveriesRequest empty;
+  empty.set_subscriber("platform");
+  EXPECT_EQ(FieldsOf(stub_->AckDeliveries(ServiceFixture::Context(platform_).get(), empty, &out)),
+            std::set<std::string>{"delivery_ids"});
+
+  // The malformed call acknowledged nothing: da is new here, repeated once, and an occurrence
+  // that was never delivered fails alone.
+  v1::AckDeliveriesRequest req;
+  req.set_subscriber("platform");
+  req.add_delivery_ids(da);
+  req.add_delivery_ids(db);
+  req.add_delivery_ids(da);
+  req.add_delivery_ids(absl::StrCat(a.name(), "/occurrences/20260106T093000Z"));
+  ASSERT_TRUE(stub_->AckDeliveries(ServiceFixture::Context(platform_).get(), req, &out).ok());
+  ASSERT_EQ(out.results_size(), 4);
+  EXPECT_EQ(out.results(0).delivery_id(), da);
+  EXPECT_FALSE(out.results(0).already_acknowledged());
+  EXPECT_FALSE(out.results(0).has_error());
+  EXPECT_EQ(ToTime(out.results(0).ack_time()), fixture_.clock().Now());
+  EXPECT_FALSE(out.results(1).already_acknowledged());
+  EXPECT_TRUE(out.results(2).already_acknowledged());
+  EXPECT_EQ(out.results(3).error().code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_FALSE(out.results(3).has_ack_time());
+  v1::AckDeliveryResponse single;
+  ASSERT_TRUE(Ack(db, "platform", &single).ok());
+  EXPECT_TRUE(single.already_acknowledged());
+  EXPECT_EQ(stub_->AckDeliveries(ServiceFixture::Context(clinician_).get(), req, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(ReminderDispatchTest, StreamRequestsAreValidatedAndLimitedToThePlatform) {
@@ -376,12 +426,13 @@ TEST_F(ReminderDispatchTest, CompletionAfterTheLeaseWasTakenOverChangesNothing) 
   fixture_.clock().Advance(absl::Minutes(30));
   int bucket = DueBucket("t1", "p1");
   DispatchStore store(&fixture_.pool());
-  auto claim = [&](const std::string& token) {
+  absl::Time claimed_at = fixture_.clock().Now();
+  std::string lease = LeaseScore(claimed_at + absl::Seconds(30));
+  auto claim = [&]() {
     absl::Notification done;
     std::vector<ClaimedEntry> out;
-    absl::Time now = fixture_.clock().Now();
     store.Claim(
-        bucket, now, now + absl::Seconds(30), token, 10,
+        bucket, claimed_at, lease, 10,
         [&](absl::StatusOr<std::vector<ClaimedEntry>> r) {
           EXPECT_TRUE(r.ok());
           if (r.ok()) out = *std::move(r);
@@ -391,7 +442,8 @@ TEST_F(ReminderDispatchTest, CompletionAfterTheLeaseWasTakenOverChangesNothing) 
     done.WaitForNotification();
     return out;
   };
-  std::vector<ClaimedEntry> slow = claim("slow");
+  std::vector<ClaimedEntry> slow = claim();
+  EXPECT_EQ(Redis({"ZSCORE", DueKey(bucket), slow[0].member}), lease);
   ASSERT_EQ(slow.size(), 1u);
   fixture_.clock().Advance(absl::Seconds(31));
   EXPECT_EQ(NewDispatcher()->RunOnce().delivered, 1);
@@ -409,7 +461,7 @@ TEST_F(ReminderDispatchTest, CompletionAfterTheLeaseWasTakenOverChangesNothing) 
   absl::Notification done;
   CompleteResult result;
   store.Complete(
-      bucket, "slow", {late},
+      bucket, lease, {late},
       [&](absl::StatusOr<CompleteResult> r) {
         ASSERT_TRUE(r.ok());
         result = *r;
@@ -438,7 +490,7 @@ TEST_F(ReminderDispatchTest, AfterDowntimeRecentOccurrencesAreLateAndOlderOnesMi
   EXPECT_TRUE(d.late());
   EXPECT_EQ(OccurrenceRecord(r, Utc(2026, 1, 5, 10)), "missed");
   EXPECT_EQ(OccurrenceRecord(r, Utc(2026, 1, 5, 12)), "missed");
-  EXPECT_EQ(OccurrenceRecord(r, Utc(2026, 1, 5, 13)), "delivered");
+  EXPECT_EQ(OccurrenceRecord(r, Utc(2026, 1, 5, 13)), "(nil)");
 
   v1::GetAdherenceRequest req;
   req.set_reminder(r.name());

@@ -25,7 +25,6 @@ DispatchPlan PlanDueEntry(const ReminderSchedule& schedule, const PauseWindow& p
     } else if (c == DueClass::kMissed) {
       plan.records.emplace_back(*t, std::string(kOccurrenceMissed));
     } else {
-      plan.records.emplace_back(*t, std::string(kOccurrenceDelivered));
       plan.deliveries.push_back({.scheduled = *t, .due = *t, .late = c == DueClass::kLate});
     }
     auto next = schedule.NextOccurrence(*t);

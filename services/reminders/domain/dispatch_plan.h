@@ -24,8 +24,10 @@
 namespace trellis::reminders {
 
 // Occurrence record states written by the dispatcher and ResumeReminder (occ:<id>, see
-// store/reminder_store.h; RecordCompletion writes the outcomes).
-inline constexpr absl::string_view kOccurrenceDelivered = "delivered";
+// store/reminder_store.h; RecordCompletion writes the outcomes). A delivered occurrence gets no
+// record of its own: the delivery is in the subscriber streams, and adherence counts a delivered
+// occurrence without an outcome like a scheduled one, so a record would only cost a write per
+// occurrence on the dispatch path.
 inline constexpr absl::string_view kOccurrenceMissed = "missed";
 inline constexpr absl::string_view kOccurrenceSkippedPaused = "skipped_paused";
 
@@ -69,14 +71,13 @@ struct DispatchPlan {
   };
   Next next = Next::kRemove;
   absl::Time next_due;
-  // Occurrence records to add (never overwriting an existing one): "delivered", "missed",
-  // "skipped_paused".
+  // Occurrence records to add (never overwriting an existing one): "missed", "skipped_paused".
   std::vector<std::pair<absl::Time, std::string>> records;
   std::vector<PlannedDelivery> deliveries;
 };
 
 // Plans the handling of `entry` at `now`. Schedule entries: every occurrence from entry.scheduled
-// up to `now` is delivered (ClassifyDue on time or late; recorded "delivered"), recorded "missed"
+// up to `now` is delivered (ClassifyDue on time or late), recorded "missed"
 // (older than the grace window) or recorded "skipped_paused" (inside the pause); at most
 // `max_steps` occurrences per call. Snooze entries: delivered once (marked snoozed; late by the
 // same rule against the end of the snooze) unless the snooze end is older than the grace window or

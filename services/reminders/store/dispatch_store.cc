@@ -17,63 +17,82 @@ using redis::Reply;
 
 constexpr absl::string_view kService = "rem";
 
+// A claimed entry's score is its lease expiry + 0.5: due entries otherwise have whole
+// milliseconds, so a fractional score marks an entry whose lease ran out (its original due time is
+// in the lease hash), and the completion recognises its own claim by the exact score (a later claim
+// has a later expiry; a write that moved the entry set a whole number).
+//
 // KEYS: [1] due index, [2] lease hash.
-// ARGV: [1] now ms, [2] lease expiry ms, [3] token, [4] limit.
-// Returns {{member, due ms before the claim, reminder blob or '', revision or '0'}...}.
+// ARGV: [1] now ms, [2] lease score, [3] limit.
+// Returns {{member, due ms before the claim, reminder blob or ''}...}.
 const redis::Script kClaimScript("reminders_claim", R"lua(
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0,
-                         tonumber(ARGV[4]))
-local out = {}
+                         tonumber(ARGV[3]))
+if #items == 0 then return {} end
+-- Variadic calls for the whole batch: per-call overhead, not per-entry work, dominates here.
+local leased, dues, blobs, out = {}, {}, {}, {}
 for j = 1, #items, 2 do
   local m, due = items[j], items[j + 1]
-  local held = redis.call('HGET', KEYS[2], m)
-  if held then due = string.sub(held, 1, string.find(held, '|', 1, true) - 1) end
-  redis.call('ZADD', KEYS[1], ARGV[2], m)
-  redis.call('HSET', KEYS[2], m, due .. '|' .. ARGV[3])
+  if string.find(due, '.', 1, true) then
+    due = redis.call('HGET', KEYS[2], m) or string.match(due, '^%d+')
+  end
+  leased[#leased + 1] = ARGV[2]
+  leased[#leased + 1] = m
+  dues[#dues + 1] = m
+  dues[#dues + 1] = due
   local t, p, id = string.match(m, '^([^|]+)|([^|]+)|([^|]+)')
-  local prefix = 'trellis:rem:{' .. t .. ':' .. p .. '}'
-  local blob = redis.call('GET', prefix .. ':rem:' .. id)
-  local rev = redis.call('HGET', prefix .. ':meta:' .. id, 'revision')
-  out[#out + 1] = {m, due, blob or '', rev or '0'}
+  blobs[#blobs + 1] = 'trellis:rem:{' .. t .. ':' .. p .. '}:rem:' .. id
+  out[#out + 1] = {m, due, ''}
 end
+redis.call('ZADD', KEYS[1], unpack(leased))
+redis.call('HSET', KEYS[2], unpack(dues))
+local values = redis.call('MGET', unpack(blobs))
+for j = 1, #out do out[j][3] = values[j] or '' end
 return out
 )lua");
 
-// KEYS: [1] due index, [2] lease hash.
-// ARGV: [1] token, [2] stream key prefix ("trellis:rem:{due:<b>}:out:"), [3] retention ms,
-//       [4] number of items, then per item: member, due ms, action ('s' set, 'r' remove, 'e' end),
-//       next due ms, revision, ended blob, records "ms=state;...", number of deliveries, then 5 per
-//       delivery: dlv field, kind, due ms, scheduled ms, payload.
+// KEYS: [1] due index.
+// ARGV: [1] lease score of the claim, [2] stream key prefix ("trellis:rem:{due:<b>}:out:"),
+//       [3] retention ms, [4] number of items, then per item: member, action ('s' set, 'r' remove,
+//       'e' end), next due ms, revision, ended blob, records "ms=state;...", number of deliveries,
+//       then 5 per delivery: delivery key, kind, due ms, scheduled ms, payload.
 // Returns {completed, lost, delivered}.
 const redis::Script kCompleteScript("reminders_complete", R"lua(
 local now = redis.call('TIME')
 local minid = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
 if minid < 0 then minid = 0 end
-local completed, lost, delivered = 0, 0, 0
+local lease = tonumber(ARGV[1])
+local items, members = {}, {}
 local i = 5
-for _ = 1, tonumber(ARGV[4]) do
-  local m, due, action, score, rev, blob, records = ARGV[i], ARGV[i + 1], ARGV[i + 2],
-      ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-  local nd = tonumber(ARGV[i + 7])
-  local d = i + 8
-  i = d + nd * 5
-  if redis.call('HGET', KEYS[2], m) ~= due .. '|' .. ARGV[1] then
+for k = 1, tonumber(ARGV[4]) do
+  local nd = tonumber(ARGV[i + 6])
+  items[k] = {i = i, nd = nd}
+  members[k] = ARGV[i]
+  i = i + 7 + nd * 5
+end
+if #items == 0 then return {0, 0, 0} end
+local scores = redis.call('ZMSCORE', KEYS[1], unpack(members))
+local completed, lost, delivered = 0, 0, 0
+local moved, removed = {}, {}
+for k, item in ipairs(items) do
+  local i, nd = item.i, item.nd
+  local m, action, score, rev, blob, records = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+      ARGV[i + 4], ARGV[i + 5]
+  if tonumber(scores[k]) ~= lease then
     lost = lost + 1
   else
-    redis.call('HDEL', KEYS[2], m)
     local t, p, id = string.match(m, '^([^|]+)|([^|]+)|([^|]+)')
     local prefix = 'trellis:rem:{' .. t .. ':' .. p .. '}'
-    local occ, dlv = prefix .. ':occ:' .. id, prefix .. ':dlv:' .. id
-    for k = 0, nd - 1 do
-      local a = d + k * 5
-      local field, sched = ARGV[a], ARGV[a + 3]
-      -- Completed (done, skipped) or paused before delivery: not delivered.
-      local st = redis.call('HGET', occ, sched)
-      local final = st and (string.sub(st, 1, 4) == 'done' or string.sub(st, 1, 7) == 'skipped')
-      if not final and redis.call('HEXISTS', dlv, field) == 0 then
-        local eid = redis.call('XADD', ARGV[2] .. t, 'MINID', '~', minid, '*',
-                               'u', ARGV[a + 2], 'k', ARGV[a + 1], 'd', ARGV[a + 4])
-        redis.call('HSET', dlv, field, eid)
+    local occ = prefix .. ':occ:' .. id
+    for j = 0, nd - 1 do
+      local a = i + 7 + j * 5
+      local sched = ARGV[a + 3]
+      -- Completed (done, skipped) or skipped in a pause before it was delivered: not delivered.
+      local st = redis.call('HGET', occ, sched) or ''
+      local deliver = not (string.sub(st, 1, 4) == 'done' or string.sub(st, 1, 7) == 'skipped')
+      if deliver then
+        redis.call('XADD', ARGV[2] .. t, 'MINID', '~', minid, '*', 'u', ARGV[a + 2],
+                   'k', ARGV[a + 1], 'm', ARGV[a], 'd', ARGV[a + 4])
         delivered = delivered + 1
       end
     end
@@ -83,9 +102,10 @@ for _ = 1, tonumber(ARGV[4]) do
       end
     end
     if action == 's' then
-      redis.call('ZADD', KEYS[1], score, m)
+      moved[#moved + 1] = score
+      moved[#moved + 1] = m
     else
-      redis.call('ZREM', KEYS[1], m)
+      removed[#removed + 1] = m
       if string.find(m, '|snooze|', 1, true) then
         redis.call('SREM', prefix .. ':snz:' .. id, m)
       end
@@ -100,6 +120,8 @@ for _ = 1, tonumber(ARGV[4]) do
     completed = completed + 1
   end
 end
+if #moved > 0 then redis.call('ZADD', KEYS[1], unpack(moved)) end
+if #removed > 0 then redis.call('ZREM', KEYS[1], unpack(removed)) end
 return {completed, lost, delivered}
 )lua");
 
@@ -120,20 +142,23 @@ end
 return 1
 )lua");
 
-// Shared by the poll and ack scripts: takes entry `eid` from the stream that holds it (its owner
-// count and its owner record); returns the attempts so far (0 when nobody held it).
+// Shared by the poll and ack scripts: takes delivery `key` from the stream that holds it (its
+// owner record, and one off the owner's count); returns the owner record's "<consumer>|<attempt>|
+// <entry id>" or nil when nobody holds it.
 constexpr absl::string_view kReleaseLua = R"lua(
-local function release(own, eid)
-  local o = redis.call('HGET', own, eid)
-  if not o then return 0 end
-  local sep = string.find(o, '|', 1, true)
-  local c = '#' .. string.sub(o, 1, sep - 1)
+local function release(inf, own, key)
+  local o = redis.call('HGET', own, key)
+  if not o then return nil end
+  local c = '#' .. string.match(o, '^([^|]+)')
   if redis.call('HINCRBY', own, c, -1) <= 0 then redis.call('HDEL', own, c) end
-  redis.call('HDEL', own, eid)
-  return tonumber(string.sub(o, sep + 1))
+  redis.call('HDEL', own, key)
+  redis.call('ZREM', inf, key)
+  return o
 end
 )lua";
 
+// Deliveries are known by their key "<patient>|<reminder id>|<dlv field>" in `inf` and `own` (the
+// stream entry carries it as field m), so an acknowledgement finds them from the delivery id alone.
 // KEYS: 3 per bucket: stream, inf, own.
 // ARGV: [1] subscriber (group), [2] consumer, [3] now ms, [4] ack deadline ms, [5] cutoff ms,
 //       [6] max unacked, [7] max batch, [8] kinds filter, [9] first bucket.
@@ -149,47 +174,59 @@ for b = 0, nb - 1 do
 end
 local room = math.min(tonumber(ARGV[6]) - outstanding, tonumber(ARGV[7]))
 local out = {}
-local function take(b, inf, own, eid, attempt, payload)
-  redis.call('ZADD', inf, ARGV[4], eid)
-  redis.call('HSET', own, eid, me .. '|' .. attempt)
-  redis.call('HINCRBY', own, count, 1)
+-- Hand-overs of one bucket, written with one variadic call each at the end of the bucket.
+local pending, owners = {}, {}
+local function take(b, inf, own, key, eid, attempt, payload)
+  pending[#pending + 1] = ARGV[4]
+  pending[#pending + 1] = key
+  owners[#owners + 1] = key
+  owners[#owners + 1] = me .. '|' .. attempt .. '|' .. eid
   out[#out + 1] = {b, eid, attempt, payload}
   room = room - 1
 end
 local first = tonumber(ARGV[9])
--- Redeliveries: handed over before and not acknowledged by their deadline.
-for j = 0, nb - 1 do
-  if room <= 0 then break end
-  local b = (first + j) % nb
-  local s, inf, own = KEYS[b * 3 + 1], KEYS[b * 3 + 2], KEYS[b * 3 + 3]
-  local expired = redis.call('ZRANGEBYSCORE', inf, '-inf', ARGV[3], 'LIMIT', 0, room)
-  for _, eid in ipairs(expired) do
-    local attempts = release(own, eid)
-    redis.call('ZREM', inf, eid)
-    local e = redis.call('XRANGE', s, eid, eid)
-    -- Trimmed, or past the grace window: redelivery stops.
-    if #e == 1 and tonumber(e[1][2][2]) >= cutoff then
-      take(b, inf, own, eid, attempts + 1, e[1][2][6])
-    end
-  end
-end
--- New entries of the subscriber's group.
-for j = 0, nb - 1 do
-  if room <= 0 then break end
-  local b = (first + j) % nb
-  local s, inf, own = KEYS[b * 3 + 1], KEYS[b * 3 + 2], KEYS[b * 3 + 3]
-  local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', ARGV[1], 'c', 'COUNT', room, 'NOACK',
-                      'STREAMS', s, '>')
-  if not ok then
-    -- The group is gone (stream deleted by hand): recreate it; the next poll reads it.
-    redis.call('XGROUP', 'CREATE', s, ARGV[1], '0', 'MKSTREAM')
-  elseif r then
-    for _, e in ipairs(r[1][2]) do
-      local f = e[2]
-      if tonumber(f[2]) >= cutoff and
-          (ARGV[8] == '' or string.find(ARGV[8], ',' .. f[4] .. ',', 1, true)) then
-        take(b, inf, own, e[1], 1, f[6])
+for pass = 1, 2 do
+  for j = 0, nb - 1 do
+    if room <= 0 then break end
+    local b = (first + j) % nb
+    local s, inf, own = KEYS[b * 3 + 1], KEYS[b * 3 + 2], KEYS[b * 3 + 3]
+    local before = #out
+    if pass == 1 then
+      -- Redeliveries: handed over before and not acknowledged by their deadline.
+      local expired = redis.call('ZRANGEBYSCORE', inf, '-inf', ARGV[3], 'LIMIT', 0, room)
+      for _, key in ipairs(expired) do
+        local o = release(inf, own, key)
+        if o then
+          local attempts, eid = string.match(o, '^[^|]+|(%d+)|(.+)$')
+          local e = redis.call('XRANGE', s, eid, eid)
+          -- Trimmed, or past the grace window: redelivery stops.
+          if #e == 1 and tonumber(e[1][2][2]) >= cutoff then
+            take(b, inf, own, key, eid, tonumber(attempts) + 1, e[1][2][8])
+          end
+        end
       end
+    else
+      -- New entries of the subscriber's group.
+      local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', ARGV[1], 'c', 'COUNT', room, 'NOACK',
+                          'STREAMS', s, '>')
+      if not ok then
+        -- The group is gone (stream deleted by hand): recreate it; the next poll reads it.
+        redis.call('XGROUP', 'CREATE', s, ARGV[1], '0', 'MKSTREAM')
+      elseif r then
+        for _, e in ipairs(r[1][2]) do
+          local f = e[2]
+          if tonumber(f[2]) >= cutoff and
+              (ARGV[8] == '' or string.find(ARGV[8], ',' .. f[4] .. ',', 1, true)) then
+            take(b, inf, own, f[6], e[1], 1, f[8])
+          end
+        end
+      end
+    end
+    if #out > before then
+      redis.call('ZADD', inf, unpack(pending))
+      redis.call('HSET', own, unpack(owners))
+      redis.call('HINCRBY', own, count, #out - before)
+      pending, owners = {}, {}
     end
   end
 end
@@ -197,21 +234,24 @@ return {out, outstanding + #out}
 )lua");
 const redis::Script kPollScript("reminders_poll", kPollLua);
 
-// KEYS: [1] dlv, [2] ack (patient), [3] inf, [4] own (bucket, subscriber).
-// ARGV: [1] dlv field, [2] subscriber, [3] now ms.
-// Returns {already (0/1), ack ms}.
+// KEYS: 3 per delivery: ack records (patient), inf, own (bucket, subscriber).
+// ARGV: [1] subscriber, [2] now ms, then 2 per delivery: delivery key, dlv field.
+// Returns per delivery {outcome, ack ms}: 1 acknowledged now, 2 acknowledged before, 0 never
+// handed to this subscriber.
 const std::string kAckLua = absl::StrCat(kReleaseLua, R"lua(
-local missing = 'NOT_FOUND:DELIVERY_NOT_FOUND no such delivery was made to this subscriber'
-local eid = redis.call('HGET', KEYS[1], ARGV[1])
-if not eid then return redis.error_reply(missing) end
-local field = ARGV[2] .. '|' .. ARGV[1]
-local prev = redis.call('HGET', KEYS[2], field)
-if prev then return {1, tonumber(prev)} end
-if not redis.call('HGET', KEYS[4], eid) then return redis.error_reply(missing) end
-release(KEYS[4], eid)
-redis.call('ZREM', KEYS[3], eid)
-redis.call('HSET', KEYS[2], field, ARGV[3])
-return {0, tonumber(ARGV[3])}
+local out = {}
+for k = 0, #KEYS / 3 - 1 do
+  local ack, inf, own = KEYS[k * 3 + 1], KEYS[k * 3 + 2], KEYS[k * 3 + 3]
+  local record = ARGV[1] .. '|' .. ARGV[4 + k * 2]
+  if release(inf, own, ARGV[3 + k * 2]) then
+    redis.call('HSET', ack, record, ARGV[2])
+    out[#out + 1] = {1, tonumber(ARGV[2])}
+  else
+    local prev = redis.call('HGET', ack, record)
+    if prev then out[#out + 1] = {2, tonumber(prev)} else out[#out + 1] = {0, 0} end
+  end
+end
+return out
 )lua");
 const redis::Script kAckScript("reminders_ack", kAckLua);
 
@@ -259,28 +299,34 @@ std::string DeliveryField(int64_t scheduled_ms, bool snooze) {
   return absl::StrCat(scheduled_ms, snooze ? "s" : "");
 }
 
+std::string DeliveryKey(absl::string_view patient, absl::string_view reminder_id,
+                        absl::string_view field) {
+  return absl::StrCat(patient, "|", reminder_id, "|", field);
+}
+
+std::string LeaseScore(absl::Time lease_until) {
+  return absl::StrCat(ToUnixMillisFloor(lease_until), ".5");
+}
+
 std::string OutStreamKey(int bucket, const std::string& tenant) {
   return BucketKey(bucket, absl::StrCat("out:", tenant));
 }
 
-void DispatchStore::Claim(int bucket, absl::Time now, absl::Time lease_until,
-                          const std::string& token, int limit,
+void DispatchStore::Claim(int bucket, absl::Time now, const std::string& lease, int limit,
                           Callback<std::vector<ClaimedEntry>> done, absl::Time deadline) {
   redis_->Eval(kClaimScript, {DueKey(bucket), DueLeaseKey(bucket)},
-               {absl::StrCat(ToUnixMillisFloor(now)), absl::StrCat(ToUnixMillisFloor(lease_until)),
-                token, absl::StrCat(limit)},
+               {absl::StrCat(ToUnixMillisFloor(now)), lease, absl::StrCat(limit)},
                [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
                  std::vector<ClaimedEntry> out;
                  out.reserve(reply->elements.size());
                  for (Reply& item : reply->elements) {
-                   if (item.elements.size() != 4) return done(Corrupt());
+                   if (item.elements.size() != 3) return done(Corrupt());
                    ClaimedEntry e;
                    e.member = std::move(item.elements[0].str);
                    e.due_ms = ParseInt(item.elements[1]);
                    if (!ParseMember(e)) return done(Corrupt());
                    e.reminder = std::move(item.elements[2].str);
-                   e.revision = ParseInt(item.elements[3]);
                    out.push_back(std::move(e));
                  }
                  done(std::move(out));
@@ -288,28 +334,27 @@ void DispatchStore::Claim(int bucket, absl::Time now, absl::Time lease_until,
                {deadline});
 }
 
-void DispatchStore::Complete(int bucket, const std::string& token,
+void DispatchStore::Complete(int bucket, const std::string& lease,
                              const std::vector<EntryCompletion>& items,
                              Callback<CompleteResult> done, absl::Time deadline) {
-  std::vector<std::string> a = {token, BucketKey(bucket, "out:"),
+  std::vector<std::string> a = {lease, BucketKey(bucket, "out:"),
                                 absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention)),
                                 absl::StrCat(items.size())};
   for (const EntryCompletion& c : items) {
     const ClaimedEntry& e = *c.entry;
     a.push_back(e.member);
-    a.push_back(absl::StrCat(e.due_ms));
     a.push_back(c.due == EntryCompletion::Due::kSet   ? "s"
                 : c.due == EntryCompletion::Due::kEnd ? "e"
                                                       : "r");
     a.push_back(absl::StrCat(c.next_due_ms));
-    a.push_back(absl::StrCat(e.revision));
+    a.push_back(absl::StrCat(c.revision));
     a.push_back(c.ended_reminder);
     std::string records;
     for (const auto& [ms, state] : c.records) absl::StrAppend(&records, ms, "=", state, ";");
     a.push_back(std::move(records));
     a.push_back(absl::StrCat(c.deliveries.size()));
     for (const DeliveryWrite& d : c.deliveries) {
-      a.push_back(DeliveryField(d.scheduled_ms, d.snooze));
+      a.push_back(DeliveryKey(e.patient, e.reminder_id, DeliveryField(d.scheduled_ms, d.snooze)));
       a.push_back(absl::StrCat(d.kind));
       a.push_back(absl::StrCat(d.due_ms));
       a.push_back(absl::StrCat(d.scheduled_ms));
@@ -374,21 +419,36 @@ void DispatchStore::Poll(const PollRequest& request, const std::vector<int>& kin
                {deadline});
 }
 
-void DispatchStore::Ack(const std::string& tenant, const std::string& patient,
-                        const std::string& reminder_id, const std::string& field,
-                        const std::string& subscriber, absl::Time now, Callback<AckResult> done,
-                        absl::Time deadline) {
-  redis::PatientKeys keys(kService, tenant, patient);
-  int bucket = DueBucket(tenant, patient);
-  redis_->Eval(kAckScript,
-               {keys.Key({"dlv", reminder_id}), keys.Key({"ack", reminder_id}),
-                SubscriberKey(bucket, "inf", tenant, subscriber),
-                SubscriberKey(bucket, "own", tenant, subscriber)},
-               {field, subscriber, absl::StrCat(ToUnixMillisFloor(now))},
-               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+void DispatchStore::Ack(const std::string& tenant, const std::string& subscriber,
+                        const std::vector<AckItem>& items, absl::Time now,
+                        Callback<std::vector<AckOutcome>> done, absl::Time deadline) {
+  std::vector<std::string> keys;
+  std::vector<std::string> args = {subscriber, absl::StrCat(ToUnixMillisFloor(now))};
+  keys.reserve(items.size() * 3);
+  args.reserve(2 + items.size() * 2);
+  for (const AckItem& item : items) {
+    int bucket = DueBucket(tenant, item.patient);
+    keys.push_back(
+        redis::PatientKeys(kService, tenant, item.patient).Key({"ack", item.reminder_id}));
+    keys.push_back(SubscriberKey(bucket, "inf", tenant, subscriber));
+    keys.push_back(SubscriberKey(bucket, "own", tenant, subscriber));
+    args.push_back(DeliveryKey(item.patient, item.reminder_id, item.field));
+    args.push_back(item.field);
+  }
+  size_t n = items.size();
+  redis_->Eval(kAckScript, std::move(keys), std::move(args),
+               [done = std::move(done), n](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
-                 if (reply->elements.size() != 2) return done(Corrupt());
-                 done(AckResult{reply->elements[0].integer == 1, reply->elements[1].integer});
+                 if (reply->elements.size() != n) return done(Corrupt());
+                 std::vector<AckOutcome> out;
+                 out.reserve(n);
+                 for (const Reply& r : reply->elements) {
+                   if (r.elements.size() != 2) return done(Corrupt());
+                   int64_t code = r.elements[0].integer;
+                   out.push_back(
+                       {.found = code != 0, .already = code == 2, .ack_ms = r.elements[1].integer});
+                 }
+                 done(std::move(out));
                },
                {deadline});
 }

@@ -6,37 +6,42 @@
 //
 // Per due bucket b (hash tag "{due:<b>}", the same slot as the bucket's due index):
 //   trellis:rem:{due:<b>}:due            the due index (reminder_store.h): member -> due ms; while
-//                                        claimed, the score is the lease expiry instead
-//   trellis:rem:{due:<b>}:lease          hash: member -> "<due ms before the claim>|<claim token>"
+//                                        claimed, the score is LeaseScore(lease expiry), "<ms>.5"
+//   trellis:rem:{due:<b>}:lease          hash: member -> its due ms before its latest claim (read
+//                                        only when a lease ran out: a fractional score)
 //   trellis:rem:{due:<b>}:out:<tenant>   stream of deliveries of the bucket's patients of a tenant:
-//                                        fields u (due ms), k (ReminderKind), d (serialized
-//                                        trellis.v1.Delivery without attempt and ack_deadline);
-//                                        one consumer group per subscriber (group = subscriber id,
-//                                        read with NOACK: the group is the subscriber's cursor,
-//                                        `inf`/`own` below are its pending list); trimmed by age
-//                                        (MINID, DispatchStoreOptions::stream_retention)
+//                                        fields u (due ms), k (ReminderKind), m (delivery key,
+//                                        DeliveryKey), d (serialized trellis.v1.Delivery without
+//                                        attempt and ack_deadline); one consumer group per
+//                                        subscriber (group = subscriber id, read with NOACK: the
+//                                        group is the subscriber's cursor, `inf`/`own` below its
+//                                        pending list); trimmed by age (MINID, stream_retention)
 //   trellis:rem:{due:<b>}:inf:<tenant>:<subscriber>
-//                                        zset: stream entry id -> ack deadline (ms) of its latest
+//                                        zset: delivery key -> ack deadline (ms) of its latest
 //                                        hand-over: the deliveries outstanding for the subscriber
 //   trellis:rem:{due:<b>}:own:<tenant>:<subscriber>
-//                                        hash: entry id -> "<consumer>|<attempt>" (which stream
-//                                        holds it, how often it was handed over) and "#<consumer>"
-//                                        -> number of entries that stream holds (its max_unacked)
+//                                        hash: delivery key -> "<consumer>|<attempt>|<entry id>"
+//                                        (which stream holds it, how often it was handed over,
+//                                        where it is) and "#<consumer>" -> number of deliveries
+//                                        that stream holds (its max_unacked)
 // Per tenant ("{<tenant>}"):
 //   trellis:rem:{<tenant>}:subs          hash: subscriber -> kinds filter (",1,3," or "" for all),
 //                                        fixed by the subscriber's first stream
 // Per patient (the reminder keys' slot, "trellis:rem:{<tenant>:<patient>}"):
-//   dlv:<id>                             hash: "<scheduled ms>" or "<scheduled ms>s" (snooze) ->
-//                                        stream entry id: the delivery exists (never entered
-//                                        twice) and where AckDelivery finds it
 //   ack:<id>                             hash: "<subscriber>|<dlv field>" -> ack time (ms)
+//   occ:<id>, occt:<id>                  occurrence records (reminder_store.h): the dispatcher adds
+//                                        "missed" and "skipped_paused", and delivers nothing whose
+//                                        record is final (done, skipped*)
 //
-// Claim: the due entries of a bucket with score <= now get score = lease expiry and a lease
-// record; a dispatcher that dies leaves them to come due again at the expiry, when another one
-// claims them with the original due time (kept in the lease record). Complete: only with the
-// claim's token still in the lease record (a write that moved the entry meanwhile deleted it),
-// one EVALSHA per batch enters the deliveries into the tenant's stream, adds the occurrence records
-// and moves (or removes) the due entry: an occurrence enters a stream at most once.
+// Claim: the due entries of a bucket with score <= now get score = LeaseScore(now + lease) and
+// their due time in the lease hash; a dispatcher that dies leaves them to come due again at the
+// expiry, when another one claims them with the original due time. Complete: only for entries
+// whose score is still the claim's lease score (a later claim has a later one; a write that moved
+// the entry set a whole number), one EVALSHA per batch enters the deliveries into the tenant's
+// stream, adds the occurrence records and moves (or removes) the due entry: an occurrence enters a
+// stream at most once. The scripts use variadic calls per batch where they can (ZADD, HSET, MGET,
+// ZMSCORE): per-call overhead in Lua, more than the work itself, is what a burst of 100 000
+// occurrences pays for.
 //
 // REDIS CLUSTER: the claim and complete scripts read and write the patients' keys besides the
 // bucket's, like the reminder write script (see the note in reminder_store.cc); the poll script
@@ -49,6 +54,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/redis/client.h"
 
@@ -70,7 +76,6 @@ struct ClaimedEntry {
   int64_t due_ms = 0;        // due time before the claim (lease-independent)
   int64_t scheduled_ms = 0;  // the occurrence: due_ms, or the snoozed occurrence's instant
   std::string reminder;      // serialized trellis.v1.Reminder; empty when it no longer exists
-  int64_t revision = 0;
 };
 
 // A delivery to enter into the tenant's stream.
@@ -85,6 +90,7 @@ struct DeliveryWrite {
 // What to do with one claimed entry.
 struct EntryCompletion {
   const ClaimedEntry* entry = nullptr;  // not owned
+  int64_t revision = 0;                 // the reminder's revision as claimed (kEnd checks it)
   enum class Due { kSet, kRemove, kEnd };
   Due due = Due::kRemove;
   int64_t next_due_ms = 0;     // kSet
@@ -124,9 +130,17 @@ struct PollResult {
   int outstanding = 0;  // held by this consumer after the poll
 };
 
-struct AckResult {
-  bool already = false;
-  int64_t ack_ms = 0;
+// One delivery to acknowledge: the reminder and DeliveryField of the delivery.
+struct AckItem {
+  std::string patient;
+  std::string reminder_id;
+  std::string field;
+};
+
+struct AckOutcome {
+  bool found = false;    // false: never handed to the subscriber (or trimmed before delivery)
+  bool already = false;  // acknowledged before
+  int64_t ack_ms = 0;    // the (first) acknowledgement
 };
 
 class DispatchStore {
@@ -137,12 +151,13 @@ class DispatchStore {
   explicit DispatchStore(redis::RedisClient* redis, DispatchStoreOptions options = {})
       : redis_(redis), options_(options) {}
 
-  // Claims up to `limit` entries of `bucket` due at `now` under `token` until `lease_until`.
-  void Claim(int bucket, absl::Time now, absl::Time lease_until, const std::string& token,
-             int limit, Callback<std::vector<ClaimedEntry>> done, absl::Time deadline);
+  // Claims up to `limit` entries of `bucket` due at `now`, giving them score `lease`
+  // (LeaseScore of the lease expiry).
+  void Claim(int bucket, absl::Time now, const std::string& lease, int limit,
+             Callback<std::vector<ClaimedEntry>> done, absl::Time deadline);
 
-  // Applies completions of entries claimed from `bucket` under `token` (one EVALSHA).
-  void Complete(int bucket, const std::string& token, const std::vector<EntryCompletion>& items,
+  // Applies completions of entries claimed from `bucket` with `lease` (one EVALSHA).
+  void Complete(int bucket, const std::string& lease, const std::vector<EntryCompletion>& items,
                 Callback<CompleteResult> done, absl::Time deadline);
 
   // Registers `subscriber` with `kinds` (sorted ReminderKind values; empty: all) and creates its
@@ -156,19 +171,26 @@ class DispatchStore {
   void Poll(const PollRequest& request, const std::vector<int>& kinds, Callback<PollResult> done,
             absl::Time deadline);
 
-  // Acknowledges the delivery `field` ("<scheduled ms>" or "<scheduled ms>s") of a reminder for
-  // `subscriber`. NOT_FOUND when it was never handed to the subscriber.
-  void Ack(const std::string& tenant, const std::string& patient, const std::string& reminder_id,
-           const std::string& field, const std::string& subscriber, absl::Time now,
-           Callback<AckResult> done, absl::Time deadline);
+  // Acknowledges deliveries of `subscriber` (one EVALSHA for all of them); an outcome per item, in
+  // order.
+  void Ack(const std::string& tenant, const std::string& subscriber,
+           const std::vector<AckItem>& items, absl::Time now,
+           Callback<std::vector<AckOutcome>> done, absl::Time deadline);
 
  private:
   redis::RedisClient* redis_;
   DispatchStoreOptions options_;
 };
 
-// "<scheduled ms>" or "<scheduled ms>s": a delivery's field in dlv:<id> and ack:<id>.
+// "<scheduled ms>" or "<scheduled ms>s": identifies a delivery among its reminder's (ack:<id>).
 std::string DeliveryField(int64_t scheduled_ms, bool snooze);
+
+// "<patient>|<reminder id>|<dlv field>": a delivery's key in a subscriber's pending list.
+std::string DeliveryKey(absl::string_view patient, absl::string_view reminder_id,
+                        absl::string_view field);
+
+// "<Unix ms of lease_until>.5": the score of a claimed due entry.
+std::string LeaseScore(absl::Time lease_until);
 
 // The bucket's stream of a tenant: "trellis:rem:{due:<b>}:out:<tenant>".
 std::string OutStreamKey(int bucket, const std::string& tenant);

@@ -13,7 +13,8 @@
 //                        ("skipped_paused", written by ResumeReminder with HSETNX so it never
 //                        overwrites an outcome; RecordCompletion writes "done", "skipped",
 //                        "snoozed", with "+s" appended once the occurrence was snoozed: "done+s";
-//                        the dispatcher will add "delivered" and "missed")
+//                        the dispatcher adds "missed" and "skipped_paused"; a delivery adds
+//                        nothing: see dispatch_plan.h)
 //   occt:<id>            zset of the same instants (member = score = Unix ms): the bounded window
 //                        reads of GetAdherence (ZRANGEBYSCORE) without scanning the hash
 //   snz:<id>             set of the reminder's pending snooze members in the due index (below), so
