@@ -466,11 +466,26 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::SubmitQuestionnaire(
 }
 
 // ---------------------------------------------------------------------------------------------
-// BatchRecordMeasurements: items are validated and stored as they arrive, at most
-// options.batch_in_flight writes at once (reading pauses while the window is full), and the
-// results are answered in arrival order after the client half-closes.
+// BatchRecordMeasurements: buffer, then write. The stream is read to its end first; each item is
+// checked on its own as it arrives (client_index unique, exactly one item, request_id present,
+// size), and nothing is stored before the client half-closes. So a stream that turns out too
+// long (its 10 001st item) is refused with nothing stored, and so is a cancelled one. Then the
+// buffered items are validated fully and stored, at most options.batch_in_flight at once, and the
+// results answered in arrival order.
+//
+// Why not one atomic write of the whole batch: items may be for several patients (several Redis
+// Cluster slots, so no single script), and one bad item must not reject the rest. What is
+// guaranteed is "nothing is stored from a stream the server refuses as a whole"; a store failure
+// during the writes still ends the call with UNAVAILABLE after some items were stored, which the
+// items' request_ids make safe to re-send.
+//
+// The buffer is bounded: at most kMaxBatchItems items of at most kMaxBatchItemBytes each.
 
 namespace {
+
+// The largest valid item (a 2000-character note of 4-byte characters, ids, a goal name and nine
+// answers) is under 9 KiB; the limit only keeps a stream of 4 MiB messages out of memory.
+constexpr size_t kMaxBatchItemBytes = 16 * 1024;
 
 class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasurementsRequest> {
  public:
@@ -483,58 +498,105 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
       return;
     }
     who_ = *std::move(who);
-    read_pending_ = true;
     StartRead(&request_);
   }
 
+  // Reads run one at a time: nothing else touches the buffer until the writes start.
   void OnReadDone(bool ok) override {
-    bool read_next = false;
-    bool finish = false;
-    v1::BatchRecordMeasurementsRequest item;
-    size_t slot = 0;
-    bool dispatch = false;
+    if (!ok) {
+      // Half-closed, or the call is gone (cancelled, deadline): store only in the first case.
+      if (ctx_->IsCancelled()) {
+        Finish(ToGrpcStatus(absl::CancelledError("the batch was cancelled; nothing was stored")));
+        return;
+      }
+      Pump();
+      return;
+    }
+    bool too_many = false;
     {
       absl::MutexLock lock(&mu_);
-      read_pending_ = false;
-      if (!ok || finished_ || fatal_.has_value()) {
-        reading_done_ = true;
-      } else if (++count_ > kMaxBatchItems) {
-        reading_done_ = true;
-        fatal_ = InvalidField("items",
-                              absl::StrCat("a stream carries at most ", kMaxBatchItems, " items"));
-      } else {
-        slot = results_.size();
-        v1::BatchItemResult& r = results_.emplace_back();
-        r.set_client_index(request_.client_index());
-        if (!seen_.insert(request_.client_index()).second) {
-          *r.mutable_error() =
-              RpcStatusOf(InvalidField("client_index", "is repeated in this stream"));
-        } else if (request_.item_case() == v1::BatchRecordMeasurementsRequest::ITEM_NOT_SET) {
-          *r.mutable_error() =
-              RpcStatusOf(InvalidField("item", "one of measurement or questionnaire is required"));
-        } else {
-          item = std::move(request_);
-          dispatch = true;
-          ++in_flight_;
-        }
-      }
-      read_next = NextReadLocked();
-      finish = ShouldFinishLocked();
+      too_many = results_.size() == static_cast<size_t>(kMaxBatchItems);
+      if (!too_many) Buffer(std::move(request_));
     }
-    if (dispatch) Dispatch(slot, std::move(item));
-    if (read_next) StartRead(&request_);
-    if (finish) Complete();
+    if (too_many) {
+      Finish(ToGrpcStatus(
+          InvalidField("items", absl::StrCat("a stream carries at most ", kMaxBatchItems,
+                                             " items; none of them was stored"))));
+      return;
+    }
+    request_.Clear();
+    StartRead(&request_);
   }
 
   void OnDone() override { delete this; }
 
  private:
+  // Records the item's result slot; keeps the item for writing unless it is already refused.
+  void Buffer(v1::BatchRecordMeasurementsRequest item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t slot = results_.size();
+    v1::BatchItemResult& r = results_.emplace_back();
+    r.set_client_index(item.client_index());
+    absl::Status refused;
+    if (!seen_.insert(item.client_index()).second) {
+      refused = InvalidField("client_index", "is repeated in this stream");
+    } else if (item.ByteSizeLong() > kMaxBatchItemBytes) {
+      refused = InvalidField("item", absl::StrCat("is larger than ", kMaxBatchItemBytes, " bytes"));
+    } else if (item.item_case() == v1::BatchRecordMeasurementsRequest::ITEM_NOT_SET) {
+      refused = InvalidField("item", "one of measurement or questionnaire is required");
+    } else if (item.has_measurement() && item.measurement().request_id().empty()) {
+      refused = InvalidField("measurement.request_id", "is required in a batch");
+    } else if (item.has_questionnaire() && item.questionnaire().request_id().empty()) {
+      refused = InvalidField("questionnaire.request_id", "is required in a batch");
+    }
+    if (!refused.ok()) {
+      *r.mutable_error() = RpcStatusOf(refused);
+      return;
+    }
+    pending_.push_back({slot, std::move(item)});
+  }
+
+  // Starts writes while the window has room, and completes the call after the last one. A call
+  // made while the loop runs (a write that completed at once, or on another thread) only asks the
+  // loop to look again, so items refused without a store call cannot recurse 10 000 deep.
+  void Pump() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (pumping_) {
+        repump_ = true;
+        return;
+      }
+      pumping_ = true;
+    }
+    for (;;) {
+      std::optional<Pending> next;
+      bool finish = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!fatal_.has_value() && next_ < pending_.size() && in_flight_ < max_in_flight_) {
+          next = std::move(pending_[next_++]);
+          ++in_flight_;
+        } else if (repump_) {
+          repump_ = false;
+          continue;
+        } else {
+          pumping_ = false;
+          finish =
+              !finished_ && in_flight_ == 0 && (fatal_.has_value() || next_ == pending_.size());
+          finished_ = finished_ || finish;
+        }
+      }
+      if (!next.has_value()) {
+        if (finish) Complete();
+        return;
+      }
+      Dispatch(next->slot, std::move(next->item));
+    }
+  }
+
   void Dispatch(size_t slot, v1::BatchRecordMeasurementsRequest item) {
     absl::Time deadline = DeadlineOf(*ctx_);
     auto done = [this, slot,
                  questionnaire = item.has_questionnaire()](absl::StatusOr<RecordOutcome> r) {
-      bool read_next = false;
-      bool finish = false;
       {
         absl::MutexLock lock(&mu_);
         --in_flight_;
@@ -552,37 +614,14 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
           *result.mutable_error() =
               RpcStatusOf(Reroot(r.status(), questionnaire ? "questionnaire" : ""));
         }
-        read_next = NextReadLocked();
-        finish = ShouldFinishLocked();
       }
-      if (read_next) StartRead(&request_);
-      if (finish) Complete();
+      Pump();
     };
     if (item.has_measurement()) {
-      if (item.measurement().request_id().empty()) {
-        return done(InvalidField("measurement.request_id", "is required in a batch"));
-      }
       handler_->Record(who_, item.measurement(), deadline, std::move(done));
     } else {
-      if (item.questionnaire().request_id().empty()) {
-        return done(InvalidField("request_id", "is required in a batch"));
-      }
       handler_->Submit(who_, item.questionnaire(), deadline, std::move(done));
     }
-  }
-
-  bool NextReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_done_ || read_pending_ || finished_ || fatal_.has_value()) return false;
-    if (in_flight_ >= max_in_flight_) return false;
-    read_pending_ = true;
-    return true;
-  }
-
-  bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || in_flight_ > 0) return false;
-    if (!reading_done_ && !fatal_.has_value()) return false;
-    finished_ = true;
-    return true;
   }
 
   // Runs once, with no write in flight.
@@ -612,6 +651,11 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
     Finish(ToGrpcStatus(status));
   }
 
+  struct Pending {
+    size_t slot;  // index in results_
+    v1::BatchRecordMeasurementsRequest item;
+  };
+
   MeasurementServiceHandler* handler_;
   grpc::CallbackServerContext* ctx_;
   v1::BatchRecordMeasurementsResponse* response_;
@@ -619,12 +663,13 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
   auth::Identity who_;
   v1::BatchRecordMeasurementsRequest request_;  // the read buffer
   absl::Mutex mu_;
-  std::vector<v1::BatchItemResult> results_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::BatchItemResult> results_ ABSL_GUARDED_BY(mu_);  // one per item read
+  std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);              // items to write, in order
   std::set<int64_t> seen_ ABSL_GUARDED_BY(mu_);
-  int count_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // the next pending_ item to write
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  bool read_pending_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
+  bool repump_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Status> fatal_ ABSL_GUARDED_BY(mu_);
 };

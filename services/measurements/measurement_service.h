@@ -5,9 +5,6 @@
 // callback.
 //
 // Known deviations from the proto comments:
-//   BatchRecordMeasurements stores items as they arrive (bounded in-flight writes), so a stream
-//     of more than 10 000 items ends with INVALID_ARGUMENT "items" after the first 10 000 were
-//     stored (the contract says nothing is stored); their request_ids make a re-send safe.
 //   ListSafetyFlags without `patient` and with open_only may return short pages.
 
 #include <functional>
@@ -38,7 +35,8 @@ struct MeasurementServiceOptions {
   std::function<std::shared_ptr<grpc::Channel>()> goals_channel;
   // Longest wait for GoalService (also capped by the caller's deadline).
   absl::Duration peer_timeout = absl::Seconds(2);
-  // Writes of one BatchRecordMeasurements stream in flight at once.
+  // Writes of one BatchRecordMeasurements stream in flight at once (they start once the client
+  // half-closes the stream).
   int batch_in_flight = 32;
 };
 

@@ -116,6 +116,15 @@ v1::RecordMeasurementRequest Mood(const std::string& patient, double value,
   return req;
 }
 
+// A batch item recording a mood value of patient p1.
+v1::BatchRecordMeasurementsRequest MoodItem(int64_t client_index, double value,
+                                            const std::string& request_id) {
+  v1::BatchRecordMeasurementsRequest item;
+  item.set_client_index(client_index);
+  *item.mutable_measurement() = Mood("p1", value, request_id);
+  return item;
+}
+
 class MeasurementServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -162,6 +171,24 @@ class MeasurementServiceTest : public ::testing::Test {
     grpc::Status s = goals_->CreateGoal(Ctx().get(), req, &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out;
+  }
+
+  // How many measurements `patient` has (up to 1000).
+  int StoredMeasurements(const std::string& patient = "p1") {
+    v1::ListMeasurementsRequest list;
+    list.set_patient(patient);
+    list.set_page_size(1000);
+    v1::ListMeasurementsResponse resp;
+    grpc::Status s = stub_->ListMeasurements(Ctx().get(), list, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.measurements_size();
+  }
+
+  // The size of p1's index of all measurements, read from Redis itself.
+  std::string P1IndexSize() {
+    auto size = fixture_.redis_server().Command(
+        {"ZCARD", redis::PatientKeys("meas", "t1", "p1").Key({"all"})});
+    return size.ok() ? *size : size.status().ToString();
   }
 
   grpc::Status Progress(const std::string& goal, v1::GoalProgress* out) {
@@ -290,11 +317,7 @@ TEST_F(MeasurementServiceTest, RecordMeasurementRetriesReturnTheFirstResult) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(ReasonOf(s), "REQUEST_ID_REUSED");
 
-  v1::ListMeasurementsRequest list;
-  list.set_patient("p1");
-  v1::ListMeasurementsResponse resp;
-  ASSERT_TRUE(stub_->ListMeasurements(Ctx().get(), list, &resp).ok());
-  EXPECT_EQ(resp.measurements_size(), 1);
+  EXPECT_EQ(StoredMeasurements(), 1);
 }
 
 TEST_F(MeasurementServiceTest, RecordMeasurementNamesBadFields) {
@@ -471,11 +494,7 @@ TEST_F(MeasurementServiceTest, SubmitQuestionnaireNamesBadAnswers) {
   EXPECT_TRUE(FieldsOf(s).count("instrument"));
 
   // Nothing was stored.
-  v1::ListMeasurementsRequest list;
-  list.set_patient("p1");
-  v1::ListMeasurementsResponse resp;
-  ASSERT_TRUE(stub_->ListMeasurements(Ctx().get(), list, &resp).ok());
-  EXPECT_EQ(resp.measurements_size(), 0);
+  EXPECT_EQ(StoredMeasurements(), 0);
 }
 
 TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
@@ -510,6 +529,9 @@ TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
     *bad_questionnaire.mutable_questionnaire() = Phq9("p1", 12, 0, "b-q-bad");
     bad_questionnaire.mutable_questionnaire()->mutable_answers(2)->set_value(9);
     EXPECT_TRUE(writer->Write(bad_questionnaire));
+    auto questionnaire_without_request_id = item(104);
+    *questionnaire_without_request_id.mutable_questionnaire() = Phq9("p1", 3);
+    EXPECT_TRUE(writer->Write(questionnaire_without_request_id));
     writer->WritesDone();
     return writer->Finish();
   };
@@ -517,9 +539,9 @@ TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
   v1::BatchRecordMeasurementsResponse resp;
   grpc::Status s = send(&resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(resp.results_size(), 25);
+  ASSERT_EQ(resp.results_size(), 26);
   EXPECT_EQ(resp.accepted_count(), 21);
-  EXPECT_EQ(resp.rejected_count(), 4);
+  EXPECT_EQ(resp.rejected_count(), 5);
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(resp.results(i).client_index(), i);
     EXPECT_FALSE(resp.results(i).measurement().empty()) << i;
@@ -532,6 +554,7 @@ TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
   EXPECT_FALSE(resp.results(23).measurement().empty());
   ASSERT_EQ(resp.results(23).safety_flags_size(), 1);
   EXPECT_TRUE(FieldsOfDetails(resp.results(24).error()).count("questionnaire.answers[2].value"));
+  EXPECT_TRUE(FieldsOfDetails(resp.results(25).error()).count("questionnaire.request_id"));
 
   // Re-sending the whole batch is safe: duplicates, nothing stored twice.
   v1::BatchRecordMeasurementsResponse again;
@@ -541,36 +564,67 @@ TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
     EXPECT_TRUE(again.results(i).duplicate()) << i;
     EXPECT_EQ(again.results(i).measurement(), resp.results(i).measurement());
   }
-  v1::ListMeasurementsRequest list;
-  list.set_patient("p1");
-  list.set_page_size(1000);
-  v1::ListMeasurementsResponse all;
-  ASSERT_TRUE(stub_->ListMeasurements(Ctx().get(), list, &all).ok());
-  EXPECT_EQ(all.measurements_size(), 21);
+  EXPECT_EQ(StoredMeasurements(), 21);
 }
 
-TEST_F(MeasurementServiceTest, BatchRefusesMoreThanTenThousandItemsAndUnauthenticatedCalls) {
-  {
-    grpc::ClientContext bare;
-    v1::BatchRecordMeasurementsResponse resp;
-    auto writer = stub_->BatchRecordMeasurements(&bare, &resp);
-    writer->WritesDone();
-    EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  }
+TEST_F(MeasurementServiceTest, BatchRefusesUnauthenticatedCalls) {
+  grpc::ClientContext bare;
+  v1::BatchRecordMeasurementsResponse resp;
+  auto writer = stub_->BatchRecordMeasurements(&bare, &resp);
+  writer->WritesDone();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(MeasurementServiceTest, BatchOfMoreThanTenThousandItemsIsRefusedWithNothingStored) {
   auto ctx = Ctx();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
   v1::BatchRecordMeasurementsResponse resp;
   auto writer = stub_->BatchRecordMeasurements(ctx.get(), &resp);
-  for (int i = 0; i <= 10000; ++i) {
-    v1::BatchRecordMeasurementsRequest r;
-    r.set_client_index(i);
-    *r.mutable_measurement() = Mood("p1", i % 11, absl::StrCat("big-", i));
-    if (!writer->Write(r)) break;
+  for (int i = 0; i <= 10000; ++i) {  // 10 001 valid items
+    if (!writer->Write(MoodItem(i, i % 11, absl::StrCat("big-", i)))) break;
   }
   writer->WritesDone();
   grpc::Status s = writer->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(FieldsOf(s).count("items")) << s.error_message();
+  EXPECT_EQ(resp.results_size(), 0);
+
+  EXPECT_EQ(StoredMeasurements(), 0);
+  EXPECT_EQ(P1IndexSize(), "0");
+}
+
+TEST_F(MeasurementServiceTest, ACancelledBatchStoresNothing) {
+  auto ctx = Ctx();
+  v1::BatchRecordMeasurementsResponse resp;
+  auto writer = stub_->BatchRecordMeasurements(ctx.get(), &resp);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(writer->Write(MoodItem(i, 5, absl::StrCat("cancelled-", i))));
+  }
+  ctx->TryCancel();  // the app gave up before half-closing
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  // Shutting the server down waits for the call to end on its side too (a batch that wrote
+  // would finish only after its writes), so what Redis holds now is final.
+  fixture_.StopHost();
+  EXPECT_EQ(P1IndexSize(), "0");
+}
+
+TEST_F(MeasurementServiceTest, BatchRefusesAnOversizedItemAndStoresTheRest) {
+  auto ctx = Ctx();
+  v1::BatchRecordMeasurementsResponse resp;
+  auto writer = stub_->BatchRecordMeasurements(ctx.get(), &resp);
+  v1::BatchRecordMeasurementsRequest big = MoodItem(1, 5, "oversized");
+  big.mutable_measurement()->mutable_measurement()->set_note(std::string(20000, 'x'));
+  ASSERT_TRUE(writer->Write(big));
+  ASSERT_TRUE(writer->Write(MoodItem(2, 5, "fine")));
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.results_size(), 2);
+  EXPECT_EQ(resp.results(0).error().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(FieldsOfDetails(resp.results(0).error()).count("item"));
+  EXPECT_FALSE(resp.results(1).measurement().empty());
+  EXPECT_EQ(resp.accepted_count(), 1);
 }
 
 TEST_F(MeasurementServiceTest, AFlatSeriesStallsAndTheSummaryListsTheGoalForReview) {
