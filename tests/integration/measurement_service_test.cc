@@ -18,12 +18,16 @@
 #include "services/goals/goal_service.h"
 #include "services/measurements/domain/proto_time.h"
 #include "services/measurements/measurement_service.h"
+#include "tests/support/measurement_requests.h"
 #include "tests/support/service_fixture.h"
 
 namespace trellis::measurements {
 namespace {
 
 namespace v1 = ::trellis::v1;
+using testing::Date;
+using testing::Phq9;
+using testing::Phq9Goal;
 using testing::ServiceFixture;
 
 std::string ReasonOfDetails(const google::rpc::Status& details) {
@@ -53,58 +57,6 @@ google::rpc::Status DetailsOf(const grpc::Status& s) {
 
 std::string ReasonOf(const grpc::Status& s) { return ReasonOfDetails(DetailsOf(s)); }
 std::set<std::string> FieldsOf(const grpc::Status& s) { return FieldsOfDetails(DetailsOf(s)); }
-
-v1::LocalDate Date(int y, int m, int d) {
-  v1::LocalDate date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
-
-// An ACTIVE PHQ-9 goal that passes SMART on the fixture's clock (2026-01-05).
-v1::Goal Phq9Goal(const std::string& patient = "p1") {
-  v1::Goal g;
-  g.set_patient(patient);
-  g.set_title("Reduce PHQ-9 score from 18 to 9");
-  g.set_description(
-      "Practice breathing exercises for 15 minutes daily and complete a PHQ-9 every week");
-  g.set_category(v1::GOAL_CATEGORY_SYMPTOM_MANAGEMENT);
-  g.set_priority(v1::GOAL_PRIORITY_HIGH);
-  g.set_lifecycle_status(v1::GOAL_LIFECYCLE_STATUS_ACTIVE);
-  auto* m = g.mutable_measure();
-  m->set_metric("phq9");
-  m->set_direction(v1::MEASURE_DIRECTION_DECREASE);
-  m->set_baseline(18);
-  m->set_target(9);
-  *g.mutable_start_date() = Date(2026, 1, 5);
-  *g.mutable_due_date() = Date(2026, 4, 6);
-  g.add_addresses()->set_text("depressed mood");
-  g.set_expressed_by(v1::GOAL_EXPRESSED_BY_CLIENT);
-  g.set_agreement(v1::GOAL_AGREEMENT_AGREED);
-  return g;
-}
-
-// PHQ-9 answers (items 1..9) summing to `total` with item 9 = `item9`.
-v1::SubmitQuestionnaireRequest Phq9(const std::string& patient, int total, int item9 = 0,
-                                    const std::string& request_id = "") {
-  v1::SubmitQuestionnaireRequest req;
-  req.set_patient(patient);
-  req.set_instrument("phq9");
-  req.set_request_id(request_id);
-  int left = total - item9;
-  for (int item = 1; item <= 8; ++item) {
-    int v = std::min(3, left);
-    left -= v;
-    auto* a = req.add_answers();
-    a->set_item(item);
-    a->set_value(v);
-  }
-  auto* a = req.add_answers();
-  a->set_item(9);
-  a->set_value(item9);
-  return req;
-}
 
 v1::RecordMeasurementRequest Mood(const std::string& patient, double value,
                                   const std::string& request_id = "") {
