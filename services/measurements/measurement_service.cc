@@ -17,11 +17,13 @@
 #include "common/server/peer.h"
 #include "common/server/rpc.h"
 #include "common/status/status.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/status.pb.h"
 #include "services/measurements/domain/fhir_observation.h"
 #include "services/measurements/domain/metric_definition.h"
 #include "services/measurements/domain/proto_time.h"
 #include "services/measurements/domain/questionnaire_scoring.h"
+#include "services/measurements/domain/tenant_settings.h"
 
 ABSL_FLAG(std::string, goals_addr, "127.0.0.1:50051",
           "GoalService address, for reading goals on a cache miss and the patient summary "
@@ -37,6 +39,7 @@ using server::Finish;
 constexpr int kMaxBatchItems = 10000;
 constexpr int kMaxExportMetrics = 50;
 constexpr absl::Duration kServiceTokenTtl = absl::Hours(1);
+constexpr size_t kMaxCachedTenants = 10000;
 
 absl::Status PermissionDenied(absl::string_view what) {
   return WithReason(absl::PermissionDeniedError(what), "PERMISSION_DENIED");
@@ -157,7 +160,11 @@ absl::Time GoalStart(const v1::Goal& goal) {
 
 MeasurementServiceHandler::MeasurementServiceHandler(const server::ServiceEnv& env,
                                                      MeasurementServiceOptions options)
-    : env_(env), options_(std::move(options)), store_(env.redis), calculator_(options_.progress) {}
+    : env_(env),
+      options_(std::move(options)),
+      store_(env.redis),
+      settings_(options_.settings_ttl, kMaxCachedTenants),
+      calculator_(options_.progress) {}
 
 absl::StatusOr<auth::Identity> MeasurementServiceHandler::Authenticate(
     const grpc::CallbackServerContext& ctx) const {
@@ -196,26 +203,35 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListInstruments(
     return Finish(reactor, InvalidField("page_token", "is not a page token of this call")), reactor;
   }
   size_t page_size = request->page_size() == 0 ? 100 : request->page_size();
-  store_.ListTenantMetrics(
-      who->tenant,
-      [this, reactor, response, kinds, offset, page_size,
-       filters](absl::StatusOr<std::vector<v1::Metric>> tenant_metrics) {
-        if (!tenant_metrics.ok()) return Finish(reactor, tenant_metrics.status());
-        std::vector<v1::Metric> all = clinical::ConfiguredBuiltIns(options_.progress.instruments);
-        for (auto& m : *tenant_metrics) all.push_back(std::move(m));
-        std::vector<v1::Metric> filtered;
-        for (auto& m : all) {
-          if (kinds.empty() || kinds.count(m.kind()) > 0) filtered.push_back(std::move(m));
-        }
-        for (size_t i = offset; i < filtered.size() && i < offset + page_size; ++i) {
-          *response->add_metrics() = filtered[i];
-        }
-        if (offset + page_size < filtered.size()) {
-          response->set_next_page_token(EncodePageToken(absl::StrCat(offset + page_size), filters));
-        }
-        Finish(reactor, absl::OkStatus());
-      },
-      DeadlineOf(*ctx));
+  absl::Time deadline = DeadlineOf(*ctx);
+  std::string tenant = who->tenant;
+  TenantInstrumentConfig(
+      tenant, deadline,
+      [this, reactor, response, tenant, kinds, offset, page_size, filters,
+       deadline](absl::StatusOr<clinical::InstrumentConfig> config) {
+        if (!config.ok()) return Finish(reactor, config.status());
+        store_.ListTenantMetrics(
+            tenant,
+            [reactor, response, kinds, offset, page_size, filters,
+             config = *config](absl::StatusOr<std::vector<v1::Metric>> tenant_metrics) {
+              if (!tenant_metrics.ok()) return Finish(reactor, tenant_metrics.status());
+              std::vector<v1::Metric> all = clinical::ConfiguredBuiltIns(config);
+              for (auto& m : *tenant_metrics) all.push_back(std::move(m));
+              std::vector<v1::Metric> filtered;
+              for (auto& m : all) {
+                if (kinds.empty() || kinds.count(m.kind()) > 0) filtered.push_back(std::move(m));
+              }
+              for (size_t i = offset; i < filtered.size() && i < offset + page_size; ++i) {
+                *response->add_metrics() = filtered[i];
+              }
+              if (offset + page_size < filtered.size()) {
+                response->set_next_page_token(
+                    EncodePageToken(absl::StrCat(offset + page_size), filters));
+              }
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      });
   return reactor;
 }
 
@@ -226,14 +242,22 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMetric(grpc::CallbackSer
   auto who = Authenticate(*ctx);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   if (auto s = ValidateId("id", request->id()); !s.ok()) return Finish(reactor, s), reactor;
-  store_.GetMetric(
-      who->tenant, request->id(),
-      [this, reactor, response](absl::StatusOr<v1::Metric> metric) {
-        if (!metric.ok()) return Finish(reactor, metric.status());
-        *response = Configured(*metric, options_.progress.instruments);
-        Finish(reactor, absl::OkStatus());
-      },
-      DeadlineOf(*ctx));
+  absl::Time deadline = DeadlineOf(*ctx);
+  std::string tenant = who->tenant, id = request->id();
+  TenantInstrumentConfig(
+      tenant, deadline,
+      [this, reactor, response, tenant, id,
+       deadline](absl::StatusOr<clinical::InstrumentConfig> config) {
+        if (!config.ok()) return Finish(reactor, config.status());
+        store_.GetMetric(
+            tenant, id,
+            [reactor, response, config = *config](absl::StatusOr<v1::Metric> metric) {
+              if (!metric.ok()) return Finish(reactor, metric.status());
+              *response = Configured(*metric, config);
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      });
   return reactor;
 }
 
@@ -350,8 +374,22 @@ void MeasurementServiceHandler::Submit(const auth::Identity& who,
   }
   if (!v.empty()) return done(v.ToStatus());
   if (auto s = auth::CheckPatientAccess(who, request.patient()); !s.ok()) return done(s);
-  const clinical::InstrumentConfig& config = options_.progress.instruments;
-  v1::Metric instrument = Configured(*builtin, config);
+  // Proration follows the tenant's settings (usually from the in-process cache).
+  TenantInstrumentConfig(
+      who.tenant, deadline,
+      [this, who, request, builtin, deadline,
+       done = std::move(done)](absl::StatusOr<clinical::InstrumentConfig> config) mutable {
+        if (!config.ok()) return done(config.status());
+        ScoreAndStore(who, request, *builtin, *config, deadline, std::move(done));
+      });
+}
+
+void MeasurementServiceHandler::ScoreAndStore(const auth::Identity& who,
+                                              const v1::SubmitQuestionnaireRequest& request,
+                                              const v1::Metric& builtin,
+                                              const clinical::InstrumentConfig& config,
+                                              absl::Time deadline, RecordDone done) {
+  v1::Metric instrument = Configured(builtin, config);
   absl::Time now = env_.clock->Now();
   auto prepared = PrepareSubmission(request, instrument, config, who.role, now, options_.limits);
   if (!prepared.ok()) return done(prepared.status());
@@ -1166,6 +1204,106 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ExportObservationsFhir(
             deadline);
       },
       deadline);
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenant settings
+
+void MeasurementServiceHandler::ReadSettings(const std::string& tenant, absl::Time deadline,
+                                             SettingsDone done) {
+  store_.GetSettings(
+      tenant,
+      [this, tenant, done = std::move(done)](
+          absl::StatusOr<std::optional<v1::MeasurementSettings>> stored) mutable {
+        if (!stored.ok()) return done(stored.status());
+        v1::MeasurementSettings settings = stored->has_value()
+                                               ? **std::move(stored)
+                                               : DefaultSettings(options_.progress.instruments);
+        settings_.Put(tenant, settings, env_.clock->Now());
+        done(std::move(settings));
+      },
+      deadline);
+}
+
+void MeasurementServiceHandler::TenantInstrumentConfig(const std::string& tenant,
+                                                       absl::Time deadline, ConfigDone done) {
+  if (auto cached = settings_.Find(tenant, env_.clock->Now()); cached.has_value()) {
+    return done(InstrumentConfigFor(options_.progress.instruments, *cached));
+  }
+  ReadSettings(tenant, deadline,
+               [this, done = std::move(done)](absl::StatusOr<v1::MeasurementSettings> s) mutable {
+                 if (!s.ok()) return done(s.status());
+                 done(InstrumentConfigFor(options_.progress.instruments, *s));
+               });
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMeasurementSettings(
+    grpc::CallbackServerContext* ctx, const v1::GetMeasurementSettingsRequest* /*request*/,
+    v1::MeasurementSettings* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
+  // Always from the store: an admin checking a change must not see this replica's cached copy.
+  ReadSettings(who->tenant, DeadlineOf(*ctx),
+               [reactor, response](absl::StatusOr<v1::MeasurementSettings> settings) {
+                 if (!settings.ok()) return Finish(reactor, settings.status());
+                 *response = *std::move(settings);
+                 Finish(reactor, absl::OkStatus());
+               });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::UpdateMeasurementSettings(
+    grpc::CallbackServerContext* ctx, const v1::UpdateMeasurementSettingsRequest* request,
+    v1::MeasurementSettings* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = auth::RequireAdmin(*who); !s.ok()) return Finish(reactor, s), reactor;
+  FieldViolations v;
+  auto paths = ValidateSettingsMask(request->update_mask());
+  if (!paths.ok()) v.Merge(paths.status());
+  if (request->etag().empty()) v.Add("etag", "is required: send the etag of the settings you read");
+  if (!v.empty()) return Finish(reactor, v.ToStatus()), reactor;
+  absl::Time deadline = DeadlineOf(*ctx);
+  // Read, apply the mask, write if the etag is still the one read (the script checks it again,
+  // so a concurrent update makes one of the two ABORTED).
+  ReadSettings(
+      who->tenant, deadline,
+      [this, reactor, response, who = *who, patch = request->settings(), etag = request->etag(),
+       paths = *std::move(paths), deadline](absl::StatusOr<v1::MeasurementSettings> current) {
+        if (!current.ok()) return Finish(reactor, current.status());
+        if (current->etag() != etag) {
+          return Finish(reactor, WithReason(absl::AbortedError("the settings have changed; read "
+                                                               "them again and reapply"),
+                                            "ETAG_MISMATCH"));
+        }
+        auto updated = ApplySettingsUpdate(options_.progress.instruments, *current, patch, paths);
+        if (!updated.ok()) return Finish(reactor, updated.status());
+        if (google::protobuf::util::MessageDifferencer::Equals(*updated, *current)) {
+          *response = *current;  // nothing changed: no write, same etag
+          return Finish(reactor, absl::OkStatus());
+        }
+        updated->set_etag(NextSettingsEtag(current->etag()));
+        *updated->mutable_update_time() = ToProtoTimestamp(env_.clock->Now());
+        *updated->mutable_updated_by() = who.ToActor();
+        store_.WriteSettings(
+            who.tenant, *updated, etag,
+            [this, reactor, response, tenant = who.tenant,
+             paths](absl::StatusOr<v1::MeasurementSettings> stored) {
+              if (!stored.ok()) return Finish(reactor, stored.status());
+              // This replica scores with the new settings from now on; others within the TTL.
+              settings_.Put(tenant, *stored, env_.clock->Now());
+              log::Info("measurement settings updated", {{"tenant", tenant},
+                                                         {"fields", absl::StrJoin(paths, ",")},
+                                                         {"etag", stored->etag()}});
+              *response = *std::move(stored);
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      });
   return reactor;
 }
 
