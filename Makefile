@@ -5,7 +5,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test run lint asan unit integration e2e clean
+.PHONY: all bootstrap configure build test run lint asan unit integration e2e bench clean
 
 all: build
 
@@ -26,6 +26,11 @@ test: build
 
 unit integration e2e: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L $@
+
+# Builds and runs every benchmark (bench/: each binary trellis_bench_<name> starts its own Redis
+# and services and prints its figures). Not part of `make test`: figures are reported, not asserted.
+bench: build
+	@set -e; for b in $(BUILD_DIR)/bench/trellis_bench_*; do echo "== $$(basename $$b)"; $$b; done
 
 # Starts Redis and the three services on their default ports; Ctrl-C stops everything.
 run: build

@@ -34,4 +34,12 @@ absl::Status RequireService(const Identity& who) {
   return absl::OkStatus();
 }
 
+absl::Status RequireAdmin(const Identity& who) {
+  if (who.role != trellis::v1::ROLE_ADMIN) {
+    return WithReason(absl::PermissionDeniedError("this method is for tenant admins"),
+                      "PERMISSION_DENIED");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace trellis::auth

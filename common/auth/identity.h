@@ -31,4 +31,7 @@ absl::Status RequireStaff(const Identity& who);
 // Only the service role (Trellis services calling each other) and admins.
 absl::Status RequireService(const Identity& who);
 
+// Only admins (tenant configuration): PERMISSION_DENIED for every other role.
+absl::Status RequireAdmin(const Identity& who);
+
 }  // namespace trellis::auth

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status/status.h"
 
 namespace trellis::clinical {
 namespace {
@@ -197,10 +198,6 @@ Metric MakeSuds() {
   return m;
 }
 
-absl::Status ConfigError(absl::string_view setting, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("instrument config ", setting, ": ", why));
-}
-
 }  // namespace
 
 absl::Status ValidateInstrumentConfig(const InstrumentConfig& config) {
@@ -220,13 +217,13 @@ absl::Status ValidateInstrumentConfig(const InstrumentConfig& config) {
       {"phq9_max_missing_items", config.phq9_max_missing_items, 0, kPhq9ScoredItems - 1},
       {"gad7_max_missing_items", config.gad7_max_missing_items, 0, kGad7ScoredItems - 1},
   };
+  FieldViolations violations;
   for (const IntSetting& s : settings) {
     if (s.value < s.low || s.value > s.high) {
-      return ConfigError(s.name,
-                         absl::StrCat("must be in [", s.low, ", ", s.high, "], got ", s.value));
+      violations.Add(s.name, absl::StrCat("must be in [", s.low, ", ", s.high, "], got ", s.value));
     }
   }
-  return absl::OkStatus();
+  return violations.ToStatus();
 }
 
 const std::vector<Metric>& BuiltIns() {

@@ -52,8 +52,9 @@ struct InstrumentConfig {
 };
 
 // Checks a configuration read from flags or a tenant record: thresholds positive and inside the
-// instrument's range, missing-item limits in [0, scored items - 1]. INVALID_ARGUMENT naming the
-// setting otherwise; a service refuses to start (or to apply a tenant record) with a bad one.
+// instrument's range, missing-item limits in [0, scored items - 1]. Otherwise INVALID_ARGUMENT
+// with a BadRequest field violation per bad setting, named as the struct member
+// ("phq9_max_missing_items"); a service refuses to start (or to apply a tenant record) with one.
 absl::Status ValidateInstrumentConfig(const InstrumentConfig& config);
 
 // The built-in metrics with default settings, in the order ListInstruments returns them

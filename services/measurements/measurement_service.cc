@@ -17,11 +17,13 @@
 #include "common/server/peer.h"
 #include "common/server/rpc.h"
 #include "common/status/status.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/status.pb.h"
 #include "services/measurements/domain/fhir_observation.h"
 #include "services/measurements/domain/metric_definition.h"
 #include "services/measurements/domain/proto_time.h"
 #include "services/measurements/domain/questionnaire_scoring.h"
+#include "services/measurements/domain/tenant_settings.h"
 
 ABSL_FLAG(std::string, goals_addr, "127.0.0.1:50051",
           "GoalService address, for reading goals on a cache miss and the patient summary "
@@ -37,6 +39,7 @@ using server::Finish;
 constexpr int kMaxBatchItems = 10000;
 constexpr int kMaxExportMetrics = 50;
 constexpr absl::Duration kServiceTokenTtl = absl::Hours(1);
+constexpr size_t kMaxCachedTenants = 10000;
 
 absl::Status PermissionDenied(absl::string_view what) {
   return WithReason(absl::PermissionDeniedError(what), "PERMISSION_DENIED");
@@ -157,7 +160,11 @@ absl::Time GoalStart(const v1::Goal& goal) {
 
 MeasurementServiceHandler::MeasurementServiceHandler(const server::ServiceEnv& env,
                                                      MeasurementServiceOptions options)
-    : env_(env), options_(std::move(options)), store_(env.redis), calculator_(options_.progress) {}
+    : env_(env),
+      options_(std::move(options)),
+      store_(env.redis),
+      settings_(options_.settings_ttl, kMaxCachedTenants),
+      calculator_(options_.progress) {}
 
 absl::StatusOr<auth::Identity> MeasurementServiceHandler::Authenticate(
     const grpc::CallbackServerContext& ctx) const {
@@ -196,26 +203,35 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListInstruments(
     return Finish(reactor, InvalidField("page_token", "is not a page token of this call")), reactor;
   }
   size_t page_size = request->page_size() == 0 ? 100 : request->page_size();
-  store_.ListTenantMetrics(
-      who->tenant,
-      [this, reactor, response, kinds, offset, page_size,
-       filters](absl::StatusOr<std::vector<v1::Metric>> tenant_metrics) {
-        if (!tenant_metrics.ok()) return Finish(reactor, tenant_metrics.status());
-        std::vector<v1::Metric> all = clinical::ConfiguredBuiltIns(options_.progress.instruments);
-        for (auto& m : *tenant_metrics) all.push_back(std::move(m));
-        std::vector<v1::Metric> filtered;
-        for (auto& m : all) {
-          if (kinds.empty() || kinds.count(m.kind()) > 0) filtered.push_back(std::move(m));
-        }
-        for (size_t i = offset; i < filtered.size() && i < offset + page_size; ++i) {
-          *response->add_metrics() = filtered[i];
-        }
-        if (offset + page_size < filtered.size()) {
-          response->set_next_page_token(EncodePageToken(absl::StrCat(offset + page_size), filters));
-        }
-        Finish(reactor, absl::OkStatus());
-      },
-      DeadlineOf(*ctx));
+  absl::Time deadline = DeadlineOf(*ctx);
+  std::string tenant = who->tenant;
+  TenantInstrumentConfig(
+      tenant, deadline,
+      [this, reactor, response, tenant, kinds, offset, page_size, filters,
+       deadline](absl::StatusOr<clinical::InstrumentConfig> config) {
+        if (!config.ok()) return Finish(reactor, config.status());
+        store_.ListTenantMetrics(
+            tenant,
+            [reactor, response, kinds, offset, page_size, filters,
+             config = *config](absl::StatusOr<std::vector<v1::Metric>> tenant_metrics) {
+              if (!tenant_metrics.ok()) return Finish(reactor, tenant_metrics.status());
+              std::vector<v1::Metric> all = clinical::ConfiguredBuiltIns(config);
+              for (auto& m : *tenant_metrics) all.push_back(std::move(m));
+              std::vector<v1::Metric> filtered;
+              for (auto& m : all) {
+                if (kinds.empty() || kinds.count(m.kind()) > 0) filtered.push_back(std::move(m));
+              }
+              for (size_t i = offset; i < filtered.size() && i < offset + page_size; ++i) {
+                *response->add_metrics() = filtered[i];
+              }
+              if (offset + page_size < filtered.size()) {
+                response->set_next_page_token(
+                    EncodePageToken(absl::StrCat(offset + page_size), filters));
+              }
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      });
   return reactor;
 }
 
@@ -226,14 +242,22 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMetric(grpc::CallbackSer
   auto who = Authenticate(*ctx);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   if (auto s = ValidateId("id", request->id()); !s.ok()) return Finish(reactor, s), reactor;
-  store_.GetMetric(
-      who->tenant, request->id(),
-      [this, reactor, response](absl::StatusOr<v1::Metric> metric) {
-        if (!metric.ok()) return Finish(reactor, metric.status());
-        *response = Configured(*metric, options_.progress.instruments);
-        Finish(reactor, absl::OkStatus());
-      },
-      DeadlineOf(*ctx));
+  absl::Time deadline = DeadlineOf(*ctx);
+  std::string tenant = who->tenant, id = request->id();
+  TenantInstrumentConfig(
+      tenant, deadline,
+      [this, reactor, response, tenant, id,
+       deadline](absl::StatusOr<clinical::InstrumentConfig> config) {
+        if (!config.ok()) return Finish(reactor, config.status());
+        store_.GetMetric(
+            tenant, id,
+            [reactor, response, config = *config](absl::StatusOr<v1::Metric> metric) {
+              if (!metric.ok()) return Finish(reactor, metric.status());
+              *response = Configured(*metric, config);
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      });
   return reactor;
 }
 
@@ -350,8 +374,22 @@ void MeasurementServiceHandler::Submit(const auth::Identity& who,
   }
   if (!v.empty()) return done(v.ToStatus());
   if (auto s = auth::CheckPatientAccess(who, request.patient()); !s.ok()) return done(s);
-  const clinical::InstrumentConfig& config = options_.progress.instruments;
-  v1::Metric instrument = Configured(*builtin, config);
+  // Proration follows the tenant's settings (usually from the in-process cache).
+  TenantInstrumentConfig(
+      who.tenant, deadline,
+      [this, who, request, builtin, deadline,
+       done = std::move(done)](absl::StatusOr<clinical::InstrumentConfig> config) mutable {
+        if (!config.ok()) return done(config.status());
+        ScoreAndStore(who, request, *builtin, *config, deadline, std::move(done));
+      });
+}
+
+void MeasurementServiceHandler::ScoreAndStore(const auth::Identity& who,
+                                              const v1::SubmitQuestionnaireRequest& request,
+                                              const v1::Metric& builtin,
+                                              const clinical::InstrumentConfig& config,
+                                              absl::Time deadline, RecordDone done) {
+  v1::Metric instrument = Configured(builtin, config);
   absl::Time now = env_.clock->Now();
   auto prepared = PrepareSubmission(request, instrument, config, who.role, now, options_.limits);
   if (!prepared.ok()) return done(prepared.status());
@@ -466,11 +504,26 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::SubmitQuestionnaire(
 }
 
 // ---------------------------------------------------------------------------------------------
-// BatchRecordMeasurements: items are validated and stored as they arrive, at most
-// options.batch_in_flight writes at once (reading pauses while the window is full), and the
-// results are answered in arrival order after the client half-closes.
+// BatchRecordMeasurements: buffer, then write. The stream is read to its end first; each item is
+// checked on its own as it arrives (client_index unique, exactly one item, request_id present,
+// size), and nothing is stored before the client half-closes. So a stream that turns out too
+// long (its 10 001st item) is refused with nothing stored, and so is a cancelled one. Then the
+// buffered items are validated fully and stored, at most options.batch_in_flight at once, and the
+// results answered in arrival order.
+//
+// Why not one atomic write of the whole batch: items may be for several patients (several Redis
+// Cluster slots, so no single script), and one bad item must not reject the rest. What is
+// guaranteed is "nothing is stored from a stream the server refuses as a whole"; a store failure
+// during the writes still ends the call with UNAVAILABLE after some items were stored, which the
+// items' request_ids make safe to re-send.
+//
+// The buffer is bounded: at most kMaxBatchItems items of at most kMaxBatchItemBytes each.
 
 namespace {
+
+// The largest valid item (a 2000-character note of 4-byte characters, ids, a goal name and nine
+// answers) is under 9 KiB; the limit only keeps a stream of 4 MiB messages out of memory.
+constexpr size_t kMaxBatchItemBytes = 16 * 1024;
 
 class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasurementsRequest> {
  public:
@@ -483,58 +536,105 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
       return;
     }
     who_ = *std::move(who);
-    read_pending_ = true;
     StartRead(&request_);
   }
 
+  // Reads run one at a time: nothing else touches the buffer until the writes start.
   void OnReadDone(bool ok) override {
-    bool read_next = false;
-    bool finish = false;
-    v1::BatchRecordMeasurementsRequest item;
-    size_t slot = 0;
-    bool dispatch = false;
+    if (!ok) {
+      // Half-closed, or the call is gone (cancelled, deadline): store only in the first case.
+      if (ctx_->IsCancelled()) {
+        Finish(ToGrpcStatus(absl::CancelledError("the batch was cancelled; nothing was stored")));
+        return;
+      }
+      Pump();
+      return;
+    }
+    bool too_many = false;
     {
       absl::MutexLock lock(&mu_);
-      read_pending_ = false;
-      if (!ok || finished_ || fatal_.has_value()) {
-        reading_done_ = true;
-      } else if (++count_ > kMaxBatchItems) {
-        reading_done_ = true;
-        fatal_ = InvalidField("items",
-                              absl::StrCat("a stream carries at most ", kMaxBatchItems, " items"));
-      } else {
-        slot = results_.size();
-        v1::BatchItemResult& r = results_.emplace_back();
-        r.set_client_index(request_.client_index());
-        if (!seen_.insert(request_.client_index()).second) {
-          *r.mutable_error() =
-              RpcStatusOf(InvalidField("client_index", "is repeated in this stream"));
-        } else if (request_.item_case() == v1::BatchRecordMeasurementsRequest::ITEM_NOT_SET) {
-          *r.mutable_error() =
-              RpcStatusOf(InvalidField("item", "one of measurement or questionnaire is required"));
-        } else {
-          item = std::move(request_);
-          dispatch = true;
-          ++in_flight_;
-        }
-      }
-      read_next = NextReadLocked();
-      finish = ShouldFinishLocked();
+      too_many = results_.size() == static_cast<size_t>(kMaxBatchItems);
+      if (!too_many) Buffer(std::move(request_));
     }
-    if (dispatch) Dispatch(slot, std::move(item));
-    if (read_next) StartRead(&request_);
-    if (finish) Complete();
+    if (too_many) {
+      Finish(ToGrpcStatus(
+          InvalidField("items", absl::StrCat("a stream carries at most ", kMaxBatchItems,
+                                             " items; none of them was stored"))));
+      return;
+    }
+    request_.Clear();
+    StartRead(&request_);
   }
 
   void OnDone() override { delete this; }
 
  private:
+  // Records the item's result slot; keeps the item for writing unless it is already refused.
+  void Buffer(v1::BatchRecordMeasurementsRequest item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t slot = results_.size();
+    v1::BatchItemResult& r = results_.emplace_back();
+    r.set_client_index(item.client_index());
+    absl::Status refused;
+    if (!seen_.insert(item.client_index()).second) {
+      refused = InvalidField("client_index", "is repeated in this stream");
+    } else if (item.ByteSizeLong() > kMaxBatchItemBytes) {
+      refused = InvalidField("item", absl::StrCat("is larger than ", kMaxBatchItemBytes, " bytes"));
+    } else if (item.item_case() == v1::BatchRecordMeasurementsRequest::ITEM_NOT_SET) {
+      refused = InvalidField("item", "one of measurement or questionnaire is required");
+    } else if (item.has_measurement() && item.measurement().request_id().empty()) {
+      refused = InvalidField("measurement.request_id", "is required in a batch");
+    } else if (item.has_questionnaire() && item.questionnaire().request_id().empty()) {
+      refused = InvalidField("questionnaire.request_id", "is required in a batch");
+    }
+    if (!refused.ok()) {
+      *r.mutable_error() = RpcStatusOf(refused);
+      return;
+    }
+    pending_.push_back({slot, std::move(item)});
+  }
+
+  // Starts writes while the window has room, and completes the call after the last one. A call
+  // made while the loop runs (a write that completed at once, or on another thread) only asks the
+  // loop to look again, so items refused without a store call cannot recurse 10 000 deep.
+  void Pump() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (pumping_) {
+        repump_ = true;
+        return;
+      }
+      pumping_ = true;
+    }
+    for (;;) {
+      std::optional<Pending> next;
+      bool finish = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!fatal_.has_value() && next_ < pending_.size() && in_flight_ < max_in_flight_) {
+          next = std::move(pending_[next_++]);
+          ++in_flight_;
+        } else if (repump_) {
+          repump_ = false;
+          continue;
+        } else {
+          pumping_ = false;
+          finish =
+              !finished_ && in_flight_ == 0 && (fatal_.has_value() || next_ == pending_.size());
+          finished_ = finished_ || finish;
+        }
+      }
+      if (!next.has_value()) {
+        if (finish) Complete();
+        return;
+      }
+      Dispatch(next->slot, std::move(next->item));
+    }
+  }
+
   void Dispatch(size_t slot, v1::BatchRecordMeasurementsRequest item) {
     absl::Time deadline = DeadlineOf(*ctx_);
     auto done = [this, slot,
                  questionnaire = item.has_questionnaire()](absl::StatusOr<RecordOutcome> r) {
-      bool read_next = false;
-      bool finish = false;
       {
         absl::MutexLock lock(&mu_);
         --in_flight_;
@@ -552,37 +652,14 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
           *result.mutable_error() =
               RpcStatusOf(Reroot(r.status(), questionnaire ? "questionnaire" : ""));
         }
-        read_next = NextReadLocked();
-        finish = ShouldFinishLocked();
       }
-      if (read_next) StartRead(&request_);
-      if (finish) Complete();
+      Pump();
     };
     if (item.has_measurement()) {
-      if (item.measurement().request_id().empty()) {
-        return done(InvalidField("measurement.request_id", "is required in a batch"));
-      }
       handler_->Record(who_, item.measurement(), deadline, std::move(done));
     } else {
-      if (item.questionnaire().request_id().empty()) {
-        return done(InvalidField("request_id", "is required in a batch"));
-      }
       handler_->Submit(who_, item.questionnaire(), deadline, std::move(done));
     }
-  }
-
-  bool NextReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_done_ || read_pending_ || finished_ || fatal_.has_value()) return false;
-    if (in_flight_ >= max_in_flight_) return false;
-    read_pending_ = true;
-    return true;
-  }
-
-  bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || in_flight_ > 0) return false;
-    if (!reading_done_ && !fatal_.has_value()) return false;
-    finished_ = true;
-    return true;
   }
 
   // Runs once, with no write in flight.
@@ -612,6 +689,11 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
     Finish(ToGrpcStatus(status));
   }
 
+  struct Pending {
+    size_t slot;  // index in results_
+    v1::BatchRecordMeasurementsRequest item;
+  };
+
   MeasurementServiceHandler* handler_;
   grpc::CallbackServerContext* ctx_;
   v1::BatchRecordMeasurementsResponse* response_;
@@ -619,12 +701,13 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
   auth::Identity who_;
   v1::BatchRecordMeasurementsRequest request_;  // the read buffer
   absl::Mutex mu_;
-  std::vector<v1::BatchItemResult> results_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::BatchItemResult> results_ ABSL_GUARDED_BY(mu_);  // one per item read
+  std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);              // items to write, in order
   std::set<int64_t> seen_ ABSL_GUARDED_BY(mu_);
-  int count_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // the next pending_ item to write
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  bool read_pending_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
+  bool repump_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Status> fatal_ ABSL_GUARDED_BY(mu_);
 };
@@ -1121,6 +1204,106 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ExportObservationsFhir(
             deadline);
       },
       deadline);
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenant settings
+
+void MeasurementServiceHandler::ReadSettings(const std::string& tenant, absl::Time deadline,
+                                             SettingsDone done) {
+  store_.GetSettings(
+      tenant,
+      [this, tenant, done = std::move(done)](
+          absl::StatusOr<std::optional<v1::MeasurementSettings>> stored) mutable {
+        if (!stored.ok()) return done(stored.status());
+        v1::MeasurementSettings settings = stored->has_value()
+                                               ? **std::move(stored)
+                                               : DefaultSettings(options_.progress.instruments);
+        settings_.Put(tenant, settings, env_.clock->Now());
+        done(std::move(settings));
+      },
+      deadline);
+}
+
+void MeasurementServiceHandler::TenantInstrumentConfig(const std::string& tenant,
+                                                       absl::Time deadline, ConfigDone done) {
+  if (auto cached = settings_.Find(tenant, env_.clock->Now()); cached.has_value()) {
+    return done(InstrumentConfigFor(options_.progress.instruments, *cached));
+  }
+  ReadSettings(tenant, deadline,
+               [this, done = std::move(done)](absl::StatusOr<v1::MeasurementSettings> s) mutable {
+                 if (!s.ok()) return done(s.status());
+                 done(InstrumentConfigFor(options_.progress.instruments, *s));
+               });
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMeasurementSettings(
+    grpc::CallbackServerContext* ctx, const v1::GetMeasurementSettingsRequest* /*request*/,
+    v1::MeasurementSettings* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
+  // Always from the store: an admin checking a change must not see this replica's cached copy.
+  ReadSettings(who->tenant, DeadlineOf(*ctx),
+               [reactor, response](absl::StatusOr<v1::MeasurementSettings> settings) {
+                 if (!settings.ok()) return Finish(reactor, settings.status());
+                 *response = *std::move(settings);
+                 Finish(reactor, absl::OkStatus());
+               });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MeasurementServiceHandler::UpdateMeasurementSettings(
+    grpc::CallbackServerContext* ctx, const v1::UpdateMeasurementSettingsRequest* request,
+    v1::MeasurementSettings* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto who = Authenticate(*ctx);
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
+  if (auto s = auth::RequireAdmin(*who); !s.ok()) return Finish(reactor, s), reactor;
+  FieldViolations v;
+  auto paths = ValidateSettingsMask(request->update_mask());
+  if (!paths.ok()) v.Merge(paths.status());
+  if (request->etag().empty()) v.Add("etag", "is required: send the etag of the settings you read");
+  if (!v.empty()) return Finish(reactor, v.ToStatus()), reactor;
+  absl::Time deadline = DeadlineOf(*ctx);
+  // Read, apply the mask, write if the etag is still the one read (the script checks it again,
+  // so a concurrent update makes one of the two ABORTED).
+  ReadSettings(
+      who->tenant, deadline,
+      [this, reactor, response, who = *who, patch = request->settings(), etag = request->etag(),
+       paths = *std::move(paths), deadline](absl::StatusOr<v1::MeasurementSettings> current) {
+        if (!current.ok()) return Finish(reactor, current.status());
+        if (current->etag() != etag) {
+          return Finish(reactor, WithReason(absl::AbortedError("the settings have changed; read "
+                                                               "them again and reapply"),
+                                            "ETAG_MISMATCH"));
+        }
+        auto updated = ApplySettingsUpdate(options_.progress.instruments, *current, patch, paths);
+        if (!updated.ok()) return Finish(reactor, updated.status());
+        if (google::protobuf::util::MessageDifferencer::Equals(*updated, *current)) {
+          *response = *current;  // nothing changed: no write, same etag
+          return Finish(reactor, absl::OkStatus());
+        }
+        updated->set_etag(NextSettingsEtag(current->etag()));
+        *updated->mutable_update_time() = ToProtoTimestamp(env_.clock->Now());
+        *updated->mutable_updated_by() = who.ToActor();
+        store_.WriteSettings(
+            who.tenant, *updated, etag,
+            [this, reactor, response, tenant = who.tenant,
+             paths](absl::StatusOr<v1::MeasurementSettings> stored) {
+              if (!stored.ok()) return Finish(reactor, stored.status());
+              // This replica scores with the new settings from now on; others within the TTL.
+              settings_.Put(tenant, *stored, env_.clock->Now());
+              log::Info("measurement settings updated", {{"tenant", tenant},
+                                                         {"fields", absl::StrJoin(paths, ",")},
+                                                         {"etag", stored->etag()}});
+              *response = *std::move(stored);
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      });
   return reactor;
 }
 

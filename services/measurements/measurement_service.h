@@ -5,9 +5,6 @@
 // callback.
 //
 // Known deviations from the proto comments:
-//   BatchRecordMeasurements stores items as they arrive (bounded in-flight writes), so a stream
-//     of more than 10 000 items ends with INVALID_ARGUMENT "items" after the first 10 000 were
-//     stored (the contract says nothing is stored); their request_ids make a re-send safe.
 //   ListSafetyFlags without `patient` and with open_only may return short pages.
 
 #include <functional>
@@ -24,6 +21,7 @@
 #include "common/server/run.h"
 #include "services/measurements/domain/measurement_validation.h"
 #include "services/measurements/domain/progress.h"
+#include "services/measurements/settings_cache.h"
 #include "services/measurements/store/measurement_store.h"
 #include "trellis/v1/goals.grpc.pb.h"
 #include "trellis/v1/measurements.grpc.pb.h"
@@ -38,8 +36,13 @@ struct MeasurementServiceOptions {
   std::function<std::shared_ptr<grpc::Channel>()> goals_channel;
   // Longest wait for GoalService (also capped by the caller's deadline).
   absl::Duration peer_timeout = absl::Seconds(2);
-  // Writes of one BatchRecordMeasurements stream in flight at once.
+  // Writes of one BatchRecordMeasurements stream in flight at once (they start once the client
+  // half-closes the stream).
   int batch_in_flight = 32;
+  // How long a replica scores with a tenant's MeasurementSettings before reading them again: a
+  // change made through another replica reaches this one within this time (the proto contract of
+  // UpdateMeasurementSettings says 30 seconds).
+  absl::Duration settings_ttl = absl::Seconds(30);
 };
 
 // What one stored write produced (RecordMeasurement, SubmitQuestionnaire, a batch item).
@@ -88,6 +91,13 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   grpc::ServerUnaryReactor* ExportObservationsFhir(
       grpc::CallbackServerContext* ctx, const trellis::v1::ExportObservationsFhirRequest* request,
       trellis::v1::ExportObservationsFhirResponse* response) override;
+  grpc::ServerUnaryReactor* GetMeasurementSettings(
+      grpc::CallbackServerContext* ctx, const trellis::v1::GetMeasurementSettingsRequest* request,
+      trellis::v1::MeasurementSettings* response) override;
+  grpc::ServerUnaryReactor* UpdateMeasurementSettings(
+      grpc::CallbackServerContext* ctx,
+      const trellis::v1::UpdateMeasurementSettingsRequest* request,
+      trellis::v1::MeasurementSettings* response) override;
 
   // ---- shared by the unary RPCs and the batch stream ----
   using RecordDone = absl::AnyInvocable<void(absl::StatusOr<RecordOutcome>)>;
@@ -100,6 +110,20 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   absl::StatusOr<auth::Identity> Authenticate(const grpc::CallbackServerContext& ctx) const;
 
  private:
+  using SettingsDone = absl::AnyInvocable<void(absl::StatusOr<trellis::v1::MeasurementSettings>)>;
+  using ConfigDone = absl::AnyInvocable<void(absl::StatusOr<clinical::InstrumentConfig>)>;
+  // The tenant's settings from the store (the defaults when it never changed them); refreshes
+  // the settings cache.
+  void ReadSettings(const std::string& tenant, absl::Time deadline, SettingsDone done);
+  // The instrument configuration of `tenant`: the service's defaults with the tenant's settings
+  // applied, from the settings cache (options.settings_ttl) or the store.
+  void TenantInstrumentConfig(const std::string& tenant, absl::Time deadline, ConfigDone done);
+  // Scores and stores a questionnaire whose request passed Submit's checks, with `config`.
+  void ScoreAndStore(const auth::Identity& who,
+                     const trellis::v1::SubmitQuestionnaireRequest& request,
+                     const trellis::v1::Metric& builtin, const clinical::InstrumentConfig& config,
+                     absl::Time deadline, RecordDone done);
+
   using GoalDone = absl::AnyInvocable<void(absl::StatusOr<trellis::v1::Goal>)>;
   using GoalsDone = absl::AnyInvocable<void(absl::StatusOr<std::vector<trellis::v1::Goal>>)>;
   // The goal from the shared cache, or on a miss from GoalService over gRPC.
@@ -118,6 +142,7 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   server::ServiceEnv env_;
   MeasurementServiceOptions options_;
   MeasurementStore store_;
+  SettingsCache settings_;
   ProgressCalculator calculator_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> tokens_ ABSL_GUARDED_BY(mu_);

@@ -5,11 +5,13 @@
 
 #include <atomic>
 #include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/outbox/relay.h"
 #include "common/redis/keys.h"
@@ -18,12 +20,17 @@
 #include "services/goals/goal_service.h"
 #include "services/measurements/domain/proto_time.h"
 #include "services/measurements/measurement_service.h"
+#include "services/measurements/store/measurement_store.h"
+#include "tests/support/measurement_requests.h"
 #include "tests/support/service_fixture.h"
 
 namespace trellis::measurements {
 namespace {
 
 namespace v1 = ::trellis::v1;
+using testing::Date;
+using testing::Phq9;
+using testing::Phq9Goal;
 using testing::ServiceFixture;
 
 std::string ReasonOfDetails(const google::rpc::Status& details) {
@@ -54,58 +61,6 @@ google::rpc::Status DetailsOf(const grpc::Status& s) {
 std::string ReasonOf(const grpc::Status& s) { return ReasonOfDetails(DetailsOf(s)); }
 std::set<std::string> FieldsOf(const grpc::Status& s) { return FieldsOfDetails(DetailsOf(s)); }
 
-v1::LocalDate Date(int y, int m, int d) {
-  v1::LocalDate date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
-
-// An ACTIVE PHQ-9 goal that passes SMART on the fixture's clock (2026-01-05).
-v1::Goal Phq9Goal(const std::string& patient = "p1") {
-  v1::Goal g;
-  g.set_patient(patient);
-  g.set_title("Reduce PHQ-9 score from 18 to 9");
-  g.set_description(
-      "Practice breathing exercises for 15 minutes daily and complete a PHQ-9 every week");
-  g.set_category(v1::GOAL_CATEGORY_SYMPTOM_MANAGEMENT);
-  g.set_priority(v1::GOAL_PRIORITY_HIGH);
-  g.set_lifecycle_status(v1::GOAL_LIFECYCLE_STATUS_ACTIVE);
-  auto* m = g.mutable_measure();
-  m->set_metric("phq9");
-  m->set_direction(v1::MEASURE_DIRECTION_DECREASE);
-  m->set_baseline(18);
-  m->set_target(9);
-  *g.mutable_start_date() = Date(2026, 1, 5);
-  *g.mutable_due_date() = Date(2026, 4, 6);
-  g.add_addresses()->set_text("depressed mood");
-  g.set_expressed_by(v1::GOAL_EXPRESSED_BY_CLIENT);
-  g.set_agreement(v1::GOAL_AGREEMENT_AGREED);
-  return g;
-}
-
-// PHQ-9 answers (items 1..9) summing to `total` with item 9 = `item9`.
-v1::SubmitQuestionnaireRequest Phq9(const std::string& patient, int total, int item9 = 0,
-                                    const std::string& request_id = "") {
-  v1::SubmitQuestionnaireRequest req;
-  req.set_patient(patient);
-  req.set_instrument("phq9");
-  req.set_request_id(request_id);
-  int left = total - item9;
-  for (int item = 1; item <= 8; ++item) {
-    int v = std::min(3, left);
-    left -= v;
-    auto* a = req.add_answers();
-    a->set_item(item);
-    a->set_value(v);
-  }
-  auto* a = req.add_answers();
-  a->set_item(9);
-  a->set_value(item9);
-  return req;
-}
-
 v1::RecordMeasurementRequest Mood(const std::string& patient, double value,
                                   const std::string& request_id = "") {
   v1::RecordMeasurementRequest req;
@@ -113,6 +68,49 @@ v1::RecordMeasurementRequest Mood(const std::string& patient, double value,
   req.mutable_measurement()->set_metric("mood");
   req.mutable_measurement()->set_value(value);
   req.set_request_id(request_id);
+  return req;
+}
+
+// A batch item recording a mood value of patient p1.
+v1::BatchRecordMeasurementsRequest MoodItem(int64_t client_index, double value,
+                                            const std::string& request_id) {
+  v1::BatchRecordMeasurementsRequest item;
+  item.set_client_index(client_index);
+  *item.mutable_measurement() = Mood("p1", value, request_id);
+  return item;
+}
+
+// `req` without the answers to the items in `missing`.
+v1::SubmitQuestionnaireRequest Unanswered(v1::SubmitQuestionnaireRequest req,
+                                          const std::set<int>& missing) {
+  google::protobuf::RepeatedPtrField<v1::ItemAnswer> kept;
+  for (const auto& a : req.answers()) {
+    if (missing.count(a.item()) == 0) *kept.Add() = a;
+  }
+  *req.mutable_answers() = std::move(kept);
+  return req;
+}
+
+// A GAD-7 with every item answered 1 (total 7).
+v1::SubmitQuestionnaireRequest Gad7AllOnes(const std::string& patient) {
+  v1::SubmitQuestionnaireRequest req;
+  req.set_patient(patient);
+  req.set_instrument("gad7");
+  for (int item = 1; item <= 7; ++item) {
+    auto* a = req.add_answers();
+    a->set_item(item);
+    a->set_value(1);
+  }
+  return req;
+}
+
+v1::UpdateMeasurementSettingsRequest SettingsUpdate(const v1::MeasurementSettings& settings,
+                                                    const std::vector<std::string>& paths,
+                                                    const std::string& etag) {
+  v1::UpdateMeasurementSettingsRequest req;
+  *req.mutable_settings() = settings;
+  for (const auto& p : paths) req.mutable_update_mask()->add_paths(p);
+  req.set_etag(etag);
   return req;
 }
 
@@ -162,6 +160,65 @@ class MeasurementServiceTest : public ::testing::Test {
     grpc::Status s = goals_->CreateGoal(Ctx().get(), req, &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out;
+  }
+
+  // How many measurements `patient` has (up to 1000).
+  int StoredMeasurements(const std::string& patient = "p1") {
+    v1::ListMeasurementsRequest list;
+    list.set_patient(patient);
+    list.set_page_size(1000);
+    v1::ListMeasurementsResponse resp;
+    grpc::Status s = stub_->ListMeasurements(Ctx().get(), list, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.measurements_size();
+  }
+
+  // The size of p1's index of all measurements, read from Redis itself.
+  std::string P1IndexSize() {
+    auto size = fixture_.redis_server().Command(
+        {"ZCARD", redis::PatientKeys("meas", "t1", "p1").Key({"all"})});
+    return size.ok() ? *size : size.status().ToString();
+  }
+
+  // One BatchRecordMeasurements stream carrying `items`, half-closed.
+  grpc::Status Batch(const std::vector<v1::BatchRecordMeasurementsRequest>& items,
+                     v1::BatchRecordMeasurementsResponse* out) {
+    auto ctx = Ctx();
+    auto writer = stub_->BatchRecordMeasurements(ctx.get(), out);
+    for (const auto& item : items) {
+      if (!writer->Write(item)) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  grpc::Status Submit(const v1::SubmitQuestionnaireRequest& req,
+                      v1::SubmitQuestionnaireResponse* out, const std::string& token = "") {
+    return stub_->SubmitQuestionnaire(Ctx(token).get(), req, out);
+  }
+
+  v1::MeasurementSettings MustGetSettings() {
+    v1::MeasurementSettings out;
+    grpc::Status s = stub_->GetMeasurementSettings(Ctx().get(), {}, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  grpc::Status UpdateSettings(const v1::UpdateMeasurementSettingsRequest& req,
+                              v1::MeasurementSettings* out, const std::string& token = "") {
+    return stub_->UpdateMeasurementSettings(
+        Ctx(token.empty() ? fixture_.Token("t1", v1::ROLE_ADMIN) : token).get(), req, out);
+  }
+
+  // Metric.max_missing_items of a built-in questionnaire as ListInstruments shows it.
+  int ListedMaxMissingItems(const std::string& id) {
+    v1::ListInstrumentsResponse resp;
+    grpc::Status s = stub_->ListInstruments(Ctx().get(), {}, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    for (const auto& m : resp.metrics()) {
+      if (m.id() == id) return m.max_missing_items();
+    }
+    return -1;
   }
 
   grpc::Status Progress(const std::string& goal, v1::GoalProgress* out) {
@@ -290,11 +347,7 @@ TEST_F(MeasurementServiceTest, RecordMeasurementRetriesReturnTheFirstResult) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(ReasonOf(s), "REQUEST_ID_REUSED");
 
-  v1::ListMeasurementsRequest list;
-  list.set_patient("p1");
-  v1::ListMeasurementsResponse resp;
-  ASSERT_TRUE(stub_->ListMeasurements(Ctx().get(), list, &resp).ok());
-  EXPECT_EQ(resp.measurements_size(), 1);
+  EXPECT_EQ(StoredMeasurements(), 1);
 }
 
 TEST_F(MeasurementServiceTest, RecordMeasurementNamesBadFields) {
@@ -471,11 +524,7 @@ TEST_F(MeasurementServiceTest, SubmitQuestionnaireNamesBadAnswers) {
   EXPECT_TRUE(FieldsOf(s).count("instrument"));
 
   // Nothing was stored.
-  v1::ListMeasurementsRequest list;
-  list.set_patient("p1");
-  v1::ListMeasurementsResponse resp;
-  ASSERT_TRUE(stub_->ListMeasurements(Ctx().get(), list, &resp).ok());
-  EXPECT_EQ(resp.measurements_size(), 0);
+  EXPECT_EQ(StoredMeasurements(), 0);
 }
 
 TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
@@ -510,6 +559,9 @@ TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
     *bad_questionnaire.mutable_questionnaire() = Phq9("p1", 12, 0, "b-q-bad");
     bad_questionnaire.mutable_questionnaire()->mutable_answers(2)->set_value(9);
     EXPECT_TRUE(writer->Write(bad_questionnaire));
+    auto questionnaire_without_request_id = item(104);
+    *questionnaire_without_request_id.mutable_questionnaire() = Phq9("p1", 3);
+    EXPECT_TRUE(writer->Write(questionnaire_without_request_id));
     writer->WritesDone();
     return writer->Finish();
   };
@@ -517,9 +569,9 @@ TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
   v1::BatchRecordMeasurementsResponse resp;
   grpc::Status s = send(&resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(resp.results_size(), 25);
+  ASSERT_EQ(resp.results_size(), 26);
   EXPECT_EQ(resp.accepted_count(), 21);
-  EXPECT_EQ(resp.rejected_count(), 4);
+  EXPECT_EQ(resp.rejected_count(), 5);
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(resp.results(i).client_index(), i);
     EXPECT_FALSE(resp.results(i).measurement().empty()) << i;
@@ -532,6 +584,7 @@ TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
   EXPECT_FALSE(resp.results(23).measurement().empty());
   ASSERT_EQ(resp.results(23).safety_flags_size(), 1);
   EXPECT_TRUE(FieldsOfDetails(resp.results(24).error()).count("questionnaire.answers[2].value"));
+  EXPECT_TRUE(FieldsOfDetails(resp.results(25).error()).count("questionnaire.request_id"));
 
   // Re-sending the whole batch is safe: duplicates, nothing stored twice.
   v1::BatchRecordMeasurementsResponse again;
@@ -541,36 +594,62 @@ TEST_F(MeasurementServiceTest, BatchStoresGoodItemsAndReportsBadOnes) {
     EXPECT_TRUE(again.results(i).duplicate()) << i;
     EXPECT_EQ(again.results(i).measurement(), resp.results(i).measurement());
   }
-  v1::ListMeasurementsRequest list;
-  list.set_patient("p1");
-  list.set_page_size(1000);
-  v1::ListMeasurementsResponse all;
-  ASSERT_TRUE(stub_->ListMeasurements(Ctx().get(), list, &all).ok());
-  EXPECT_EQ(all.measurements_size(), 21);
+  EXPECT_EQ(StoredMeasurements(), 21);
 }
 
-TEST_F(MeasurementServiceTest, BatchRefusesMoreThanTenThousandItemsAndUnauthenticatedCalls) {
-  {
-    grpc::ClientContext bare;
-    v1::BatchRecordMeasurementsResponse resp;
-    auto writer = stub_->BatchRecordMeasurements(&bare, &resp);
-    writer->WritesDone();
-    EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  }
+TEST_F(MeasurementServiceTest, BatchRefusesUnauthenticatedCalls) {
+  grpc::ClientContext bare;
+  v1::BatchRecordMeasurementsResponse resp;
+  auto writer = stub_->BatchRecordMeasurements(&bare, &resp);
+  writer->WritesDone();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(MeasurementServiceTest, BatchOfMoreThanTenThousandItemsIsRefusedWithNothingStored) {
   auto ctx = Ctx();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
   v1::BatchRecordMeasurementsResponse resp;
   auto writer = stub_->BatchRecordMeasurements(ctx.get(), &resp);
-  for (int i = 0; i <= 10000; ++i) {
-    v1::BatchRecordMeasurementsRequest r;
-    r.set_client_index(i);
-    *r.mutable_measurement() = Mood("p1", i % 11, absl::StrCat("big-", i));
-    if (!writer->Write(r)) break;
+  for (int i = 0; i <= 10000; ++i) {  // 10 001 valid items
+    if (!writer->Write(MoodItem(i, i % 11, absl::StrCat("big-", i)))) break;
   }
   writer->WritesDone();
   grpc::Status s = writer->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(FieldsOf(s).count("items")) << s.error_message();
+  EXPECT_EQ(resp.results_size(), 0);
+
+  EXPECT_EQ(StoredMeasurements(), 0);
+  EXPECT_EQ(P1IndexSize(), "0");
+}
+
+TEST_F(MeasurementServiceTest, ACancelledBatchStoresNothing) {
+  auto ctx = Ctx();
+  v1::BatchRecordMeasurementsResponse resp;
+  auto writer = stub_->BatchRecordMeasurements(ctx.get(), &resp);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(writer->Write(MoodItem(i, 5, absl::StrCat("cancelled-", i))));
+  }
+  ctx->TryCancel();  // the app gave up before half-closing
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  // Shutting the server down waits for the call to end on its side too (a batch that wrote
+  // would finish only after its writes), so what Redis holds now is final.
+  fixture_.StopHost();
+  EXPECT_EQ(P1IndexSize(), "0");
+}
+
+TEST_F(MeasurementServiceTest, BatchRefusesAnOversizedItemAndStoresTheRest) {
+  v1::BatchRecordMeasurementsRequest big = MoodItem(1, 5, "oversized");
+  big.mutable_measurement()->mutable_measurement()->set_note(std::string(20000, 'x'));
+  v1::BatchRecordMeasurementsResponse resp;
+  grpc::Status s = Batch({big, MoodItem(2, 5, "fine")}, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.results_size(), 2);
+  EXPECT_EQ(resp.results(0).error().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(FieldsOfDetails(resp.results(0).error()).count("item"));
+  EXPECT_FALSE(resp.results(1).measurement().empty());
+  EXPECT_EQ(resp.accepted_count(), 1);
 }
 
 TEST_F(MeasurementServiceTest, AFlatSeriesStallsAndTheSummaryListsTheGoalForReview) {
@@ -792,6 +871,169 @@ TEST_F(MeasurementServiceTest, GoalProgressReadsTheCachedGoalAndFallsBackToGoalS
   EXPECT_EQ(summary.latest_scores(1).metric(), "mood");
 }
 
+TEST_F(MeasurementServiceTest, ProrationIsOffUntilTheTenantAdminEnablesIt) {
+  // Off by default: an unanswered item is INVALID_ARGUMENT naming it.
+  v1::SubmitQuestionnaireResponse out;
+  grpc::Status s = Submit(Unanswered(Phq9("p1", 16), {8}), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(FieldsOf(s).count("answers"));
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "item 8 is missing")) << s.error_message();
+  v1::MeasurementSettings defaults = MustGetSettings();
+  EXPECT_FALSE(defaults.proration_enabled());
+  EXPECT_EQ(defaults.phq9_max_missing_items(), 2);
+  EXPECT_EQ(defaults.gad7_max_missing_items(), 1);
+  EXPECT_EQ(defaults.etag(), "r0");
+  EXPECT_EQ(ListedMaxMissingItems("phq9"), 0);
+
+  // The tenant's admin enables it.
+  v1::MeasurementSettings enable;
+  enable.set_proration_enabled(true);
+  v1::MeasurementSettings enabled;
+  s = UpdateSettings(SettingsUpdate(enable, {"proration_enabled"}, "r0"), &enabled);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(enabled.proration_enabled());
+  EXPECT_EQ(enabled.phq9_max_missing_items(), 2);
+  EXPECT_EQ(enabled.etag(), "r1");
+  EXPECT_EQ(enabled.updated_by().role(), v1::ROLE_ADMIN);
+  EXPECT_EQ(ToAbslTime(enabled.update_time()), fixture_.clock().Now());
+  EXPECT_EQ(MustGetSettings().etag(), "r1");
+  EXPECT_EQ(ListedMaxMissingItems("phq9"), 2);
+  EXPECT_EQ(ListedMaxMissingItems("gad7"), 1);
+
+  // Up to two PHQ-9 items may now be missing: the total is prorated (rounded half up).
+  s = Submit(Unanswered(Phq9("p1", 16), {8}), &out);  // 16 over 8 items: 18
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.measurement().questionnaire().total(), 18);
+  EXPECT_TRUE(out.measurement().questionnaire().prorated());
+  EXPECT_EQ(out.measurement().questionnaire().answered_items(), 8);
+  EXPECT_EQ(out.measurement().value(), 18);
+  s = Submit(Unanswered(Phq9("p1", 16), {7, 8}), &out);  // 16 over 7 items: 20.57
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.measurement().questionnaire().total(), 21);
+  // More than allowed, or the safety item: still refused, naming the items.
+  s = Submit(Unanswered(Phq9("p1", 16), {6, 7, 8}), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(FieldsOf(s).count("answers")) << s.error_message();
+  s = Submit(Unanswered(Phq9("p1", 16), {9}), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "item 9")) << s.error_message();
+  // GAD-7: one item.
+  s = Submit(Unanswered(Gad7AllOnes("p1"), {7}), &out);  // 6 over 6 items: 7
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.measurement().questionnaire().total(), 7);
+  EXPECT_EQ(Submit(Unanswered(Gad7AllOnes("p1"), {6, 7}), &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // A questionnaire inside a batch is scored with the same settings.
+  v1::BatchRecordMeasurementsRequest item;
+  item.set_client_index(1);
+  *item.mutable_questionnaire() = Unanswered(Phq9("p1", 16, 0, "batch-prorated"), {8});
+  v1::BatchRecordMeasurementsResponse batch;
+  ASSERT_TRUE(Batch({item}, &batch).ok());
+  ASSERT_EQ(batch.results_size(), 1);
+  EXPECT_FALSE(batch.results(0).measurement().empty()) << batch.results(0).error().message();
+
+  // Another tenant still has the defaults.
+  EXPECT_EQ(Submit(Unanswered(Phq9("p1", 16), {8}), &out, fixture_.Token("t2")).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The admin lowers the PHQ-9 limit to one item.
+  v1::MeasurementSettings one;
+  one.set_phq9_max_missing_items(1);
+  v1::MeasurementSettings lowered;
+  ASSERT_TRUE(UpdateSettings(SettingsUpdate(one, {"phq9_max_missing_items"}, "r1"), &lowered).ok());
+  EXPECT_EQ(lowered.etag(), "r2");
+  EXPECT_TRUE(lowered.proration_enabled());
+  EXPECT_EQ(Submit(Unanswered(Phq9("p1", 16), {7, 8}), &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(MeasurementServiceTest, OnlyAnAdminChangesMeasurementSettingsAndABadUpdateChangesNothing) {
+  v1::MeasurementSettings enable;
+  enable.set_proration_enabled(true);
+  const auto request = SettingsUpdate(enable, {"proration_enabled"}, "r0");
+  v1::MeasurementSettings out;
+  for (v1::Role role : {v1::ROLE_CLINICIAN, v1::ROLE_SERVICE}) {
+    SCOPED_TRACE(v1::Role_Name(role));
+    grpc::Status s = UpdateSettings(request, &out, fixture_.Token("t1", role));
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_EQ(UpdateSettings(request, &out, fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      stub_
+          ->GetMeasurementSettings(Ctx(fixture_.Token("t1", v1::ROLE_CLIENT, "p1")).get(), {}, &out)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+
+  // Bad masks name update_mask (and the path); a bad value names the setting.
+  grpc::Status s =
+      UpdateSettings(SettingsUpdate(enable, {"proration_enabled", "etag"}, "r0"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(FieldsOf(s).count("update_mask"));
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "\"etag\"")) << s.error_message();
+  EXPECT_TRUE(
+      FieldsOf(UpdateSettings(SettingsUpdate(enable, {"*"}, "r0"), &out)).count("update_mask"));
+  EXPECT_TRUE(
+      FieldsOf(UpdateSettings(SettingsUpdate(enable, {}, "r0"), &out)).count("update_mask"));
+  EXPECT_TRUE(FieldsOf(UpdateSettings(SettingsUpdate(enable, {"proration_enabled"}, ""), &out))
+                  .count("etag"));
+  v1::MeasurementSettings nine;
+  nine.set_phq9_max_missing_items(9);
+  s = UpdateSettings(SettingsUpdate(nine, {"phq9_max_missing_items"}, "r0"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(FieldsOf(s).count("settings.phq9_max_missing_items")) << s.error_message();
+  // A stale etag is ABORTED.
+  s = UpdateSettings(SettingsUpdate(enable, {"proration_enabled"}, "r7"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(ReasonOf(s), "ETAG_MISMATCH");
+
+  // None of that was stored; an update that changes nothing keeps the etag.
+  EXPECT_EQ(MustGetSettings().etag(), "r0");
+  EXPECT_FALSE(MustGetSettings().proration_enabled());
+  v1::MeasurementSettings off;
+  ASSERT_TRUE(UpdateSettings(SettingsUpdate(off, {"proration_enabled"}, "r0"), &out).ok());
+  EXPECT_EQ(out.etag(), "r0");
+  v1::SubmitQuestionnaireResponse submitted;
+  EXPECT_EQ(Submit(Unanswered(Phq9("p1", 16), {8}), &submitted).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(MeasurementServiceTest, AChangeMadeThroughAnotherReplicaIsUsedWithinTheCacheLifetime) {
+  v1::MeasurementSettings enable;
+  enable.set_proration_enabled(true);
+  v1::MeasurementSettings enabled;
+  ASSERT_TRUE(UpdateSettings(SettingsUpdate(enable, {"proration_enabled"}, "r0"), &enabled).ok());
+
+  // Another replica (its own store over the same Redis) turns proration off again.
+  MeasurementStore other_replica(&fixture_.pool());
+  v1::MeasurementSettings off = enabled;
+  off.set_proration_enabled(false);
+  off.set_etag("r2");
+  absl::Notification written;
+  absl::Status write_status;
+  other_replica.WriteSettings(
+      "t1", off, "r1",
+      [&](absl::StatusOr<v1::MeasurementSettings> stored) {
+        write_status = stored.status();
+        written.Notify();
+      },
+      absl::Now() + absl::Seconds(10));
+  written.WaitForNotification();
+  ASSERT_TRUE(write_status.ok()) << write_status;
+
+  // This replica scores with its cached settings for up to 30 seconds (the documented
+  // staleness), then reads them again.
+  v1::SubmitQuestionnaireResponse out;
+  fixture_.clock().Advance(absl::Seconds(29));
+  grpc::Status s = Submit(Unanswered(Phq9("p1", 16), {8}), &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(out.measurement().questionnaire().prorated());
+  fixture_.clock().Advance(absl::Seconds(1));
+  s = Submit(Unanswered(Phq9("p1", 16), {8}), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(MustGetSettings().etag(), "r2");
+}
+
 TEST_F(MeasurementServiceTest, ExportsFhirObservations) {
   MustSubmit(Phq9("p1", 14, 0));
   fixture_.clock().Advance(absl::Hours(1));
@@ -830,15 +1072,8 @@ TEST_F(MeasurementServiceTest, RedisOutageIsUnavailable) {
   EXPECT_EQ(stub_->ListMeasurements(Ctx().get(), list, &resp).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   // A batch fails as a whole with UNAVAILABLE (re-send it; request ids make that safe).
-  auto ctx = Ctx();
   v1::BatchRecordMeasurementsResponse batch;
-  auto writer = stub_->BatchRecordMeasurements(ctx.get(), &batch);
-  v1::BatchRecordMeasurementsRequest item;
-  item.set_client_index(1);
-  *item.mutable_measurement() = Mood("p1", 5, "r-batch");
-  writer->Write(item);
-  writer->WritesDone();
-  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Batch({MoodItem(1, 5, "r-batch")}, &batch).error_code(), grpc::StatusCode::UNAVAILABLE);
 
   ASSERT_TRUE(fixture_.redis_server().Restart().ok());
   grpc::Status up;

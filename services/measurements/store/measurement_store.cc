@@ -11,6 +11,7 @@
 #include "common/redis/keys.h"
 #include "common/status/status.h"
 #include "services/measurements/domain/proto_time.h"
+#include "services/measurements/domain/tenant_settings.h"
 
 namespace trellis::measurements {
 namespace {
@@ -199,6 +200,16 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'SAFETY_FLAG_AC
 return {1, ARGV[1]}
 )lua");
 
+// KEYS: [1] settings. ARGV: [1] expected etag, [2] new etag, [3] blob, [4] etag of the defaults.
+const redis::Script kWriteSettingsScript("meas_write_settings", R"lua(
+local cur = redis.call('HGET', KEYS[1], 'etag') or ARGV[4]
+if cur ~= ARGV[1] then
+  return redis.error_reply('ABORTED:ETAG_MISMATCH the settings have changed; read them again and reapply')
+end
+redis.call('HSET', KEYS[1], 'etag', ARGV[2], 'blob', ARGV[3])
+return 1
+)lua");
+
 // KEYS: [1] outbox, [2] wb:<goal>, [3] the service's outbox pending index (common/outbox).
 // ARGV: [1] status, [2] entry, [3] patient tag. Returns 1 when enqueued.
 const redis::Script kWriteBackScript("meas_write_back", R"lua(
@@ -326,6 +337,34 @@ void MeasurementStore::ListTenantMetrics(const std::string& tenant,
                  if (!reply.ok()) return done(reply.status());
                  if (!reply->is_array()) return done(Corrupt());
                  done(DecodeBlobs<v1::Metric>(*reply));
+               },
+               {deadline});
+}
+
+void MeasurementStore::GetSettings(const std::string& tenant,
+                                   Callback<std::optional<v1::MeasurementSettings>> done,
+                                   absl::Time deadline) {
+  redis_->Execute({"HGET", redis::TenantKeys(kService, tenant).Key({"settings"}), "blob"},
+                  [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    if (reply->is_nil()) return done(std::optional<v1::MeasurementSettings>());
+                    v1::MeasurementSettings settings;
+                    if (!settings.ParseFromString(reply->str)) return done(Corrupt());
+                    done(std::optional<v1::MeasurementSettings>(std::move(settings)));
+                  },
+                  {deadline});
+}
+
+void MeasurementStore::WriteSettings(const std::string& tenant,
+                                     const v1::MeasurementSettings& settings,
+                                     const std::string& expected_etag,
+                                     Callback<v1::MeasurementSettings> done, absl::Time deadline) {
+  redis_->Eval(kWriteSettingsScript, {redis::TenantKeys(kService, tenant).Key({"settings"})},
+               {expected_etag, settings.etag(), settings.SerializeAsString(),
+                std::string(kDefaultSettingsEtag)},
+               [settings, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 done(settings);
                },
                {deadline});
 }

@@ -30,6 +30,8 @@
 //   metric:<id>          serialized trellis.v1.Metric (immutable once defined)
 //   metrics              zset of metric ids, score 0 (lexicographic order)
 //   req:DefineMetric:<rid>
+//   settings             hash etag -> "r<n>", blob -> serialized trellis.v1.MeasurementSettings
+//                        (absent until a tenant admin first changes them: the defaults apply)
 //   flags                zset "<patient>/<flag id>", score = raise time (ms): the tenant-wide
 //                        safety-flag log. Another slot than the patient's, so it is written
 //                        just BEFORE the patient's script; a reader skips entries whose flag was
@@ -132,6 +134,18 @@ class MeasurementStore {
   // The tenant's metrics by id (at most kMaxTenantMetrics).
   void ListTenantMetrics(const std::string& tenant, Callback<std::vector<trellis::v1::Metric>> done,
                          absl::Time deadline);
+
+  // ---- tenant settings ----
+  // The tenant's measurement settings as last written; nullopt when it never changed them.
+  void GetSettings(const std::string& tenant,
+                   Callback<std::optional<trellis::v1::MeasurementSettings>> done,
+                   absl::Time deadline);
+  // Stores `settings` (carrying its new etag) if the stored etag is still `expected_etag` (the
+  // default etag for a tenant without settings); ABORTED reason ETAG_MISMATCH otherwise.
+  // Returns `settings` as stored.
+  void WriteSettings(const std::string& tenant, const trellis::v1::MeasurementSettings& settings,
+                     const std::string& expected_etag,
+                     Callback<trellis::v1::MeasurementSettings> done, absl::Time deadline);
 
   // ---- measurements ----
   void WriteMeasurement(MeasurementWrite write, Callback<WriteResult> done, absl::Time deadline);

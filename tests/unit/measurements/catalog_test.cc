@@ -7,6 +7,7 @@
 #include "common/clinical/instruments.h"
 #include "common/clinical/metric_kinds.h"
 #include "common/clinical/severity.h"
+#include "common/status/status.h"
 #include "gtest/gtest.h"
 
 namespace trellis::clinical {
@@ -147,14 +148,17 @@ TEST(InstrumentConfig, ProrationIsOffByDefault) {
   EXPECT_EQ(metrics[1].max_missing_items(), 0);
 }
 
-TEST(InstrumentConfig, RefusesSettingsOutsideTheInstrumentRange) {
+TEST(InstrumentConfig, RefusesSettingsOutsideTheInstrumentRangeNamingEachOne) {
   EXPECT_TRUE(ValidateInstrumentConfig(InstrumentConfig{}).ok());
   InstrumentConfig bad;
   bad.gad7_reliable_change = 0;
   EXPECT_EQ(ValidateInstrumentConfig(bad).code(), absl::StatusCode::kInvalidArgument);
-  bad = InstrumentConfig{};
   bad.phq9_max_missing_items = 9;
-  EXPECT_EQ(ValidateInstrumentConfig(bad).code(), absl::StatusCode::kInvalidArgument);
+  const auto violations = FieldViolationsOf(ValidateInstrumentConfig(bad));
+  ASSERT_EQ(violations.size(), 2u);
+  EXPECT_EQ(violations[0].first, "gad7_reliable_change");
+  EXPECT_EQ(violations[1].first, "phq9_max_missing_items");
+  EXPECT_EQ(violations[1].second, "must be in [0, 8], got 9");
 }
 
 TEST(SeverityBands, ReadsBandAndCasenessOfAValue) {
