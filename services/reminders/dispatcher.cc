@@ -76,11 +76,12 @@ void Dispatcher::Start() {
   int n = std::max(1, options_.threads);
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this, i, n] {
-      do {
+      while (!stop_.HasBeenNotified()) {
         DispatchStats s = RunOnce(i, n);
         // Busy: go on at once. Idle or failing: wait (a failing Redis is retried every interval).
         if (s.claimed > 0 && s.errors == 0) continue;
-      } while (!stop_.WaitForNotificationWithTimeout(options_.idle_interval));
+        stop_.WaitForNotificationWithTimeout(options_.idle_interval);
+      }
     });
   }
 }
