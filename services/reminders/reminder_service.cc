@@ -14,13 +14,16 @@
 #include "absl/strings/strip.h"
 #include "common/clinical/instruments.h"
 #include "common/ids/ids.h"
+#include "common/outbox/relay.h"
 #include "common/server/page_token.h"
+#include "common/server/peer.h"
 #include "common/server/rpc.h"
 #include "common/status/status.h"
 #include "services/reminders/domain/adherence.h"
 #include "services/reminders/domain/delivery_policy.h"
 #include "services/reminders/domain/occurrence_id.h"
 #include "services/reminders/reminder_convert.h"
+#include "trellis/v1/measurements.grpc.pb.h"
 
 ABSL_FLAG(absl::Duration, min_schedule_interval, absl::Minutes(15),
           "Schedules whose occurrences come closer together than this are refused.");
@@ -38,6 +41,8 @@ ABSL_FLAG(absl::Duration, dispatch_interval, absl::Milliseconds(200),
           "How often an idle dispatcher looks for due occurrences.");
 ABSL_FLAG(int, dispatch_batch, 256, "Due entries per claim.");
 ABSL_FLAG(int, dispatch_threads, 2, "Dispatcher threads (they split the due buckets).");
+ABSL_FLAG(std::string, measurements_addr, "127.0.0.1:50052",
+          "MeasurementService: records the value of a homework completion (through the outbox).");
 ABSL_FLAG(absl::Duration, stream_poll_interval, absl::Milliseconds(100),
           "How often an idle StreamDueReminders stream looks for deliveries.");
 
@@ -1087,7 +1092,30 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::RecordCompletion(
           snooze_until = *until;
           *c.mutable_snooze_until() = ToProto(*until);
         }
-        if (request->has_value()) c.set_value(request->value());
+        std::optional<outbox::OutboxEntry> effect;
+        if (request->has_value()) {
+          if (r.metric().empty()) {
+            return Finish(reactor, InvalidField("value",
+                                                "the reminder has no metric to record it "
+                                                "in (set reminder.metric)"));
+          }
+          c.set_value(request->value());
+          // The measurement goes to MeasurementService through the outbox, recorded with the
+          // completion; the entry id is its request_id there, so a redelivery records it once.
+          v1::RecordMeasurementRequest m;
+          auto* mm = m.mutable_measurement();
+          mm->set_patient(patient);
+          mm->set_metric(r.metric());
+          mm->set_value(request->value());
+          *mm->mutable_observe_time() = ToProto(now);
+          mm->set_source(v1::MEASUREMENT_SOURCE_CLIENT);  // the person reports what they did
+          mm->set_goal(r.goal());
+          mm->set_occurrence(occurrence_id);
+          std::string entry_id = NewId();
+          m.set_request_id(entry_id);
+          effect = outbox::OutboxEntry{entry_id, std::string(kRecordMeasurementEffect),
+                                       m.SerializeAsString()};
+        }
         c.set_note(request->note());
         *c.mutable_actor() = who.ToActor();
         *c.mutable_complete_time() = ToProto(now);
@@ -1102,6 +1130,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::RecordCompletion(
                                snoozed && outcome != v1::COMPLETION_OUTCOME_SNOOZED ? "+s" : "");
         w.completion = c.SerializeAsString();
         w.snooze_until = snooze_until;
+        w.effect = std::move(effect);
         w.method = "RecordCompletion";
         w.request_id = request->request_id();
         w.fingerprint = Fingerprint(*request);
@@ -1326,6 +1355,26 @@ absl::StatusOr<auth::Identity> ReminderServiceHandler::AdmitService(
   return who;
 }
 
+absl::Status DeliverEffect(const std::shared_ptr<grpc::Channel>& measurements,
+                           const auth::AuthOptions& auth, const outbox::Delivery& delivery,
+                           absl::Duration timeout) {
+  if (delivery.entry.kind != kRecordMeasurementEffect) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown effect ", delivery.entry.kind));
+  }
+  v1::RecordMeasurementRequest request;
+  if (!request.ParseFromString(delivery.entry.payload)) {
+    return absl::InvalidArgumentError("malformed RecordMeasurement effect");
+  }
+  auth::Identity self{delivery.tenant, "trellis-reminders", v1::ROLE_SERVICE, ""};
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization",
+                  absl::StrCat("Bearer ", auth::MintHs256Token(auth, self, absl::Minutes(5))));
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::Measurement response;
+  auto stub = v1::MeasurementService::NewStub(measurements);
+  return FromGrpcStatus(stub->RecordMeasurement(&ctx, request, &response));
+}
+
 ReminderServiceOptions ReminderOptionsFromFlags() {
   ReminderServiceOptions o;
   o.schedule.min_interval = absl::GetFlag(FLAGS_min_schedule_interval);
@@ -1359,7 +1408,18 @@ server::ServiceParts BuildReminderServiceWith(const server::ServiceEnv& env,
 }
 
 server::ServiceParts BuildReminderService(const server::ServiceEnv& env) {
-  return BuildReminderServiceWith(env, ReminderOptionsFromFlags());
+  server::ServiceParts parts = BuildReminderServiceWith(env, ReminderOptionsFromFlags());
+  if (env.config != nullptr) {
+    // Measurements of completed homework reach MeasurementService through the outbox.
+    auto channel = server::PeerChannel(absl::GetFlag(FLAGS_measurements_addr));
+    outbox::RelayOptions relay;
+    relay.service = "rem";
+    parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
+        env.redis, env.clock, relay, [channel, auth = env.config->auth](const outbox::Delivery& d) {
+          return DeliverEffect(channel, auth, d);
+        }));
+  }
+  return parts;
 }
 
 }  // namespace trellis::reminders

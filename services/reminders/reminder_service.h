@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/auth/authenticator.h"
+#include "common/outbox/relay.h"
 #include "common/server/run.h"
 #include "services/reminders/delivery_stream.h"
 #include "services/reminders/dispatcher.h"
@@ -104,6 +105,15 @@ class ReminderServiceHandler final : public trellis::v1::ReminderService::Callba
 
 // Everything this service runs in its process, configured by the flags.
 server::ServiceParts BuildReminderService(const server::ServiceEnv& env);
+// The kind of the outbox entry that records a homework completion's value in MeasurementService.
+inline constexpr absl::string_view kRecordMeasurementEffect = "RecordMeasurement";
+
+// Delivers one outbox entry of this service (the relay's DeliverFn): RecordMeasurement on
+// MeasurementService with a service token of the entry's tenant.
+absl::Status DeliverEffect(const std::shared_ptr<grpc::Channel>& measurements,
+                           const auth::AuthOptions& auth, const outbox::Delivery& delivery,
+                           absl::Duration timeout = absl::Seconds(5));
+
 // The same with explicit options (tests).
 server::ServiceParts BuildReminderServiceWith(const server::ServiceEnv& env,
                                               ReminderServiceOptions options);

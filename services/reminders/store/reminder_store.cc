@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/outbox/outbox.h"
 #include "common/redis/keys.h"
 #include "common/status/status.h"
 
@@ -199,10 +200,12 @@ end
 return out
 )lua");
 
-// KEYS: [1] request record (or occ), [2] occ, [3] occt, [4] comp, [5] due bucket, [6] snz.
+// KEYS: [1] request record (or occ), [2] occ, [3] occt, [4] comp, [5] due bucket, [6] snz,
+//       [7] outbox, [8] outbox pending index.
 // ARGV: [1] has request, [2] fingerprint, [3] result, [4] ttl, [5] scheduled ms,
 //       [6] expected state, [7] new state, [8] completion blob, [9] snooze due ms ('' none),
-//       [10] snooze due member, [11] replay only ('1': answer a replay, write nothing).
+//       [10] snooze due member, [11] replay only ('1': answer a replay, write nothing),
+//       [12] outbox entry ('' none), [13] patient tag.
 // The snooze due entry lies in another slot: see the REDIS CLUSTER note on kWriteScript.
 const redis::Script kCompletionScript("reminders_completion", R"lua(
 if ARGV[1] == '1' then
@@ -226,6 +229,12 @@ redis.call('HSET', KEYS[4], ARGV[5], ARGV[8])
 if ARGV[9] ~= '' then
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[10])
   redis.call('SADD', KEYS[6], ARGV[10])
+end
+-- The measurement a DONE with a value records, through the outbox (another slot for the pending
+-- index: see common/outbox/outbox.h).
+if ARGV[12] ~= '' then
+  redis.call('RPUSH', KEYS[7], ARGV[12])
+  redis.call('ZADD', KEYS[8], 'NX', 0, ARGV[13])
 end
 if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
@@ -469,7 +478,9 @@ void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWrit
       keys.Key({"occt", write.reminder_id}),
       keys.Key({"comp", write.reminder_id}),
       DueKey(DueBucket(write.tenant, write.patient)),
-      keys.Key({"snz", write.reminder_id})};
+      keys.Key({"snz", write.reminder_id}),
+      outbox::OutboxKey(kService, write.tenant, write.patient),
+      outbox::PendingKey(kService)};
   std::vector<std::string> a = {
       has_request ? "1" : "0",
       write.fingerprint,
@@ -482,7 +493,9 @@ void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWrit
       write.snooze_until.has_value() ? absl::StrCat(ToUnixMillisFloor(*write.snooze_until)) : "",
       absl::StrCat(DueMember(write.tenant, write.patient, write.reminder_id), "|snooze|",
                    write.scheduled_ms),
-      write.replay_only ? "1" : "0"};
+      write.replay_only ? "1" : "0",
+      write.effect.has_value() ? outbox::EncodeEntry(*write.effect) : "",
+      outbox::PatientTag(write.tenant, write.patient)};
   redis_->Eval(kCompletionScript, std::move(k), std::move(a),
                [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());

@@ -22,6 +22,9 @@
 //   comp:<id>            hash: scheduled instant (Unix ms) -> serialized trellis.v1.Completion
 //                        (the latest outcome recorded by RecordCompletion)
 //   req:<method>:<rid>   request_id record: "<fingerprint>|<serialized result>", expires
+//   outbox               effects for other services (common/outbox): RecordMeasurement of a
+//                        DONE with a value; the service's pending index is
+//                        "trellis:rem:outbox:pending"
 //
 // The due index, for the dispatcher (next round), bucketed so one key is never the hot spot:
 //   trellis:rem:{due:<b>}:due   zset, member "<tenant>|<patient>|<reminder id>", score = Unix ms of
@@ -52,6 +55,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/outbox/outbox.h"
 #include "common/redis/client.h"
 #include "services/reminders/domain/dispatch_plan.h"
 #include "trellis/v1/reminders.pb.h"
@@ -146,6 +150,9 @@ struct CompletionWrite {
   std::string state;           // the new record
   std::string completion;      // serialized trellis.v1.Completion
   std::optional<absl::Time> snooze_until;  // adds the snooze due entry
+  // A cross-service effect recorded with the completion (common/outbox): the measurement a DONE
+  // with a value records in MeasurementService.
+  std::optional<outbox::OutboxEntry> effect;
   // Only answer a replay of request_id; write nothing otherwise (result: replayed = false).
   bool replay_only = false;
   std::string method;
