@@ -9,6 +9,14 @@
 #include "common/log/log.h"
 #include "common/status/status.h"
 
+ABSL_FLAG(std::string, goals_addr, "127.0.0.1:50051",
+          "GoalService address (measurements: goals on a cache miss and the patient summary; "
+          "reminders: the goal a reminder is for).");
+ABSL_FLAG(std::string, measurements_addr, "127.0.0.1:50052",
+          "MeasurementService address (goals: tenant-defined metrics for SMART; reminders: a "
+          "reminder's metric, and the values of completed homework).");
+ABSL_FLAG(std::string, reminders_addr, "127.0.0.1:50053",
+          "ReminderService address (goals: ending the reminders of closed goals).");
 ABSL_FLAG(std::string, listen_host, "0.0.0.0",
           "Address the gRPC server binds to (env TRELLIS_LISTEN_HOST). Use 127.0.0.1 to accept "
           "local connections only.");

@@ -11,6 +11,11 @@
 #include "common/config/redis_url.h"
 
 ABSL_DECLARE_FLAG(std::string, listen_host);
+// Peer service addresses (each service reads those it calls): one definition here so that a
+// binary or test that links several services has each flag once.
+ABSL_DECLARE_FLAG(std::string, goals_addr);
+ABSL_DECLARE_FLAG(std::string, measurements_addr);
+ABSL_DECLARE_FLAG(std::string, reminders_addr);
 ABSL_DECLARE_FLAG(int, port);
 ABSL_DECLARE_FLAG(int, metrics_port);
 ABSL_DECLARE_FLAG(std::string, redis_url);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ids/ids.h"
 #include "common/outbox/relay.h"
+#include "common/server/flags.h"
 #include "common/server/page_token.h"
 #include "common/server/peer.h"
 #include "common/server/rpc.h"
@@ -23,14 +24,6 @@
 #include "services/goals/domain/validation.h"
 #include "services/goals/reminder_effects.h"
 #include "trellis/v1/reminders.pb.h"
-
-ABSL_FLAG(std::string, reminders_addr, "127.0.0.1:50053",
-          "ReminderService address, for ending the reminders of closed goals "
-          "(env TRELLIS_REMINDERS_ADDR).");
-
-ABSL_FLAG(std::string, measurements_addr, "127.0.0.1:50052",
-          "MeasurementService address, for the SMART facts of tenant-defined metrics "
-          "(env TRELLIS_MEASUREMENTS_ADDR).");
 
 namespace trellis::goals {
 namespace {

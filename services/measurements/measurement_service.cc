@@ -14,6 +14,7 @@
 #include "common/clinical/severity.h"
 #include "common/ids/ids.h"
 #include "common/log/log.h"
+#include "common/server/flags.h"
 #include "common/server/peer.h"
 #include "common/server/rpc.h"
 #include "common/status/status.h"
@@ -25,9 +26,6 @@
 #include "services/measurements/domain/questionnaire_scoring.h"
 #include "services/measurements/domain/tenant_settings.h"
 
-ABSL_FLAG(std::string, goals_addr, "127.0.0.1:50051",
-          "GoalService address, for reading goals on a cache miss and the patient summary "
-          "(env TRELLIS_GOALS_ADDR).");
 
 namespace trellis::measurements {
 namespace {

@@ -15,6 +15,7 @@
 #include "common/clinical/instruments.h"
 #include "common/ids/ids.h"
 #include "common/outbox/relay.h"
+#include "common/server/flags.h"
 #include "common/server/page_token.h"
 #include "common/server/peer.h"
 #include "common/server/rpc.h"
@@ -41,8 +42,6 @@ ABSL_FLAG(absl::Duration, dispatch_interval, absl::Milliseconds(200),
           "How often an idle dispatcher looks for due occurrences.");
 ABSL_FLAG(int, dispatch_batch, 256, "Due entries per claim.");
 ABSL_FLAG(int, dispatch_threads, 2, "Dispatcher threads (they split the due buckets).");
-ABSL_FLAG(std::string, measurements_addr, "127.0.0.1:50052",
-          "MeasurementService: records the value of a homework completion (through the outbox).");
 ABSL_FLAG(absl::Duration, stream_poll_interval, absl::Milliseconds(100),
           "How often an idle StreamDueReminders stream looks for deliveries.");
 
@@ -367,7 +366,11 @@ void CopyCounts(const AdherenceCounts& in, v1::AdherenceCounts* out) {
 ReminderServiceHandler::ReminderServiceHandler(const server::ServiceEnv& env,
                                                ReminderServiceOptions options,
                                                DeliveryStreams* streams)
-    : env_(env), options_(std::move(options)), store_(env.redis), streams_(streams) {}
+    : env_(env),
+      options_(std::move(options)),
+      store_(env.redis),
+      streams_(streams),
+      peers_(options_.peers) {}
 
 void ReminderServiceHandler::Modify(grpc::ServerUnaryReactor* reactor, v1::Reminder* response,
                                     const std::string& tenant, const std::string& patient,
@@ -452,16 +455,22 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::CreateReminder(
   w.fingerprint = Fingerprint(*request);
   w.result = r.SerializeAsString();
   w.changes.push_back(std::move(c));
-  store_.Write(
-      std::move(w),
-      [this, reactor, response, r](absl::StatusOr<ReminderWriteResult> written) {
-        if (!written.ok()) return Finish(reactor, written.status());
-        v1::Reminder out = r;
-        if (written->replayed) out.ParseFromString(written->result);
-        *response = Present(std::move(out), env_.clock->Now());
-        Finish(reactor, absl::OkStatus());
-      },
-      DeadlineOf(*ctx));
+  absl::Time deadline = DeadlineOf(*ctx);
+  peers_.Check(
+      who->tenant, r, /*check_metric=*/true, /*check_goal=*/true, deadline,
+      [this, reactor, response, r, w = std::move(w), deadline](absl::Status checked) mutable {
+        if (!checked.ok()) return Finish(reactor, checked);
+        store_.Write(
+            std::move(w),
+            [this, reactor, response, r](absl::StatusOr<ReminderWriteResult> written) {
+              if (!written.ok()) return Finish(reactor, written.status());
+              v1::Reminder out = r;
+              if (written->replayed) out.ParseFromString(written->result);
+              *response = Present(std::move(out), env_.clock->Now());
+              Finish(reactor, absl::OkStatus());
+            },
+            deadline);
+      });
   return reactor;
 }
 
@@ -578,7 +587,32 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::UpdateReminder(
   if (!IsStaff(*who)) {
     return Finish(reactor, PermissionDenied("clients may not change reminders")), reactor;
   }
-  Modify(reactor, response, who->tenant, name->patient, name->id, DeadlineOf(*ctx),
+  bool new_metric = std::find(paths.begin(), paths.end(), "metric") != paths.end();
+  bool new_goal = std::find(paths.begin(), paths.end(), "goal") != paths.end();
+  if (new_metric || new_goal) {
+    // The new metric or goal is checked with its service first (the merged value is checked
+    // again locally below).
+    peers_.Check(who->tenant, request->reminder(), new_metric, new_goal, DeadlineOf(*ctx),
+                 [this, ctx, reactor, request, response, who = *who, name = *name, paths,
+                  expected](absl::Status checked) {
+                   if (!checked.ok()) return Finish(reactor, checked);
+                   ModifyForUpdate(reactor, request, response, who.tenant, name.patient, name.id,
+                                   paths, expected, DeadlineOf(*ctx));
+                 });
+    return reactor;
+  }
+  ModifyForUpdate(reactor, request, response, who->tenant, name->patient, name->id, paths, expected,
+                  DeadlineOf(*ctx));
+  return reactor;
+}
+
+void ReminderServiceHandler::ModifyForUpdate(grpc::ServerUnaryReactor* reactor,
+                                             const v1::UpdateReminderRequest* request,
+                                             v1::Reminder* response, const std::string& tenant,
+                                             const std::string& patient, const std::string& id,
+                                             const std::vector<std::string>& paths,
+                                             std::optional<int64_t> expected, absl::Time deadline) {
+  Modify(reactor, response, tenant, patient, id, deadline,
          [this, request, paths, expected](const StoredReminder& current,
                                           absl::Time now) -> absl::StatusOr<Decision> {
            if (current.reminder.state() == v1::REMINDER_STATE_ENDED) return Closed();
@@ -631,7 +665,6 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::UpdateReminder(
            c.reminder = std::move(r);
            return d;
          });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* ReminderServiceHandler::DeleteReminder(
@@ -1408,10 +1441,17 @@ server::ServiceParts BuildReminderServiceWith(const server::ServiceEnv& env,
 }
 
 server::ServiceParts BuildReminderService(const server::ServiceEnv& env) {
-  server::ServiceParts parts = BuildReminderServiceWith(env, ReminderOptionsFromFlags());
+  ReminderServiceOptions options = ReminderOptionsFromFlags();
+  auto channel = server::PeerChannel(absl::GetFlag(FLAGS_measurements_addr));
+  if (env.config != nullptr) {
+    auto goals = server::PeerChannel(absl::GetFlag(FLAGS_goals_addr));
+    options.peers.goals = [goals] { return goals; };
+    options.peers.measurements = [channel] { return channel; };
+    options.peers.auth = env.config->auth;
+  }
+  server::ServiceParts parts = BuildReminderServiceWith(env, std::move(options));
   if (env.config != nullptr) {
     // Measurements of completed homework reach MeasurementService through the outbox.
-    auto channel = server::PeerChannel(absl::GetFlag(FLAGS_measurements_addr));
     outbox::RelayOptions relay;
     relay.service = "rem";
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(

@@ -17,6 +17,7 @@
 #include "services/reminders/delivery_stream.h"
 #include "services/reminders/dispatcher.h"
 #include "services/reminders/domain/schedule.h"
+#include "services/reminders/peers.h"
 #include "services/reminders/store/reminder_store.h"
 #include "trellis/v1/reminders.grpc.pb.h"
 
@@ -28,6 +29,8 @@ struct ReminderServiceOptions {
   absl::Duration clock_skew = absl::Minutes(1);
   DeliveryOptions delivery;
   DispatcherOptions dispatch;
+  // GoalService and MeasurementService, for checking a reminder's goal and metric.
+  PeerOptions peers;
   // Tests that drive a Dispatcher themselves (RunOnce with an injected clock) turn this off.
   bool run_dispatcher = true;
 };
@@ -97,10 +100,19 @@ class ReminderServiceHandler final : public trellis::v1::ReminderService::Callba
   absl::StatusOr<auth::Identity> AdmitService(const grpc::CallbackServerContext& ctx,
                                               const absl::Status& validation) const;
 
+  // UpdateReminder after its peer checks.
+  void ModifyForUpdate(grpc::ServerUnaryReactor* reactor,
+                       const trellis::v1::UpdateReminderRequest* request,
+                       trellis::v1::Reminder* response, const std::string& tenant,
+                       const std::string& patient, const std::string& id,
+                       const std::vector<std::string>& paths, std::optional<int64_t> expected,
+                       absl::Time deadline);
+
   server::ServiceEnv env_;
   ReminderServiceOptions options_;
   ReminderStore store_;
   DeliveryStreams* streams_;
+  ReminderPeers peers_;
 };
 
 // Everything this service runs in its process, configured by the flags.
