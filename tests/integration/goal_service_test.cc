@@ -13,6 +13,7 @@
 #include "google/rpc/status.pb.h"
 #include "services/goals/goal_service.h"
 #include "tests/support/service_fixture.h"
+#include "tests/support/status_details.h"
 
 namespace trellis::goals {
 namespace {
@@ -57,32 +58,9 @@ v1::Goal VagueDraft(const std::string& patient = "p1") {
   return g;
 }
 
-google::rpc::Status DetailsOf(const grpc::Status& s) {
-  google::rpc::Status out;
-  out.ParseFromString(s.error_details());
-  return out;
-}
-
-std::string ReasonOf(const grpc::Status& s) {
-  google::rpc::Status details = DetailsOf(s);
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info.reason();
-  }
-  return "";
-}
-
-std::set<std::string> FieldsOf(const grpc::Status& s) {
-  std::set<std::string> fields;
-  google::rpc::Status details = DetailsOf(s);
-  for (const auto& any : details.details()) {
-    google::rpc::BadRequest br;
-    if (any.UnpackTo(&br)) {
-      for (const auto& v : br.field_violations()) fields.insert(v.field());
-    }
-  }
-  return fields;
-}
+using testing::DetailsOf;
+using testing::FieldsOf;
+using testing::ReasonOf;
 
 class GoalServiceTest : public ::testing::Test {
  protected:
