@@ -142,7 +142,7 @@ end
 return 1
 )lua");
 
-// Shared by the poll and ack scripts: takes delivery `key` from the stream that holds it (its
+// Used by the poll script: takes delivery `key` from the stream that holds it (its
 // owner record, and one off the owner's count); returns the owner record's "<consumer>|<attempt>|
 // <entry id>" or nil when nobody holds it.
 constexpr absl::string_view kReleaseLua = R"lua(
@@ -234,25 +234,58 @@ return {out, outstanding + #out}
 )lua");
 const redis::Script kPollScript("reminders_poll", kPollLua);
 
-// KEYS: 3 per delivery: ack records (patient), inf, own (bucket, subscriber).
-// ARGV: [1] subscriber, [2] now ms, then 2 per delivery: delivery key, dlv field.
-// Returns per delivery {outcome, ack ms}: 1 acknowledged now, 2 acknowledged before, 0 never
-// handed to this subscriber.
-const std::string kAckLua = absl::StrCat(kReleaseLua, R"lua(
+// Deliveries are grouped by bucket, so each group's pending list changes with variadic calls.
+// KEYS: per group: inf, own (bucket, subscriber), then one ack record hash (patient) per delivery.
+// ARGV: [1] subscriber, [2] now ms, [3] number of groups, then per group: number of deliveries,
+//       then 2 per delivery: delivery key, dlv field.
+// Returns per delivery, in argument order, {outcome, ack ms}: 1 acknowledged now, 2 acknowledged
+// before (or earlier in this call), 0 never handed to this subscriber.
+const std::string kAckLua = R"lua(
 local out = {}
-for k = 0, #KEYS / 3 - 1 do
-  local ack, inf, own = KEYS[k * 3 + 1], KEYS[k * 3 + 2], KEYS[k * 3 + 3]
-  local record = ARGV[1] .. '|' .. ARGV[4 + k * 2]
-  if release(inf, own, ARGV[3 + k * 2]) then
-    redis.call('HSET', ack, record, ARGV[2])
-    out[#out + 1] = {1, tonumber(ARGV[2])}
-  else
-    local prev = redis.call('HGET', ack, record)
-    if prev then out[#out + 1] = {2, tonumber(prev)} else out[#out + 1] = {0, 0} end
+local k, a = 1, 4
+for _ = 1, tonumber(ARGV[3]) do
+  local inf, own = KEYS[k], KEYS[k + 1]
+  local n = tonumber(ARGV[a])
+  local dkeys, fields, acks = {}, {}, {}
+  for j = 1, n do
+    dkeys[j] = ARGV[a + 2 * j - 1]
+    fields[j] = ARGV[a + 2 * j]
+    acks[j] = KEYS[k + 1 + j]
+  end
+  k = k + 2 + n
+  a = a + 1 + 2 * n
+  local owners = redis.call('HMGET', own, unpack(dkeys))
+  local held, counts, seen = {}, {}, {}
+  for j = 1, n do
+    if seen[dkeys[j]] then
+      owners[j] = false
+    elseif owners[j] then
+      seen[dkeys[j]] = true
+      held[#held + 1] = dkeys[j]
+      local c = '#' .. string.match(owners[j], '^([^|]+)')
+      counts[c] = (counts[c] or 0) + 1
+    end
+  end
+  if #held > 0 then
+    redis.call('HDEL', own, unpack(held))
+    redis.call('ZREM', inf, unpack(held))
+    for c, m in pairs(counts) do
+      if redis.call('HINCRBY', own, c, -m) <= 0 then redis.call('HDEL', own, c) end
+    end
+  end
+  for j = 1, n do
+    local record = ARGV[1] .. '|' .. fields[j]
+    if owners[j] then
+      redis.call('HSET', acks[j], record, ARGV[2])
+      out[#out + 1] = {1, tonumber(ARGV[2])}
+    else
+      local prev = redis.call('HGET', acks[j], record)
+      if prev then out[#out + 1] = {2, tonumber(prev)} else out[#out + 1] = {0, 0} end
+    end
   end
 end
 return out
-)lua");
+)lua";
 const redis::Script kAckScript("reminders_ack", kAckLua);
 
 std::string BucketKey(int bucket, absl::string_view suffix) {
@@ -422,35 +455,47 @@ void DispatchStore::Poll(const PollRequest& request, const std::vector<int>& kin
 void DispatchStore::Ack(const std::string& tenant, const std::string& subscriber,
                         const std::vector<AckItem>& items, absl::Time now,
                         Callback<std::vector<AckOutcome>> done, absl::Time deadline) {
-  std::vector<std::string> keys;
-  std::vector<std::string> args = {subscriber, absl::StrCat(ToUnixMillisFloor(now))};
-  keys.reserve(items.size() * 3);
-  args.reserve(2 + items.size() * 2);
-  for (const AckItem& item : items) {
-    int bucket = DueBucket(tenant, item.patient);
-    keys.push_back(
-        redis::PatientKeys(kService, tenant, item.patient).Key({"ack", item.reminder_id}));
-    keys.push_back(SubscriberKey(bucket, "inf", tenant, subscriber));
-    keys.push_back(SubscriberKey(bucket, "own", tenant, subscriber));
-    args.push_back(DeliveryKey(item.patient, item.reminder_id, item.field));
-    args.push_back(item.field);
+  // Group by bucket (the subscriber's pending list is per bucket); remember where each item was.
+  std::vector<std::vector<size_t>> groups(kDueBuckets);
+  for (size_t i = 0; i < items.size(); ++i) {
+    groups[DueBucket(tenant, items[i].patient)].push_back(i);
   }
-  size_t n = items.size();
-  redis_->Eval(kAckScript, std::move(keys), std::move(args),
-               [done = std::move(done), n](absl::StatusOr<Reply> reply) mutable {
-                 if (!reply.ok()) return done(reply.status());
-                 if (reply->elements.size() != n) return done(Corrupt());
-                 std::vector<AckOutcome> out;
-                 out.reserve(n);
-                 for (const Reply& r : reply->elements) {
-                   if (r.elements.size() != 2) return done(Corrupt());
-                   int64_t code = r.elements[0].integer;
-                   out.push_back(
-                       {.found = code != 0, .already = code == 2, .ack_ms = r.elements[1].integer});
-                 }
-                 done(std::move(out));
-               },
-               {deadline});
+  std::vector<std::string> keys;
+  std::vector<std::string> args = {subscriber, absl::StrCat(ToUnixMillisFloor(now)), ""};
+  std::vector<size_t> order;  // script result position -> item index
+  int used = 0;
+  for (int b = 0; b < kDueBuckets; ++b) {
+    if (groups[b].empty()) continue;
+    ++used;
+    keys.push_back(SubscriberKey(b, "inf", tenant, subscriber));
+    keys.push_back(SubscriberKey(b, "own", tenant, subscriber));
+    args.push_back(absl::StrCat(groups[b].size()));
+    for (size_t i : groups[b]) {
+      const AckItem& item = items[i];
+      keys.push_back(
+          redis::PatientKeys(kService, tenant, item.patient).Key({"ack", item.reminder_id}));
+      args.push_back(DeliveryKey(item.patient, item.reminder_id, item.field));
+      args.push_back(item.field);
+      order.push_back(i);
+    }
+  }
+  args[2] = absl::StrCat(used);
+  redis_->Eval(
+      kAckScript, std::move(keys), std::move(args),
+      [done = std::move(done), order = std::move(order)](absl::StatusOr<Reply> reply) mutable {
+        if (!reply.ok()) return done(reply.status());
+        if (reply->elements.size() != order.size()) return done(Corrupt());
+        std::vector<AckOutcome> out(order.size());
+        for (size_t j = 0; j < order.size(); ++j) {
+          const Reply& r = reply->elements[j];
+          if (r.elements.size() != 2) return done(Corrupt());
+          int64_t code = r.elements[0].integer;
+          out[order[j]] = {
+              .found = code != 0, .already = code == 2, .ack_ms = r.elements[1].integer};
+        }
+        done(std::move(out));
+      },
+      {deadline});
 }
 
 }  // namespace trellis::reminders
