@@ -1,5 +1,6 @@
 #include "services/reminders/dispatcher.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +60,7 @@ Dispatcher::Dispatcher(redis::RedisClient* redis, const Clock* clock, Dispatcher
       options_(std::move(options)),
       store_(redis, options_.store),
       registry_(registry) {
+  options_.batch = std::clamp(options_.batch, 1, kMaxDispatchBatch);
   if (registry_ != nullptr) {
     registry_->Describe(kDispatched, "counter",
                         "Occurrences processed by this replica's dispatcher, by outcome "

@@ -40,7 +40,9 @@ ABSL_FLAG(absl::Duration, dispatch_lease, absl::Seconds(30),
           "holds them this long at most).");
 ABSL_FLAG(absl::Duration, dispatch_interval, absl::Milliseconds(200),
           "How often an idle dispatcher looks for due occurrences.");
-ABSL_FLAG(int, dispatch_batch, 256, "Due entries per claim.");
+ABSL_FLAG(int, dispatch_batch, 1000,
+          "Due entries per claim, 1-2000. Larger claims dispatch a burst faster; each claim's "
+          "scripts hold Redis for about 40 microseconds per entry.");
 ABSL_FLAG(int, dispatch_threads, 2, "Dispatcher threads (they split the due buckets).");
 ABSL_FLAG(absl::Duration, stream_poll_interval, absl::Milliseconds(100),
           "How often an idle StreamDueReminders stream looks for deliveries.");
