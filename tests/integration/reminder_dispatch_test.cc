@@ -550,6 +550,11 @@ TEST_F(ReminderDispatchTest, SnoozedOccurrenceIsDeliveredOnceMoreAndCompletedOne
   EXPECT_EQ(dispatcher->RunOnce().delivered, 1);
   v1::Delivery again = sub.Next();
   EXPECT_EQ(again.delivery_id(), absl::StrCat(d.occurrence_id(), "/snooze"));
+  // The handled snooze entry leaves nothing behind in the bucket's lease records.
+  EXPECT_EQ(Redis({"HEXISTS", DueLeaseKey(DueBucket("t1", "p1")),
+                   absl::StrCat(DueMember("t1", "p1", IdOf(snoozed.name())), "|snooze|",
+                                rtest::Ms(kFirstDue))}),
+            "0");
   EXPECT_EQ(again.occurrence_id(), d.occurrence_id());
   EXPECT_TRUE(again.snoozed());
   EXPECT_EQ(ToTime(again.due_time()), kFirstDue + absl::Minutes(10));

@@ -51,7 +51,7 @@ for j = 1, #out do out[j][3] = values[j] or '' end
 return out
 )lua");
 
-// KEYS: [1] due index.
+// KEYS: [1] due index, [2] lease hash.
 // ARGV: [1] lease score of the claim, [2] stream key prefix ("trellis:rem:{due:<b>}:out:"),
 //       [3] retention ms, [4] number of items, then per item: member, action ('s' set, 'r' remove,
 //       'e' end), next due ms, revision, ended blob, records "ms=state;...", number of deliveries,
@@ -121,7 +121,11 @@ for k, item in ipairs(items) do
   end
 end
 if #moved > 0 then redis.call('ZADD', KEYS[1], unpack(moved)) end
-if #removed > 0 then redis.call('ZREM', KEYS[1], unpack(removed)) end
+if #removed > 0 then
+  redis.call('ZREM', KEYS[1], unpack(removed))
+  -- A removed entry's lease record goes too (snooze members are unique: they would pile up).
+  redis.call('HDEL', KEYS[2], unpack(removed))
+end
 return {completed, lost, delivered}
 )lua");
 
