@@ -23,21 +23,31 @@ absl::Status Unauthenticated(absl::string_view reason) {
 }
 
 bool ParseRole(const std::string& text, trellis::v1::Role* role) {
-  if (text == "clinician") *role = trellis::v1::ROLE_CLINICIAN;
-  else if (text == "client") *role = trellis::v1::ROLE_CLIENT;
-  else if (text == "service") *role = trellis::v1::ROLE_SERVICE;
-  else if (text == "admin") *role = trellis::v1::ROLE_ADMIN;
-  else return false;
+  if (text == "clinician")
+    *role = trellis::v1::ROLE_CLINICIAN;
+  else if (text == "client")
+    *role = trellis::v1::ROLE_CLIENT;
+  else if (text == "service")
+    *role = trellis::v1::ROLE_SERVICE;
+  else if (text == "admin")
+    *role = trellis::v1::ROLE_ADMIN;
+  else
+    return false;
   return true;
 }
 
 const char* RoleName(trellis::v1::Role role) {
   switch (role) {
-    case trellis::v1::ROLE_CLINICIAN: return "clinician";
-    case trellis::v1::ROLE_CLIENT: return "client";
-    case trellis::v1::ROLE_SERVICE: return "service";
-    case trellis::v1::ROLE_ADMIN: return "admin";
-    default: return "";
+    case trellis::v1::ROLE_CLINICIAN:
+      return "clinician";
+    case trellis::v1::ROLE_CLIENT:
+      return "client";
+    case trellis::v1::ROLE_SERVICE:
+      return "service";
+    case trellis::v1::ROLE_ADMIN:
+      return "admin";
+    default:
+      return "";
   }
 }
 
@@ -46,13 +56,11 @@ const char* RoleName(trellis::v1::Role role) {
 absl::StatusOr<std::pair<Identity, absl::Time>> Authenticator::VerifyUncached(
     absl::string_view token) const {
   std::error_code ec;
-  auto decoded = jwt::decode(jwt::string_view(token.data(), token.size()),
-                             jwt::params::algorithms({"HS256"}), ec,
-                             jwt::params::secret(options_.hs256_secret), jwt::params::verify(true),
-                             jwt::params::issuer(options_.issuer),
-                             jwt::params::aud(options_.audience),
-                             jwt::params::leeway(static_cast<uint32_t>(
-                                 absl::ToInt64Seconds(options_.leeway))));
+  auto decoded = jwt::decode(
+      jwt::string_view(token.data(), token.size()), jwt::params::algorithms({"HS256"}), ec,
+      jwt::params::secret(options_.hs256_secret), jwt::params::verify(true),
+      jwt::params::issuer(options_.issuer), jwt::params::aud(options_.audience),
+      jwt::params::leeway(static_cast<uint32_t>(absl::ToInt64Seconds(options_.leeway))));
   if (ec) {
     if (ec == jwt::VerificationErrc::TokenExpired) return Unauthenticated("TOKEN_EXPIRED");
     return Unauthenticated("TOKEN_INVALID");
@@ -137,6 +145,14 @@ std::string MintHs256Token(const AuthOptions& options, const Identity& who, absl
       .add_claim("exp", absl::ToUnixSeconds(now + ttl));
   if (!who.patient.empty()) obj.add_claim("patient", who.patient);
   return obj.signature();
+}
+
+void PrepareServiceCall(grpc::ClientContext& ctx, const AuthOptions& options,
+                        absl::string_view tenant, absl::string_view service, absl::Time deadline) {
+  Identity self{std::string(tenant), std::string(service), trellis::v1::ROLE_SERVICE, ""};
+  ctx.AddMetadata("authorization",
+                  absl::StrCat("Bearer ", MintHs256Token(options, self, absl::Minutes(5))));
+  ctx.set_deadline(absl::ToChronoTime(deadline));
 }
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view field) {

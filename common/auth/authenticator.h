@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
 
 #include "absl/base/thread_annotations.h"
@@ -61,6 +62,11 @@ absl::StatusOr<Identity> Admit(const Authenticator* authenticator,
 // Mints an HS256 token (for development tokens, tests and `trellisctl token`).
 std::string MintHs256Token(const AuthOptions& options, const Identity& who, absl::Duration ttl,
                            absl::Time now = absl::Now());
+
+// Prepares `ctx` for a call from a Trellis service (`service`, e.g. "trellis-reminders") to a peer
+// on behalf of `tenant`: a fresh service-role token (5 minutes) as bearer and `deadline`.
+void PrepareServiceCall(grpc::ClientContext& ctx, const AuthOptions& options,
+                        absl::string_view tenant, absl::string_view service, absl::Time deadline);
 
 // Reads a secret file (trailing whitespace trimmed); INVALID_ARGUMENT naming `field` when it is
 // missing or shorter than 32 bytes.

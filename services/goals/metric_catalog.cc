@@ -44,11 +44,7 @@ void MetricCatalog::Lookup(const std::string& tenant, const std::string& metric_
   auto* call = new Call();
   call->request.set_id(metric_id);
   call->done = std::move(done);
-  auth::Identity self{tenant, "trellis-goals", v1::ROLE_SERVICE, ""};
-  call->ctx.AddMetadata(
-      "authorization",
-      absl::StrCat("Bearer ", auth::MintHs256Token(*auth_, self, absl::Minutes(5))));
-  call->ctx.set_deadline(absl::ToChronoTime(deadline));
+  auth::PrepareServiceCall(call->ctx, *auth_, tenant, "trellis-goals", deadline);
   v1::MeasurementService::NewStub(channel_)->async()->GetMetric(
       &call->ctx, &call->request, &call->response, [call](grpc::Status status) {
         std::unique_ptr<Call> owned(call);

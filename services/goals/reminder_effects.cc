@@ -19,11 +19,8 @@ absl::Status ReminderEffects::Deliver(const outbox::Delivery& delivery) const {
   if (!request.ParseFromString(delivery.entry.payload)) {
     return absl::InvalidArgumentError("malformed EndGoalReminders effect");
   }
-  auth::Identity self{delivery.tenant, "trellis-goals", trellis::v1::ROLE_SERVICE, ""};
   grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization",
-                  absl::StrCat("Bearer ", auth::MintHs256Token(auth_, self, absl::Minutes(5))));
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  auth::PrepareServiceCall(ctx, auth_, delivery.tenant, "trellis-goals", absl::Now() + timeout_);
   trellis::v1::EndGoalRemindersResponse response;
   auto stub = trellis::v1::ReminderService::NewStub(channel_);
   return FromGrpcStatus(stub->EndGoalReminders(&ctx, request, &response));

@@ -26,7 +26,6 @@
 #include "services/measurements/domain/questionnaire_scoring.h"
 #include "services/measurements/domain/tenant_settings.h"
 
-
 namespace trellis::measurements {
 namespace {
 
@@ -1325,11 +1324,9 @@ absl::Status DeliverWriteBack(const std::shared_ptr<grpc::Channel>& goals,
   if (!request.ParseFromString(delivery.entry.payload)) {
     return absl::InvalidArgumentError("malformed SetAchievementStatus effect");
   }
-  auth::Identity self{delivery.tenant, "trellis-measurements", v1::ROLE_SERVICE, ""};
   grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization",
-                  absl::StrCat("Bearer ", auth::MintHs256Token(auth, self, absl::Minutes(5))));
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  auth::PrepareServiceCall(ctx, auth, delivery.tenant, "trellis-measurements",
+                           absl::Now() + timeout);
   v1::SetAchievementStatusResponse response;
   auto stub = v1::GoalService::NewStub(goals);
   return FromGrpcStatus(stub->SetAchievementStatus(&ctx, request, &response));

@@ -111,9 +111,13 @@ DispatchStats Dispatcher::RunOnce(int shard, int shards) {
 
 absl::StatusOr<std::vector<ClaimedEntry>> Dispatcher::ClaimOnlyForTest(int bucket, int limit) {
   absl::Time now = clock_->Now();
+  return Claim(bucket, now, LeaseScore(now + options_.lease), limit);
+}
+
+absl::StatusOr<std::vector<ClaimedEntry>> Dispatcher::Claim(int bucket, absl::Time now,
+                                                            const std::string& lease, int limit) {
   return Await<std::vector<ClaimedEntry>>([&](auto cb) {
-    store_.Claim(bucket, now, LeaseScore(now + options_.lease), limit, std::move(cb),
-                 absl::Now() + options_.redis_timeout);
+    store_.Claim(bucket, now, lease, limit, std::move(cb), absl::Now() + options_.redis_timeout);
   });
 }
 
@@ -121,10 +125,7 @@ DispatchStats Dispatcher::RunBatch(int bucket) {
   DispatchStats stats;
   absl::Time now = clock_->Now();
   std::string lease = LeaseScore(now + options_.lease);
-  auto claimed = Await<std::vector<ClaimedEntry>>([&](auto cb) {
-    store_.Claim(bucket, now, lease, options_.batch, std::move(cb),
-                 absl::Now() + options_.redis_timeout);
-  });
+  auto claimed = Claim(bucket, now, lease, options_.batch);
   if (!claimed.ok()) {
     ++stats.errors;
     log::Warn("dispatch claim failed",

@@ -84,6 +84,9 @@ class Dispatcher final : public server::Worker {
   absl::StatusOr<std::vector<ClaimedEntry>> ClaimOnlyForTest(int bucket, int limit);
 
  private:
+  // One claim of `bucket` (blocking on this thread).
+  absl::StatusOr<std::vector<ClaimedEntry>> Claim(int bucket, absl::Time now,
+                                                  const std::string& lease, int limit);
   // Claims and completes one batch; returns the stats (claimed < batch: the bucket is drained).
   DispatchStats RunBatch(int bucket);
   EntryCompletion Plan(const ClaimedEntry& entry, absl::Time now, DispatchStats& stats) const;

@@ -14,6 +14,8 @@ namespace v1 = ::trellis::v1;
 
 namespace {
 
+constexpr absl::string_view kSubject = "trellis-reminders";
+
 // Owns one asynchronous unary call until its callback runs.
 template <typename Request, typename Response>
 struct Call {
@@ -29,11 +31,6 @@ bool Closed(v1::GoalLifecycleStatus s) {
 }
 
 }  // namespace
-
-std::string ReminderPeers::Token(const std::string& tenant) const {
-  auth::Identity self{tenant, "trellis-reminders", v1::ROLE_SERVICE, ""};
-  return auth::MintHs256Token(*options_.auth, self, absl::Minutes(5));
-}
 
 void ReminderPeers::Check(const std::string& tenant, const v1::Reminder& reminder,
                           bool check_metric, bool check_goal, absl::Time deadline,
@@ -57,8 +54,8 @@ void ReminderPeers::CheckMetric(const std::string& tenant, const std::string& me
   auto* call = new Call<v1::GetMetricRequest, v1::Metric>();
   call->request.set_id(metric);
   call->done = std::move(done);
-  call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", Token(tenant)));
-  call->ctx.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + options_.timeout)));
+  auth::PrepareServiceCall(call->ctx, *options_.auth, tenant, kSubject,
+                           std::min(deadline, absl::Now() + options_.timeout));
   v1::MeasurementService::NewStub(options_.measurements())
       ->async()
       ->GetMetric(&call->ctx, &call->request, &call->response, [call](grpc::Status status) {
@@ -88,8 +85,8 @@ void ReminderPeers::CheckGoal(const std::string& tenant, const std::string& goal
   auto* call = new Call<v1::GetGoalRequest, v1::Goal>();
   call->request.set_name(goal);
   call->done = std::move(done);
-  call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", Token(tenant)));
-  call->ctx.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + options_.timeout)));
+  auth::PrepareServiceCall(call->ctx, *options_.auth, tenant, kSubject,
+                           std::min(deadline, absl::Now() + options_.timeout));
   v1::GoalService::NewStub(options_.goals())
       ->async()
       ->GetGoal(&call->ctx, &call->request, &call->response, [call](grpc::Status status) {

@@ -47,7 +47,6 @@ class ReminderPeers {
                    absl::AnyInvocable<void(absl::Status)> done) const;
   void CheckGoal(const std::string& tenant, const std::string& goal, absl::Time deadline,
                  absl::AnyInvocable<void(absl::Status)> done) const;
-  std::string Token(const std::string& tenant) const;
 
   PeerOptions options_;
 };

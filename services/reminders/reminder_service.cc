@@ -213,6 +213,39 @@ v1::Reminder Present(v1::Reminder r, absl::Time now) {
 
 bool IsStaff(const auth::Identity& who) { return auth::RequireStaff(who).ok(); }
 
+// The reminder a Delete/Pause/Resume names and the etag it expects (optional); violations go to
+// `fv`, which collects the request's other ones too.
+struct ChangeTarget {
+  std::optional<ResourceName> name;
+  std::optional<int64_t> expected;
+};
+
+ChangeTarget ParseChangeTarget(FieldViolations& fv, absl::string_view name,
+                               absl::string_view etag) {
+  ChangeTarget t;
+  auto parsed = ParseName("name", name, "reminders");
+  if (parsed.ok()) {
+    t.name = *std::move(parsed);
+  } else {
+    fv.Merge(parsed.status());
+  }
+  t.expected = ParseEtag(etag);
+  if (!etag.empty() && !t.expected.has_value()) fv.Add("etag", "is not an etag of a reminder");
+  return t;
+}
+
+// Admit (token, request, patient access) and then a staff role: clients get `refusal`.
+absl::StatusOr<auth::Identity> AdmitStaff(const auth::Authenticator* authenticator,
+                                          const grpc::CallbackServerContext& ctx,
+                                          const FieldViolations& fv, const ChangeTarget& target,
+                                          absl::string_view refusal) {
+  auto who = auth::Admit(authenticator, ctx, fv.ToStatus(),
+                         target.name.has_value() ? target.name->patient : "");
+  if (!who.ok()) return who.status();
+  if (!IsStaff(*who)) return PermissionDenied(refusal);
+  return who;
+}
+
 // Checks the non-schedule fields of a reminder (create, and the merged value of an update).
 void CheckReminderFields(FieldViolations& fv, const v1::Reminder& r) {
   bool plan_review = r.kind() == v1::REMINDER_KIND_PLAN_REVIEW;
@@ -674,18 +707,11 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::DeleteReminder(
     v1::Reminder* response) {
   auto* reactor = ctx->DefaultReactor();
   FieldViolations fv;
-  auto name = ParseName("name", request->name(), "reminders");
-  if (!name.ok()) fv.Merge(name.status());
-  std::optional<int64_t> expected = ParseEtag(request->etag());
-  if (!request->etag().empty() && !expected.has_value()) {
-    fv.Add("etag", "is not an etag of a reminder");
-  }
-  auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), name.ok() ? name->patient : "");
+  ChangeTarget target = ParseChangeTarget(fv, request->name(), request->etag());
+  const std::optional<int64_t>& expected = target.expected;
+  auto who = AdmitStaff(env_.authenticator, *ctx, fv, target, "clients may not delete reminders");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (!IsStaff(*who)) {
-    return Finish(reactor, PermissionDenied("clients may not delete reminders")), reactor;
-  }
-  Modify(reactor, response, who->tenant, name->patient, name->id, DeadlineOf(*ctx),
+  Modify(reactor, response, who->tenant, target.name->patient, target.name->id, DeadlineOf(*ctx),
          [expected](const StoredReminder& current, absl::Time now) -> absl::StatusOr<Decision> {
            Decision d;
            if (current.reminder.state() == v1::REMINDER_STATE_ENDED) {
@@ -705,12 +731,8 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::PauseReminder(
   auto* reactor = ctx->DefaultReactor();
   absl::Time now = env_.clock->Now();
   FieldViolations fv;
-  auto name = ParseName("name", request->name(), "reminders");
-  if (!name.ok()) fv.Merge(name.status());
-  std::optional<int64_t> expected = ParseEtag(request->etag());
-  if (!request->etag().empty() && !expected.has_value()) {
-    fv.Add("etag", "is not an etag of a reminder");
-  }
+  ChangeTarget target = ParseChangeTarget(fv, request->name(), request->etag());
+  const std::optional<int64_t>& expected = target.expected;
   absl::Time start = now;
   if (request->has_start_time()) {
     if (!ValidTimestamp(request->start_time())) {
@@ -731,12 +753,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::PauseReminder(
     }
   }
   CheckText(fv, "reason", request->reason(), kMaxPauseReasonLength, /*required=*/false);
-  auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), name.ok() ? name->patient : "");
+  auto who = AdmitStaff(env_.authenticator, *ctx, fv, target, "clients may not pause reminders");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (!IsStaff(*who)) {
-    return Finish(reactor, PermissionDenied("clients may not pause reminders")), reactor;
-  }
-  Modify(reactor, response, who->tenant, name->patient, name->id, DeadlineOf(*ctx),
+  Modify(reactor, response, who->tenant, target.name->patient, target.name->id, DeadlineOf(*ctx),
          [request, expected, start](const StoredReminder& current,
                                     absl::Time now) -> absl::StatusOr<Decision> {
            if (current.reminder.state() == v1::REMINDER_STATE_ENDED) return Closed();
@@ -783,18 +802,11 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::ResumeReminder(
     v1::Reminder* response) {
   auto* reactor = ctx->DefaultReactor();
   FieldViolations fv;
-  auto name = ParseName("name", request->name(), "reminders");
-  if (!name.ok()) fv.Merge(name.status());
-  std::optional<int64_t> expected = ParseEtag(request->etag());
-  if (!request->etag().empty() && !expected.has_value()) {
-    fv.Add("etag", "is not an etag of a reminder");
-  }
-  auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), name.ok() ? name->patient : "");
+  ChangeTarget target = ParseChangeTarget(fv, request->name(), request->etag());
+  const std::optional<int64_t>& expected = target.expected;
+  auto who = AdmitStaff(env_.authenticator, *ctx, fv, target, "clients may not resume reminders");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (!IsStaff(*who)) {
-    return Finish(reactor, PermissionDenied("clients may not resume reminders")), reactor;
-  }
-  Modify(reactor, response, who->tenant, name->patient, name->id, DeadlineOf(*ctx),
+  Modify(reactor, response, who->tenant, target.name->patient, target.name->id, DeadlineOf(*ctx),
          [expected](const StoredReminder& current, absl::Time now) -> absl::StatusOr<Decision> {
            const v1::Reminder& cur = current.reminder;
            if (cur.state() == v1::REMINDER_STATE_ENDED) return Closed();
@@ -1400,11 +1412,8 @@ absl::Status DeliverEffect(const std::shared_ptr<grpc::Channel>& measurements,
   if (!request.ParseFromString(delivery.entry.payload)) {
     return absl::InvalidArgumentError("malformed RecordMeasurement effect");
   }
-  auth::Identity self{delivery.tenant, "trellis-reminders", v1::ROLE_SERVICE, ""};
   grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization",
-                  absl::StrCat("Bearer ", auth::MintHs256Token(auth, self, absl::Minutes(5))));
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  auth::PrepareServiceCall(ctx, auth, delivery.tenant, "trellis-reminders", absl::Now() + timeout);
   v1::Measurement response;
   auto stub = v1::MeasurementService::NewStub(measurements);
   return FromGrpcStatus(stub->RecordMeasurement(&ctx, request, &response));
