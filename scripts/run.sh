@@ -63,6 +63,11 @@ done
   exit 1
 }
 
+# A development token (clinician of tenant "demo", 12 hours) so the stack can be called at once.
+TOKEN="$(/usr/bin/python3 "$ROOT/tools/mint_token.py" "$SECRET_FILE")"
+echo "$TOKEN" > "$RUN_DIR/dev-token"
+chmod 600 "$RUN_DIR/dev-token"
+
 cat <<MSG
 
 Trellis is running.
@@ -75,6 +80,13 @@ Trellis is running.
 Check health and list services (gRPC health + reflection):
   /usr/bin/python3 tools/probe.py 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053
 Any gRPC client works against these ports; the API is in proto/trellis/v1/.
+
+Every call but health needs a bearer token. A development token (clinician of tenant "demo",
+valid 12 hours) is in $RUN_DIR/dev-token:
+  export TRELLIS_TOKEN="\$(cat $RUN_DIR/dev-token)"
+  # send it as gRPC metadata:  authorization: Bearer \$TRELLIS_TOKEN
+Tokens for other roles (client, admin, service) or tenants:
+  /usr/bin/python3 tools/mint_token.py $SECRET_FILE --role client --patient p1
 
 Press Ctrl-C to stop.
 MSG

@@ -149,7 +149,7 @@ std::string MintHs256Token(const AuthOptions& options, const Identity& who, absl
 
 void PrepareServiceCall(grpc::ClientContext& ctx, const AuthOptions& options,
                         absl::string_view tenant, absl::string_view service, absl::Time deadline) {
-  Identity self{std::string(tenant), std::string(service), trellis::v1::ROLE_SERVICE, ""};
+  Identity self{std::string(tenant), std::string(service), trellis::v1::ROLE_SERVICE, "", nullptr};
   ctx.AddMetadata("authorization",
                   absl::StrCat("Bearer ", MintHs256Token(options, self, absl::Minutes(5))));
   ctx.set_deadline(absl::ToChronoTime(deadline));

@@ -2,11 +2,16 @@
 
 // Who is calling: computed once per call from the verified bearer token (DESIGN.md §6).
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "trellis/v1/common.pb.h"
+
+namespace trellis::audit {
+struct Note;
+}
 
 namespace trellis::auth {
 
@@ -15,6 +20,9 @@ struct Identity {
   std::string subject;
   trellis::v1::Role role = trellis::v1::ROLE_UNSPECIFIED;
   std::string patient;  // set for clients: the patient they are
+  // The audit note of the call this identity was admitted for (null outside a call or when the
+  // server keeps no audit trail). Stores write the audit entry of a change with the change.
+  std::shared_ptr<audit::Note> audit_note = nullptr;
 
   trellis::v1::Actor ToActor() const;
 };

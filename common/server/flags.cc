@@ -55,6 +55,17 @@ ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Seconds(30),
 ABSL_FLAG(std::string, log_level, "info",
           "Lowest log level written: debug, info, warn or error (env TRELLIS_LOG_LEVEL).");
 
+ABSL_FLAG(absl::Duration, audit_retention, absl::Hours(24 * 366),
+          "How long audit trail entries are kept (env TRELLIS_AUDIT_RETENTION), e.g. 8784h; "
+          "older entries are trimmed as new ones arrive.");
+ABSL_FLAG(
+    double, rate_limit_per_tenant, 2000,
+    "Calls per second each tenant may make to this replica (env "
+    "TRELLIS_RATE_LIMIT_PER_TENANT); more get RESOURCE_EXHAUSTED with RetryInfo. 0: no limit.");
+ABSL_FLAG(double, rate_limit_burst, 0,
+          "Calls a tenant may make at once above the rate (env TRELLIS_RATE_LIMIT_BURST); 0: two "
+          "seconds' worth.");
+
 ABSL_FLAG(std::string, auth_hs256_secret_file, "",
           "File holding the HS256 secret (at least 32 bytes) that bearer tokens are signed with "
           "(env TRELLIS_AUTH_HS256_SECRET_FILE). Required: every RPC but health needs a token.");
@@ -154,6 +165,18 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
   if (c.auth.leeway < absl::ZeroDuration() || c.auth.leeway > absl::Minutes(10)) {
     v.Add("auth_leeway", "must be from 0s to 10m");
   }
+
+  c.audit_retention = absl::GetFlag(FLAGS_audit_retention);
+  if (c.audit_retention < absl::Hours(1)) v.Add("audit_retention", "must be at least 1h");
+  c.rate_limit_per_tenant = absl::GetFlag(FLAGS_rate_limit_per_tenant);
+  if (!(c.rate_limit_per_tenant >= 0 && c.rate_limit_per_tenant <= 1e7)) {
+    v.Add("rate_limit_per_tenant", "must be from 0 (no limit) to 10000000");
+  }
+  c.rate_limit_burst = absl::GetFlag(FLAGS_rate_limit_burst);
+  if (!(c.rate_limit_burst >= 0 && c.rate_limit_burst <= 1e8)) {
+    v.Add("rate_limit_burst", "must be from 0 to 100000000");
+  }
+  if (c.rate_limit_burst == 0) c.rate_limit_burst = 2 * c.rate_limit_per_tenant;
 
   if (!v.empty()) return v.ToStatus();
   return c;

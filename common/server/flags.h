@@ -34,6 +34,9 @@ ABSL_DECLARE_FLAG(std::string, auth_hs256_secret_file);
 ABSL_DECLARE_FLAG(std::string, auth_issuer);
 ABSL_DECLARE_FLAG(std::string, auth_audience);
 ABSL_DECLARE_FLAG(absl::Duration, auth_leeway);
+ABSL_DECLARE_FLAG(absl::Duration, audit_retention);
+ABSL_DECLARE_FLAG(double, rate_limit_per_tenant);
+ABSL_DECLARE_FLAG(double, rate_limit_burst);
 
 namespace trellis::server {
 
@@ -54,6 +57,9 @@ struct ServerConfig {
   absl::Duration max_connection_age_grace;
   std::string log_level;
   auth::AuthOptions auth;
+  absl::Duration audit_retention;
+  double rate_limit_per_tenant = 0;
+  double rate_limit_burst = 0;
 };
 
 // Reads the flags (already parsed) into a config, using the service's default ports for the port

@@ -46,6 +46,9 @@ absl::Status ServiceHost::Start() {
 
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<AccessLogInterceptorFactory>(options_.observer));
+  if (options_.audit != nullptr) {
+    creators.push_back(std::make_unique<audit::AuditInterceptorFactory>(options_.audit));
+  }
   builder.experimental().SetInterceptorCreators(std::move(creators));
 
   for (grpc::Service* s : services_) builder.RegisterService(s);

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/audit/audit.h"
 #include "common/metrics/rpc_observer.h"
 #include "common/redis/client.h"
 
@@ -44,6 +45,7 @@ struct HostOptions {
   absl::Duration shutdown_grace = absl::Seconds(10);
   absl::Duration health_interval = absl::Milliseconds(500);
   metrics::RpcObserver* observer = nullptr;
+  const audit::AuditLog* audit = nullptr;  // non-null: every admitted call is audited
 };
 
 class ServiceHost {

@@ -9,6 +9,7 @@
 #include "common/metrics/http_exporter.h"
 #include "common/metrics/rpc_metrics.h"
 #include "common/redis/async_pool.h"
+#include "common/server/audit_service.h"
 #include "common/server/signals.h"
 #include "common/status/status.h"
 
@@ -52,8 +53,12 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   }
 
   auth::Authenticator authenticator(config->auth);
-  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, &authenticator, &registry};
+  auth::RateLimiter limiter({config->rate_limit_per_tenant, config->rate_limit_burst});
+  audit::AuditLog audit_log(pool.get(), &RealClock::Get(), {config->audit_retention});
+  ServiceEnv env{pool.get(), &RealClock::Get(), &*config,  &authenticator,
+                 &registry,  &limiter,          &audit_log};
   ServiceParts parts = spec.build(env);
+  parts.services.push_back(std::make_unique<AuditServiceHandler>(env));
 
   HostOptions host_options;
   host_options.listen_address = absl::StrCat(config->listen_host.find(':') != std::string::npos
@@ -68,6 +73,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   host_options.shutdown_grace = config->shutdown_grace;
   host_options.health_interval = config->health_interval;
   host_options.observer = &rpc_metrics;
+  host_options.audit = &audit_log;
 
   ServiceHost host(host_options, pool.get());
   for (auto& s : parts.services) host.AddService(s.get());

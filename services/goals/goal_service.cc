@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ids/ids.h"
 #include "common/outbox/relay.h"
+#include "common/server/admit.h"
 #include "common/server/flags.h"
 #include "common/server/page_token.h"
 #include "common/server/peer.h"
@@ -44,15 +45,6 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
   ts.set_nanos(
       static_cast<int32_t>((t - absl::FromUnixSeconds(ts.seconds())) / absl::Nanoseconds(1)));
   return ts;
-}
-
-absl::StatusOr<auth::Identity> Authenticate(const server::ServiceEnv& env,
-                                            const grpc::CallbackServerContext& ctx) {
-  if (env.authenticator == nullptr) {
-    return WithReason(absl::UnauthenticatedError("missing or invalid credentials"),
-                      "TOKEN_MISSING");
-  }
-  return env.authenticator->Authenticate(ctx);
 }
 
 absl::Status PermissionDenied(absl::string_view what) {
@@ -128,7 +120,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerCon
                                                          v1::Goal* response) {
   auto* reactor = ctx->DefaultReactor();
   const std::string& patient = request->goal().patient();
-  auto who = auth::Admit(env_.authenticator, *ctx, ValidateCreateGoalRequest(*request), patient);
+  auto who = server::Admit(env_, *ctx, "GoalService.CreateGoal",
+                           ValidateCreateGoalRequest(*request), patient);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
 
   v1::Goal goal = NewGoalFromRequest(request->goal());
@@ -153,6 +146,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerCon
     auto store = [this, reactor, response, who, request, deadline, now](v1::Goal goal) {
       GoalWrite w;
       w.tenant = who.tenant;
+      w.audit = who.audit_note;
       w.patient = goal.patient();
       w.method = "CreateGoal";
       w.request_id = request->request_id();
@@ -203,7 +197,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::GetGoal(grpc::CallbackServerContex
                                                       v1::Goal* response) {
   auto* reactor = ctx->DefaultReactor();
   auto name = ValidateGetGoalRequest(*request);
-  auto who = auth::Admit(env_.authenticator, *ctx, name.status(), name.ok() ? name->patient : "");
+  auto who = server::Admit(env_, *ctx, "GoalService.GetGoal", name.status(),
+                           name.ok() ? name->patient : "", request->name());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   store_.Get(
       who->tenant, name->patient, name->goal,
@@ -221,8 +216,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::ListGoals(grpc::CallbackServerCont
                                                         v1::ListGoalsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   auto query = ValidateListGoalsRequest(*request);
-  auto who =
-      auth::Admit(env_.authenticator, *ctx, query.status(), query.ok() ? query->patient : "");
+  auto who = server::Admit(env_, *ctx, "GoalService.ListGoals", query.status(),
+                           query.ok() ? query->patient : "");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   std::string filters = query->FilterFingerprint();
   auto cursor = DecodePageToken(query->page_token, filters);
@@ -271,8 +266,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::UpdateGoal(grpc::CallbackServerCon
                                                          v1::Goal* response) {
   auto* reactor = ctx->DefaultReactor();
   auto update = ValidateUpdateGoalRequest(*request);
-  auto who = auth::Admit(env_.authenticator, *ctx, update.status(),
-                         update.ok() ? update->name.patient : "");
+  auto who = server::Admit(env_, *ctx, "GoalService.UpdateGoal", update.status(),
+                           update.ok() ? update->name.patient : "");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   std::optional<int64_t> expected = ParseEtag(request->etag());
   if (!expected.has_value()) return Finish(reactor, EtagMismatch()), reactor;
@@ -306,6 +301,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::UpdateGoal(grpc::CallbackServerCon
           Advance(goal, now);
           GoalWrite w;
           w.tenant = who.tenant;
+          w.audit = who.audit_note;
           w.patient = goal.patient();
           w.changes.push_back({goal, expected,
                                NewRevision(goal, v1::GOAL_REVISION_KIND_UPDATE, who, now,
@@ -349,11 +345,9 @@ grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
     v1::TransitionGoalResponse* response) {
   auto* reactor = ctx->DefaultReactor();
   auto name = ValidateTransitionGoalRequest(*request);
-  auto who = auth::Admit(env_.authenticator, *ctx, name.status(), name.ok() ? name->patient : "");
+  auto who = server::Admit(env_, *ctx, "GoalService.TransitionGoal", name.status(),
+                           name.ok() ? name->patient : "", request->name());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (IsClient(*who)) {
-    return Finish(reactor, PermissionDenied("clients may not change a goal's status")), reactor;
-  }
   std::optional<int64_t> expected = ParseEtag(request->etag());
   absl::Time deadline = DeadlineOf(*ctx);
   GoalFilter children;
@@ -387,6 +381,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
                     v1::GoalLifecycleStatus to = request->lifecycle_status();
                     GoalWrite w;
                     w.tenant = who.tenant;
+                    w.audit = who.audit_note;
                     w.patient = current.patient();
                     w.method = "TransitionGoal";
                     w.request_id = request->request_id();
@@ -481,7 +476,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::ListGoalRevisions(
   auto query = ValidateListGoalRevisionsRequest(*request);
   auto name = ParseGoalName("name", request->name());
   absl::Status valid = query.ok() ? name.status() : query.status();
-  auto who = auth::Admit(env_.authenticator, *ctx, valid, name.ok() ? name->patient : "");
+  auto who = server::Admit(env_, *ctx, "GoalService.ListGoalRevisions", valid,
+                           name.ok() ? name->patient : "", request->name());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   auto cursor = DecodePageToken(query->page_token, request->name());
   if (!cursor.ok()) return Finish(reactor, cursor.status()), reactor;
@@ -508,15 +504,10 @@ grpc::ServerUnaryReactor* GoalServiceHandler::EvaluateSmart(grpc::CallbackServer
                                                             const v1::EvaluateSmartRequest* request,
                                                             v1::EvaluateSmartResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = ValidateEvaluateSmartRequest(*request); !s.ok()) return Finish(reactor, s), reactor;
   const v1::Goal& goal = request->goal();
-  if (!goal.patient().empty()) {
-    if (auto s = auth::CheckPatientAccess(*who, goal.patient()); !s.ok()) {
-      return Finish(reactor, s), reactor;
-    }
-  }
+  auto who = server::Admit(env_, *ctx, "GoalService.EvaluateSmart",
+                           ValidateEvaluateSmartRequest(*request), goal.patient());
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   absl::Time now = env_.clock->Now();
   absl::Time deadline = DeadlineOf(*ctx);
   auto evaluate = [this, reactor, response, request, now, deadline,
@@ -548,12 +539,11 @@ grpc::ServerUnaryReactor* GoalServiceHandler::RateGoalAttainment(
     grpc::CallbackServerContext* ctx, const v1::RateGoalAttainmentRequest* request,
     v1::AttainmentRating* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
   absl::Time now = env_.clock->Now();
   auto name = ValidateRateGoalAttainmentRequest(*request, DayIn(now, options_.smart.time_zone));
-  if (!name.ok()) return Finish(reactor, name.status()), reactor;
+  auto who = server::Admit(env_, *ctx, "GoalService.RateGoalAttainment", name.status(),
+                           name.ok() ? name->patient : "", request->name());
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
 
   // The rating is decided once, so a lost race (the goal changed in between) retries the write
   // with the same rating id.
@@ -608,6 +598,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::RateGoalAttainment(
             *rev.mutable_rating() = a.rating;
             GoalWrite w;
             w.tenant = a.who.tenant;
+            w.audit = a.who.audit_note;
             w.patient = goal.patient();
             w.method = "RateGoalAttainment";
             w.request_id = a.request->request_id();
@@ -638,8 +629,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::GetAttainmentScore(
     grpc::CallbackServerContext* ctx, const v1::GetAttainmentScoreRequest* request,
     v1::GetAttainmentScoreResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = auth::Admit(env_.authenticator, *ctx, ValidateGetAttainmentScoreRequest(*request),
-                         request->patient());
+  auto who = server::Admit(env_, *ctx, "GoalService.GetAttainmentScore",
+                           ValidateGetAttainmentScoreRequest(*request), request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   double rho = request->has_rho() ? request->rho() : options_.attainment_rho;
   store_.List(
@@ -688,8 +679,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::ExportGoalsFhir(
     grpc::CallbackServerContext* ctx, const v1::ExportGoalsFhirRequest* request,
     v1::ExportGoalsFhirResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = auth::Admit(env_.authenticator, *ctx, ValidateExportGoalsFhirRequest(*request),
-                         request->patient());
+  auto who = server::Admit(env_, *ctx, "GoalService.ExportGoalsFhir",
+                           ValidateExportGoalsFhirRequest(*request), request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   GoalFilter filter;
   for (int s : request->lifecycle_statuses()) filter.statuses.push_back(s);
@@ -712,11 +703,10 @@ grpc::ServerUnaryReactor* GoalServiceHandler::SetAchievementStatus(
     grpc::CallbackServerContext* ctx, const v1::SetAchievementStatusRequest* request,
     v1::SetAchievementStatusResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(env_, *ctx);
-  if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
   auto name = ValidateSetAchievementStatusRequest(*request);
-  if (!name.ok()) return Finish(reactor, name.status()), reactor;
+  auto who = server::Admit(env_, *ctx, "GoalService.SetAchievementStatus", name.status(),
+                           name.ok() ? name->patient : "", request->name());
+  if (!who.ok()) return Finish(reactor, who.status()), reactor;
   absl::Time deadline = DeadlineOf(*ctx);
   absl::Time evaluate_time = ToTime(request->evaluate_time());
   store_.Get(
@@ -732,6 +722,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::SetAchievementStatus(
         v1::SetAchievementStatusResponse result;
         GoalWrite w;
         w.tenant = who.tenant;
+        w.audit = who.audit_note;
         w.patient = current->patient();
         w.method = "SetAchievementStatus";
         w.request_id = request->request_id();

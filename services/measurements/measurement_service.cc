@@ -14,6 +14,7 @@
 #include "common/clinical/severity.h"
 #include "common/ids/ids.h"
 #include "common/log/log.h"
+#include "common/server/admit.h"
 #include "common/server/flags.h"
 #include "common/server/peer.h"
 #include "common/server/rpc.h"
@@ -164,12 +165,9 @@ MeasurementServiceHandler::MeasurementServiceHandler(const server::ServiceEnv& e
       calculator_(options_.progress) {}
 
 absl::StatusOr<auth::Identity> MeasurementServiceHandler::Authenticate(
-    const grpc::CallbackServerContext& ctx) const {
-  if (env_.authenticator == nullptr) {
-    return WithReason(absl::UnauthenticatedError("missing or invalid credentials"),
-                      "TOKEN_MISSING");
-  }
-  return env_.authenticator->Authenticate(ctx);
+    const grpc::CallbackServerContext& ctx, absl::string_view method,
+    absl::string_view patient) const {
+  return server::Admit(env_, ctx, method, absl::OkStatus(), patient);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,7 +177,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListInstruments(
     grpc::CallbackServerContext* ctx, const v1::ListInstrumentsRequest* request,
     v1::ListInstrumentsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx);
+  auto who = Authenticate(*ctx, "MeasurementService.ListInstruments");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   FieldViolations v;
   std::set<int> kinds;
@@ -236,7 +234,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMetric(grpc::CallbackSer
                                                                const v1::GetMetricRequest* request,
                                                                v1::Metric* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx);
+  auto who = Authenticate(*ctx, "MeasurementService.GetMetric");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   if (auto s = ValidateId("id", request->id()); !s.ok()) return Finish(reactor, s), reactor;
   absl::Time deadline = DeadlineOf(*ctx);
@@ -262,9 +260,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::DefineMetric(
     grpc::CallbackServerContext* ctx, const v1::DefineMetricRequest* request,
     v1::Metric* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx);
+  auto who = Authenticate(*ctx, "MeasurementService.DefineMetric");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
   FieldViolations v;
   auto prepared = PrepareMetricDefinition(request->metric());
   if (!prepared.ok()) v.Merge(prepared.status());
@@ -328,6 +325,7 @@ void MeasurementServiceHandler::Record(const auth::Identity& who,
         *stored.mutable_recorded_by() = who.ToActor();
         MeasurementWrite w;
         w.tenant = who.tenant;
+        w.audit = who.audit_note;
         w.measurement = stored;
         w.method = "RecordMeasurement";
         w.request_id = request.request_id();
@@ -396,6 +394,7 @@ void MeasurementServiceHandler::ScoreAndStore(const auth::Identity& who,
   stored.set_request_id(request.request_id());
   *stored.mutable_recorded_by() = who.ToActor();
   MeasurementWrite w;
+  w.audit = who.audit_note;
   for (v1::SafetyFlag& f : *stored.mutable_questionnaire()->mutable_safety_flags()) {
     f.set_name(absl::StrCat("patients/", stored.patient(), "/safetyFlags/", NewId()));
     f.set_patient(stored.patient());
@@ -475,7 +474,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::RecordMeasurement(
     grpc::CallbackServerContext* ctx, const v1::RecordMeasurementRequest* request,
     v1::Measurement* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx);
+  auto who =
+      Authenticate(*ctx, "MeasurementService.RecordMeasurement", request->measurement().patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   Record(*who, *request, DeadlineOf(*ctx), [reactor, response](absl::StatusOr<RecordOutcome> r) {
     if (!r.ok()) return Finish(reactor, r.status());
@@ -489,7 +489,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::SubmitQuestionnaire(
     grpc::CallbackServerContext* ctx, const v1::SubmitQuestionnaireRequest* request,
     v1::SubmitQuestionnaireResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx);
+  auto who = Authenticate(*ctx, "MeasurementService.SubmitQuestionnaire", request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   Submit(*who, *request, DeadlineOf(*ctx), [reactor, response](absl::StatusOr<RecordOutcome> r) {
     if (!r.ok()) return Finish(reactor, r.status());
@@ -527,7 +527,7 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
   BatchReactor(MeasurementServiceHandler* handler, grpc::CallbackServerContext* ctx,
                v1::BatchRecordMeasurementsResponse* response, int max_in_flight)
       : handler_(handler), ctx_(ctx), response_(response), max_in_flight_(max_in_flight) {
-    auto who = handler_->Authenticate(*ctx);
+    auto who = handler_->Authenticate(*ctx, "MeasurementService.BatchRecordMeasurements");
     if (!who.ok()) {
       Finish(ToGrpcStatus(who.status()));
       return;
@@ -741,7 +741,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListMeasurements(
   }
   if (!v1::TimeOrder_IsValid(request->order())) v.Add("order", "is not a time order");
   v.Merge(ValidatePageSize(request->page_size(), 1000));
-  auto who = auth::Admit(env_.authenticator, *ctx, v.ToStatus(), request->patient());
+  auto who = server::Admit(env_, *ctx, "MeasurementService.ListMeasurements", v.ToStatus(),
+                           request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   q.metric = request->metric();
   q.newest_first = request->order() != v1::TIME_ORDER_OLDEST_FIRST;
@@ -881,7 +882,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetGoalProgress(
   auto name = ParseName("goal", request->goal(), "goals");
   if (!name.ok()) v.Merge(name.status());
   if (request->has_trend_window()) v.Merge(ValidateTrendWindow(request->trend_window()));
-  auto who = auth::Admit(env_.authenticator, *ctx, v.ToStatus(), name.ok() ? name->patient : "");
+  auto who = server::Admit(env_, *ctx, "MeasurementService.GetGoalProgress", v.ToStatus(),
+                           name.ok() ? name->patient : "", request->goal());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   absl::Time deadline = DeadlineOf(*ctx);
   std::optional<absl::Duration> trend_window;
@@ -960,8 +962,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetPatientSummary(
     grpc::CallbackServerContext* ctx, const v1::GetPatientSummaryRequest* request,
     v1::PatientSummary* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = auth::Admit(env_.authenticator, *ctx, ValidateId("patient", request->patient()),
-                         request->patient());
+  auto who = server::Admit(env_, *ctx, "MeasurementService.GetPatientSummary",
+                           ValidateId("patient", request->patient()), request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   absl::Time deadline = DeadlineOf(*ctx);
   std::string tenant = who->tenant, patient = request->patient();
@@ -1049,7 +1051,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListSafetyFlags(
     grpc::CallbackServerContext* ctx, const v1::ListSafetyFlagsRequest* request,
     v1::ListSafetyFlagsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx);
+  auto who = Authenticate(*ctx, "MeasurementService.ListSafetyFlags", request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   if (request->patient().empty()) {
     if (who->role == v1::ROLE_CLIENT) {
@@ -1100,9 +1102,9 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::AcknowledgeSafetyFlag(
   auto name = ParseName("name", request->name(), "safetyFlags");
   if (!name.ok()) v.Merge(name.status());
   v.Merge(ValidateNote(request->note(), "note"));
-  auto who = auth::Admit(env_.authenticator, *ctx, v.ToStatus(), name.ok() ? name->patient : "");
+  auto who = server::Admit(env_, *ctx, "MeasurementService.AcknowledgeSafetyFlag", v.ToStatus(),
+                           name.ok() ? name->patient : "", request->name());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
   absl::Time deadline = DeadlineOf(*ctx);
   std::string tenant = who->tenant;
   ResourceName flag_name = *name;
@@ -1159,7 +1161,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ExportObservationsFhir(
   MeasurementQuery q;
   v.Merge(ParseInterval(request->observe_interval(), "observe_interval", &q.start_ms, &q.end_ms));
   v.Merge(ValidatePageSize(request->page_size(), 1000));
-  auto who = auth::Admit(env_.authenticator, *ctx, v.ToStatus(), request->patient());
+  auto who = server::Admit(env_, *ctx, "MeasurementService.ExportObservationsFhir", v.ToStatus(),
+                           request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   if (metrics.size() == 1) q.metric = *metrics.begin();
   q.newest_first = false;
@@ -1239,9 +1242,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMeasurementSettings(
     grpc::CallbackServerContext* ctx, const v1::GetMeasurementSettingsRequest* /*request*/,
     v1::MeasurementSettings* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx);
+  auto who = Authenticate(*ctx, "MeasurementService.GetMeasurementSettings");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = auth::RequireStaff(*who); !s.ok()) return Finish(reactor, s), reactor;
   // Always from the store: an admin checking a change must not see this replica's cached copy.
   ReadSettings(who->tenant, DeadlineOf(*ctx),
                [reactor, response](absl::StatusOr<v1::MeasurementSettings> settings) {
@@ -1256,9 +1258,8 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::UpdateMeasurementSettings(
     grpc::CallbackServerContext* ctx, const v1::UpdateMeasurementSettingsRequest* request,
     v1::MeasurementSettings* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx);
+  auto who = Authenticate(*ctx, "MeasurementService.UpdateMeasurementSettings");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = auth::RequireAdmin(*who); !s.ok()) return Finish(reactor, s), reactor;
   FieldViolations v;
   auto paths = ValidateSettingsMask(request->update_mask());
   if (!paths.ok()) v.Merge(paths.status());

@@ -107,7 +107,10 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   // Validates, scores and stores one questionnaire for `who`.
   void Submit(const auth::Identity& who, const trellis::v1::SubmitQuestionnaireRequest& request,
               absl::Time deadline, RecordDone done);
-  absl::StatusOr<auth::Identity> Authenticate(const grpc::CallbackServerContext& ctx) const;
+  // Admission (server::Admit) for handlers that validate the request themselves afterwards.
+  absl::StatusOr<auth::Identity> Authenticate(const grpc::CallbackServerContext& ctx,
+                                              absl::string_view method,
+                                              absl::string_view patient = "") const;
 
  private:
   using SettingsDone = absl::AnyInvocable<void(absl::StatusOr<trellis::v1::MeasurementSettings>)>;

@@ -15,6 +15,7 @@
 #include "common/clinical/instruments.h"
 #include "common/ids/ids.h"
 #include "common/outbox/relay.h"
+#include "common/server/admit.h"
 #include "common/server/flags.h"
 #include "common/server/page_token.h"
 #include "common/server/peer.h"
@@ -139,10 +140,6 @@ void CheckText(FieldViolations& fv, absl::string_view field, absl::string_view t
   }
 }
 
-absl::Status PermissionDenied(absl::string_view what) {
-  return WithReason(absl::PermissionDeniedError(what), "PERMISSION_DENIED");
-}
-
 absl::Status EtagMismatch() {
   return WithReason(absl::AbortedError("the reminder has changed; read it again and reapply"),
                     "ETAG_MISMATCH");
@@ -211,8 +208,6 @@ v1::Reminder Present(v1::Reminder r, absl::Time now) {
   return r;
 }
 
-bool IsStaff(const auth::Identity& who) { return auth::RequireStaff(who).ok(); }
-
 // The reminder a Delete/Pause/Resume names and the etag it expects (optional); violations go to
 // `fv`, which collects the request's other ones too.
 struct ChangeTarget {
@@ -234,16 +229,16 @@ ChangeTarget ParseChangeTarget(FieldViolations& fv, absl::string_view name,
   return t;
 }
 
-// Admit (token, request, patient access) and then a staff role: clients get `refusal`.
-absl::StatusOr<auth::Identity> AdmitStaff(const auth::Authenticator* authenticator,
-                                          const grpc::CallbackServerContext& ctx,
-                                          const FieldViolations& fv, const ChangeTarget& target,
-                                          absl::string_view refusal) {
-  auto who = auth::Admit(authenticator, ctx, fv.ToStatus(),
-                         target.name.has_value() ? target.name->patient : "");
-  if (!who.ok()) return who.status();
-  if (!IsStaff(*who)) return PermissionDenied(refusal);
-  return who;
+// Admission of a change to the reminder `target` names.
+absl::StatusOr<auth::Identity> AdmitChange(const server::ServiceEnv& env,
+                                           const grpc::CallbackServerContext& ctx,
+                                           absl::string_view method, const FieldViolations& fv,
+                                           const ChangeTarget& target) {
+  return server::Admit(
+      env, ctx, method, fv.ToStatus(), target.name.has_value() ? target.name->patient : "",
+      target.name.has_value()
+          ? absl::StrCat("patients/", target.name->patient, "/reminders/", target.name->id)
+          : "");
 }
 
 // Checks the non-schedule fields of a reminder (create, and the merged value of an update).
@@ -408,11 +403,11 @@ ReminderServiceHandler::ReminderServiceHandler(const server::ServiceEnv& env,
       peers_(options_.peers) {}
 
 void ReminderServiceHandler::Modify(grpc::ServerUnaryReactor* reactor, v1::Reminder* response,
-                                    const std::string& tenant, const std::string& patient,
+                                    const auth::Identity& who, const std::string& patient,
                                     const std::string& id, absl::Time deadline, Decide decide) {
   store_.Get(
-      tenant, patient, id,
-      [this, reactor, response, tenant, patient, deadline,
+      who.tenant, patient, id,
+      [this, reactor, response, tenant = who.tenant, audit = who.audit_note, patient, deadline,
        decide = std::move(decide)](absl::StatusOr<StoredReminder> current) {
         if (!current.ok()) return Finish(reactor, current.status());
         absl::Time now = env_.clock->Now();
@@ -424,6 +419,7 @@ void ReminderServiceHandler::Modify(grpc::ServerUnaryReactor* reactor, v1::Remin
         }
         ReminderWrite w;
         w.tenant = tenant;
+        w.audit = audit;
         w.patient = patient;
         decision->change.expected_revision = current->revision;
         v1::Reminder fresh = Present(decision->change.reminder, now);
@@ -449,11 +445,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::CreateReminder(
   if (!request->request_id().empty()) fv.Merge(ValidateId("request_id", request->request_id()));
   CheckReminderFields(fv, in);
   std::optional<ReminderSchedule> schedule = CheckSchedule(fv, in, now, options_.schedule);
-  auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), in.patient());
+  auto who =
+      server::Admit(env_, *ctx, "ReminderService.CreateReminder", fv.ToStatus(), in.patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (!IsStaff(*who)) {
-    return Finish(reactor, PermissionDenied("clients may not create reminders")), reactor;
-  }
   auto next = schedule->NextOccurrence(now);
   if (!next.has_value()) {  // FromRequest refuses such schedules; defensive.
     return Finish(reactor, InvalidField("reminder.schedule", "has no occurrence after now")),
@@ -484,6 +478,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::CreateReminder(
   c.due = next->time;
   ReminderWrite w;
   w.tenant = who->tenant;
+  w.audit = who->audit_note;
   w.patient = in.patient();
   w.method = "CreateReminder";
   w.request_id = request->request_id();
@@ -514,7 +509,8 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::GetReminder(grpc::CallbackServ
                                                               v1::Reminder* response) {
   auto* reactor = ctx->DefaultReactor();
   auto name = ParseName("name", request->name(), "reminders");
-  auto who = auth::Admit(env_.authenticator, *ctx, name.status(), name.ok() ? name->patient : "");
+  auto who = server::Admit(env_, *ctx, "ReminderService.GetReminder", name.status(),
+                           name.ok() ? name->patient : "", request->name());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   store_.Get(
       who->tenant, name->patient, name->id,
@@ -568,7 +564,8 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::ListReminders(
       request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
   std::sort(filter.kinds.begin(), filter.kinds.end());
   std::sort(filter.states.begin(), filter.states.end());
-  auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), request->patient());
+  auto who =
+      server::Admit(env_, *ctx, "ReminderService.ListReminders", fv.ToStatus(), request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   std::string filters =
       absl::StrCat(request->patient(), "|", filter.goal_id, "|", absl::StrJoin(filter.kinds, ","),
@@ -617,11 +614,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::UpdateReminder(
   } else if (!expected.has_value()) {
     fv.Add("etag", "is not an etag of a reminder");
   }
-  auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), name.ok() ? name->patient : "");
+  auto who = server::Admit(env_, *ctx, "ReminderService.UpdateReminder", fv.ToStatus(),
+                           name.ok() ? name->patient : "", request->reminder().name());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (!IsStaff(*who)) {
-    return Finish(reactor, PermissionDenied("clients may not change reminders")), reactor;
-  }
   bool new_metric = std::find(paths.begin(), paths.end(), "metric") != paths.end();
   bool new_goal = std::find(paths.begin(), paths.end(), "goal") != paths.end();
   if (new_metric || new_goal) {
@@ -631,23 +626,23 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::UpdateReminder(
                  [this, ctx, reactor, request, response, who = *who, name = *name, paths,
                   expected](absl::Status checked) {
                    if (!checked.ok()) return Finish(reactor, checked);
-                   ModifyForUpdate(reactor, request, response, who.tenant, name.patient, name.id,
-                                   paths, expected, DeadlineOf(*ctx));
+                   ModifyForUpdate(reactor, request, response, who, name.patient, name.id, paths,
+                                   expected, DeadlineOf(*ctx));
                  });
     return reactor;
   }
-  ModifyForUpdate(reactor, request, response, who->tenant, name->patient, name->id, paths, expected,
+  ModifyForUpdate(reactor, request, response, *who, name->patient, name->id, paths, expected,
                   DeadlineOf(*ctx));
   return reactor;
 }
 
 void ReminderServiceHandler::ModifyForUpdate(grpc::ServerUnaryReactor* reactor,
                                              const v1::UpdateReminderRequest* request,
-                                             v1::Reminder* response, const std::string& tenant,
+                                             v1::Reminder* response, const auth::Identity& who,
                                              const std::string& patient, const std::string& id,
                                              const std::vector<std::string>& paths,
                                              std::optional<int64_t> expected, absl::Time deadline) {
-  Modify(reactor, response, tenant, patient, id, deadline,
+  Modify(reactor, response, who, patient, id, deadline,
          [this, request, paths, expected](const StoredReminder& current,
                                           absl::Time now) -> absl::StatusOr<Decision> {
            if (current.reminder.state() == v1::REMINDER_STATE_ENDED) return Closed();
@@ -709,9 +704,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::DeleteReminder(
   FieldViolations fv;
   ChangeTarget target = ParseChangeTarget(fv, request->name(), request->etag());
   const std::optional<int64_t>& expected = target.expected;
-  auto who = AdmitStaff(env_.authenticator, *ctx, fv, target, "clients may not delete reminders");
+  auto who = AdmitChange(env_, *ctx, "ReminderService.DeleteReminder", fv, target);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  Modify(reactor, response, who->tenant, target.name->patient, target.name->id, DeadlineOf(*ctx),
+  Modify(reactor, response, *who, target.name->patient, target.name->id, DeadlineOf(*ctx),
          [expected](const StoredReminder& current, absl::Time now) -> absl::StatusOr<Decision> {
            Decision d;
            if (current.reminder.state() == v1::REMINDER_STATE_ENDED) {
@@ -753,9 +748,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::PauseReminder(
     }
   }
   CheckText(fv, "reason", request->reason(), kMaxPauseReasonLength, /*required=*/false);
-  auto who = AdmitStaff(env_.authenticator, *ctx, fv, target, "clients may not pause reminders");
+  auto who = AdmitChange(env_, *ctx, "ReminderService.PauseReminder", fv, target);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  Modify(reactor, response, who->tenant, target.name->patient, target.name->id, DeadlineOf(*ctx),
+  Modify(reactor, response, *who, target.name->patient, target.name->id, DeadlineOf(*ctx),
          [request, expected, start](const StoredReminder& current,
                                     absl::Time now) -> absl::StatusOr<Decision> {
            if (current.reminder.state() == v1::REMINDER_STATE_ENDED) return Closed();
@@ -804,9 +799,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::ResumeReminder(
   FieldViolations fv;
   ChangeTarget target = ParseChangeTarget(fv, request->name(), request->etag());
   const std::optional<int64_t>& expected = target.expected;
-  auto who = AdmitStaff(env_.authenticator, *ctx, fv, target, "clients may not resume reminders");
+  auto who = AdmitChange(env_, *ctx, "ReminderService.ResumeReminder", fv, target);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  Modify(reactor, response, who->tenant, target.name->patient, target.name->id, DeadlineOf(*ctx),
+  Modify(reactor, response, *who, target.name->patient, target.name->id, DeadlineOf(*ctx),
          [expected](const StoredReminder& current, absl::Time now) -> absl::StatusOr<Decision> {
            const v1::Reminder& cur = current.reminder;
            if (cur.state() == v1::REMINDER_STATE_ENDED) return Closed();
@@ -854,12 +849,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::PreviewSchedule(
     grpc::CallbackServerContext* ctx, const v1::PreviewScheduleRequest* request,
     v1::PreviewScheduleResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (env_.authenticator == nullptr) {
-    return Finish(reactor, WithReason(absl::UnauthenticatedError("missing or invalid credentials"),
-                                      "TOKEN_MISSING")),
-           reactor;
-  }
-  auto who = env_.authenticator->Authenticate(*ctx);
+  auto who = server::Admit(env_, *ctx, "ReminderService.PreviewSchedule", absl::OkStatus(), "");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   absl::Time now = env_.clock->Now();
   FieldViolations fv;
@@ -915,14 +905,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::EndGoalReminders(
     grpc::CallbackServerContext* ctx, const v1::EndGoalRemindersRequest* request,
     v1::EndGoalRemindersResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  if (env_.authenticator == nullptr) {
-    return Finish(reactor, WithReason(absl::UnauthenticatedError("missing or invalid credentials"),
-                                      "TOKEN_MISSING")),
-           reactor;
-  }
-  auto who = env_.authenticator->Authenticate(*ctx);
+  auto who = server::Admit(env_, *ctx, "ReminderService.EndGoalReminders", absl::OkStatus(), "",
+                           request->goal());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
-  if (auto s = auth::RequireService(*who); !s.ok()) return Finish(reactor, s), reactor;
   FieldViolations fv;
   auto goal = ParseName("goal", request->goal(), "goals");
   if (!goal.ok()) fv.Merge(goal.status());
@@ -1038,8 +1023,8 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::RecordCompletion(
   }
   CheckText(fv, "note", request->note(), kMaxNoteLength, /*required=*/false);
   if (!request->request_id().empty()) fv.Merge(ValidateId("request_id", request->request_id()));
-  auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(),
-                         reminder.has_value() ? reminder->patient : "");
+  auto who = server::Admit(env_, *ctx, "ReminderService.RecordCompletion", fv.ToStatus(),
+                           reminder.has_value() ? reminder->patient : "");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
 
   absl::Time now = env_.clock->Now();
@@ -1168,6 +1153,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::RecordCompletion(
         *c.mutable_complete_time() = ToProto(now);
         CompletionWrite w;
         w.tenant = who.tenant;
+        w.audit = who.audit_note;
         w.patient = patient;
         w.reminder_id = id;
         w.scheduled_ms = ms;
@@ -1229,7 +1215,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::GetAdherence(
   if (request->interval().has_end_time()) end = ToTime(request->interval().end_time());
   auto window = MakeAdherenceWindow(start, end, now);
   if (!window.ok()) fv.Merge(window.status());
-  auto who = auth::Admit(env_.authenticator, *ctx, fv.ToStatus(), patient);
+  auto who = server::Admit(env_, *ctx, "ReminderService.GetAdherence", fv.ToStatus(), patient);
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   store_.ReadOccurrences(
       who->tenant, patient, id, ToUnixMillisFloor(window->start), ToUnixMillisFloor(window->end),
@@ -1313,7 +1299,7 @@ grpc::ServerWriteReactor<v1::Delivery>* ReminderServiceHandler::StreamDueReminde
     fv.Add("max_unacked",
            absl::StrCat("must be 0 (default ", kDefaultMaxUnacked, ") to ", kMaxUnacked));
   }
-  auto who = AdmitService(*ctx, fv.ToStatus());
+  auto who = AdmitService(*ctx, "ReminderService.StreamDueReminders", fv.ToStatus());
   if (!who.ok()) return new FailedStream(who.status());
   return streams_->Open(who->tenant, request->subscriber(), std::move(kinds), max_unacked);
 }
@@ -1326,7 +1312,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::AckDelivery(grpc::CallbackServ
   auto delivery = ParseDeliveryId(request->delivery_id(), "delivery_id");
   fv.Merge(delivery.status());
   fv.Merge(ValidateId("subscriber", request->subscriber()));
-  auto who = AdmitService(*ctx, fv.ToStatus());
+  auto who = AdmitService(*ctx, "ReminderService.AckDelivery", fv.ToStatus());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   streams_->store().Ack(
       who->tenant, request->subscriber(), {AckItemOf(*delivery)}, env_.clock->Now(),
@@ -1365,7 +1351,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::AckDeliveries(
       items.push_back(AckItemOf(*d));
     }
   }
-  auto who = AdmitService(*ctx, fv.ToStatus());
+  auto who = AdmitService(*ctx, "ReminderService.AckDeliveries", fv.ToStatus());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   streams_->store().Ack(
       who->tenant, request->subscriber(), items, env_.clock->Now(),
@@ -1390,16 +1376,9 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::AckDeliveries(
 }
 
 absl::StatusOr<auth::Identity> ReminderServiceHandler::AdmitService(
-    const grpc::CallbackServerContext& ctx, const absl::Status& validation) const {
-  if (env_.authenticator == nullptr) {
-    return WithReason(absl::UnauthenticatedError("missing or invalid credentials"),
-                      "TOKEN_MISSING");
-  }
-  auto who = env_.authenticator->Authenticate(ctx);
-  if (!who.ok()) return who.status();
-  if (!validation.ok()) return validation;
-  if (absl::Status s = auth::RequireService(*who); !s.ok()) return s;
-  return who;
+    const grpc::CallbackServerContext& ctx, absl::string_view method,
+    const absl::Status& validation) const {
+  return server::Admit(env_, ctx, method, validation, "");
 }
 
 absl::Status DeliverEffect(const std::shared_ptr<grpc::Channel>& measurements,

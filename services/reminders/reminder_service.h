@@ -93,17 +93,18 @@ class ReminderServiceHandler final : public trellis::v1::ReminderService::Callba
   struct Decision;
   using Decide = std::function<absl::StatusOr<Decision>(const StoredReminder&, absl::Time now)>;
   void Modify(grpc::ServerUnaryReactor* reactor, trellis::v1::Reminder* response,
-              const std::string& tenant, const std::string& patient, const std::string& id,
+              const auth::Identity& who, const std::string& patient, const std::string& id,
               absl::Time deadline, Decide decide);
 
-  // The admission of the delivery RPCs: a valid token, a valid request, role service or admin.
+  // The admission of the delivery RPCs (tenant-level: no patient).
   absl::StatusOr<auth::Identity> AdmitService(const grpc::CallbackServerContext& ctx,
+                                              absl::string_view method,
                                               const absl::Status& validation) const;
 
   // UpdateReminder after its peer checks.
   void ModifyForUpdate(grpc::ServerUnaryReactor* reactor,
                        const trellis::v1::UpdateReminderRequest* request,
-                       trellis::v1::Reminder* response, const std::string& tenant,
+                       trellis::v1::Reminder* response, const auth::Identity& who,
                        const std::string& patient, const std::string& id,
                        const std::vector<std::string>& paths, std::optional<int64_t> expected,
                        absl::Time deadline);

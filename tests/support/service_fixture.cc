@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/server/audit_service.h"
 
 namespace trellis::testing {
 
@@ -20,7 +21,9 @@ ServiceFixture::ServiceFixture(absl::Time start) : clock_(start) {
   pool_ = std::make_unique<redis::RedisPool>(o);
   absl::Time give_up = absl::Now() + absl::Seconds(10);
   while (!pool_->Ready() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
+  audit_ = std::make_unique<audit::AuditLog>(pool_.get(), &clock_);
   env_ = server::ServiceEnv{pool_.get(), &clock_, nullptr, authenticator_.get()};
+  env_.audit = audit_.get();
 }
 
 ServiceFixture::~ServiceFixture() {
@@ -31,7 +34,9 @@ ServiceFixture::~ServiceFixture() {
 void ServiceFixture::Start(
     const std::function<server::ServiceParts(const server::ServiceEnv&)>& build) {
   parts_ = build(env_);
+  parts_.services.push_back(std::make_unique<server::AuditServiceHandler>(env_));
   server::HostOptions options;
+  options.audit = audit_.get();
   options.listen_address = "127.0.0.1:0";
   options.health_names = parts_.health_names;
   options.health_interval = absl::Milliseconds(100);
@@ -43,6 +48,11 @@ void ServiceFixture::Start(
   ASSERT_TRUE(started.ok()) << started;
   channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", host_->port()),
                                  grpc::InsecureChannelCredentials());
+}
+
+void ServiceFixture::SetRateLimit(auth::RateLimitOptions options) {
+  limiter_ = std::make_unique<auth::RateLimiter>(options);
+  env_.limiter = limiter_.get();
 }
 
 void ServiceFixture::StopHost() {

@@ -9,7 +9,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/audit/audit.h"
 #include "common/auth/authenticator.h"
+#include "common/auth/rate_limit.h"
 #include "common/redis/async_pool.h"
 #include "common/server/host.h"
 #include "common/server/run.h"
@@ -29,6 +31,8 @@ class ServiceFixture {
 
   void Start(const std::function<server::ServiceParts(const server::ServiceEnv&)>& build);
   void StopHost();
+  // Before Start: limit each tenant's calls (measured on the fake clock).
+  void SetRateLimit(auth::RateLimitOptions options);
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   FakeClock& clock() { return clock_; }
@@ -38,7 +42,8 @@ class ServiceFixture {
   const server::ServiceEnv& env() const { return env_; }
 
   // A token for a clinician (or other role) of `tenant`.
-  std::string Token(const std::string& tenant = "t1", trellis::v1::Role role = trellis::v1::ROLE_CLINICIAN,
+  std::string Token(const std::string& tenant = "t1",
+                    trellis::v1::Role role = trellis::v1::ROLE_CLINICIAN,
                     const std::string& patient = "") const;
   // A client context carrying `token` and a 10 s deadline.
   static std::unique_ptr<grpc::ClientContext> Context(const std::string& token);
@@ -49,6 +54,8 @@ class ServiceFixture {
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<RedisServer> redis_server_;
   std::unique_ptr<redis::RedisPool> pool_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<auth::RateLimiter> limiter_;
   server::ServiceEnv env_{};
   server::ServiceParts parts_;
   std::unique_ptr<server::ServiceHost> host_;

@@ -20,11 +20,12 @@ constexpr absl::string_view kService = "goals";
 // KEYS: [1] request record (or any key of the slot), [2] goals index, [3] outbox,
 //       [4] the service's outbox pending index (common/outbox),
 //       then 6 per change: goal, meta, revs, cache, parent meta, parent children.
-// ARGV: [1] request id handling ('0' none, '1' replay or record, '2' replay only), [2] fingerprint, [3] result, [4] request ttl, [5] cache ttl,
+// ARGV: [1] request id handling ('0' none, '1' replay or record, '2' replay only), [2] fingerprint,
+// [3] result, [4] request ttl, [5] cache ttl,
 //       [6] changes, [7] outbox entries, [8] this patient's outbox tag, then 7 per change: id,
 //       expected revision, new revision, blob, revision blob,
 //       "status,category,needs_review,parent", score; then the outbox blobs.
-const redis::Script kWriteScript("goals_write", R"lua(
+const redis::Script kWriteScript("goals_write", audit::Audited(R"lua(
 if ARGV[1] ~= '0' then
   local prev = redis.call('GET', KEYS[1])
   if prev then
@@ -87,7 +88,7 @@ if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
 end
 return {0, ''}
-)lua");
+)lua"));
 
 // KEYS: goal, children, cache. ARGV: cache ttl. Returns nil or {blob, {objective ids}}.
 const redis::Script kGetScript("goals_get", R"lua(
@@ -149,8 +150,7 @@ local lo = math.max(0, hi - tonumber(ARGV[2]) + 1)
 return {len, redis.call('LRANGE', KEYS[1], lo, hi)}
 )lua");
 
-std::string CacheKey(const std::string& tenant, const std::string& patient,
-                     const std::string& id) {
+std::string CacheKey(const std::string& tenant, const std::string& patient, const std::string& id) {
   return redis::PatientKeys("cache", tenant, patient).Key({"goal", id});
 }
 
@@ -200,7 +200,9 @@ void GoalStore::Write(GoalWrite write, Callback<GoalWriteResult> done, absl::Tim
       has_request ? keys.Key({"req", write.method, write.request_id}) : keys.Key({"goals"}),
       keys.Key({"goals"}), outbox::OutboxKey(kService, write.tenant, write.patient),
       outbox::PendingKey(kService)};
-  std::vector<std::string> a = {!has_request ? "0" : write.replay_only ? "2" : "1",
+  std::vector<std::string> a = {!has_request        ? "0"
+                                : write.replay_only ? "2"
+                                                    : "1",
                                 write.fingerprint,
                                 write.result,
                                 absl::StrCat(absl::ToInt64Seconds(kRequestIdTtl)),
@@ -230,32 +232,32 @@ void GoalStore::Write(GoalWrite write, Callback<GoalWriteResult> done, absl::Tim
   for (const OutboxEntry& e : write.outbox) {
     a.push_back(outbox::EncodeEntry(e));
   }
-  redis_->Eval(
-      kWriteScript, std::move(k), std::move(a),
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        GoalWriteResult result;
-        result.replayed = reply->elements[0].integer == 1;
-        result.result = std::move(reply->elements[1].str);
-        done(std::move(result));
-      },
-      {deadline});
+  audit::AppendScriptArgs(write.audit.get(), k, a);
+  redis_->Eval(kWriteScript, std::move(k), std::move(a),
+               [done = std::move(done), note = write.audit](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 audit::MarkStored(note.get());
+                 GoalWriteResult result;
+                 result.replayed = reply->elements[0].integer == 1;
+                 result.result = std::move(reply->elements[1].str);
+                 done(std::move(result));
+               },
+               {deadline});
 }
 
 void GoalStore::Get(const std::string& tenant, const std::string& patient, const std::string& id,
                     Callback<trellis::v1::Goal> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(
-      kGetScript,
-      {keys.Key({"goal", id}), keys.Key({"children", id}), CacheKey(tenant, patient, id)},
-      {absl::StrCat(absl::ToInt64Seconds(kCacheTtl))},
-      [patient, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (reply->is_nil()) return done(NotFoundError("goal not found"));
-        done(DecodeGoal(*reply, patient));
-      },
-      {deadline});
+  redis_->Eval(kGetScript,
+               {keys.Key({"goal", id}), keys.Key({"children", id}), CacheKey(tenant, patient, id)},
+               {absl::StrCat(absl::ToInt64Seconds(kCacheTtl))},
+               [patient, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (reply->is_nil()) return done(NotFoundError("goal not found"));
+                 done(DecodeGoal(*reply, patient));
+               },
+               {deadline});
 }
 
 void GoalStore::List(const std::string& tenant, const std::string& patient,
@@ -268,53 +270,52 @@ void GoalStore::List(const std::string& tenant, const std::string& patient,
     cursor_id = cursor.substr(bar + 1);
   }
   std::string statuses;
-  if (!filter.statuses.empty()) statuses = absl::StrCat(",", absl::StrJoin(filter.statuses, ","), ",");
-  std::string index = filter.parent_id.empty() ? keys.Key({"goals"})
-                                               : keys.Key({"children", filter.parent_id});
-  redis_->Eval(
-      kListScript, {index},
-      {keys.prefix(), cursor_score, cursor_id, absl::StrCat(page_size),
-       filter.top_level_only ? "1" : "0", statuses, absl::StrCat(filter.category),
-       filter.needs_review.has_value() ? (*filter.needs_review ? "1" : "0") : "", "5000"},
-      [patient, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        GoalListPage page;
-        for (const Reply& entry : reply->elements[0].elements) {
-          auto goal = DecodeGoal(entry, patient);
-          if (!goal.ok()) return done(goal.status());
-          page.goals.push_back(*std::move(goal));
-        }
-        page.next_cursor = reply->elements[1].str;
-        done(std::move(page));
-      },
-      {deadline});
+  if (!filter.statuses.empty())
+    statuses = absl::StrCat(",", absl::StrJoin(filter.statuses, ","), ",");
+  std::string index =
+      filter.parent_id.empty() ? keys.Key({"goals"}) : keys.Key({"children", filter.parent_id});
+  redis_->Eval(kListScript, {index},
+               {keys.prefix(), cursor_score, cursor_id, absl::StrCat(page_size),
+                filter.top_level_only ? "1" : "0", statuses, absl::StrCat(filter.category),
+                filter.needs_review.has_value() ? (*filter.needs_review ? "1" : "0") : "", "5000"},
+               [patient, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 GoalListPage page;
+                 for (const Reply& entry : reply->elements[0].elements) {
+                   auto goal = DecodeGoal(entry, patient);
+                   if (!goal.ok()) return done(goal.status());
+                   page.goals.push_back(*std::move(goal));
+                 }
+                 page.next_cursor = reply->elements[1].str;
+                 done(std::move(page));
+               },
+               {deadline});
 }
 
 void GoalStore::ListRevisions(const std::string& tenant, const std::string& patient,
                               const std::string& id, int page_size, int64_t before,
                               Callback<RevisionPage> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(
-      kRevisionsScript, {keys.Key({"revs", id})},
-      {absl::StrCat(before), absl::StrCat(page_size)},
-      [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-        if (reply->elements[0].integer == 0) return done(NotFoundError("goal not found"));
-        RevisionPage page;
-        const auto& blobs = reply->elements[1].elements;
-        for (auto it = blobs.rbegin(); it != blobs.rend(); ++it) {
-          trellis::v1::GoalRevision revision;
-          if (!revision.ParseFromString(it->str)) return done(Corrupt());
-          page.revisions.push_back(std::move(revision));
-        }
-        if (!page.revisions.empty() && page.revisions.back().revision() > 1) {
-          page.next_before = page.revisions.back().revision();
-        }
-        done(std::move(page));
-      },
-      {deadline});
+  redis_->Eval(kRevisionsScript, {keys.Key({"revs", id})},
+               {absl::StrCat(before), absl::StrCat(page_size)},
+               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                 if (!reply.ok()) return done(reply.status());
+                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 if (reply->elements[0].integer == 0) return done(NotFoundError("goal not found"));
+                 RevisionPage page;
+                 const auto& blobs = reply->elements[1].elements;
+                 for (auto it = blobs.rbegin(); it != blobs.rend(); ++it) {
+                   trellis::v1::GoalRevision revision;
+                   if (!revision.ParseFromString(it->str)) return done(Corrupt());
+                   page.revisions.push_back(std::move(revision));
+                 }
+                 if (!page.revisions.empty() && page.revisions.back().revision() > 1) {
+                   page.next_before = page.revisions.back().revision();
+                 }
+                 done(std::move(page));
+               },
+               {deadline});
 }
 
 }  // namespace trellis::goals

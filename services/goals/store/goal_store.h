@@ -17,12 +17,14 @@
 // Every write is one EVALSHA: etag (revision) checks, values, indexes, revisions, cache and outbox
 // change together or not at all.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "common/audit/audit.h"
 #include "common/outbox/outbox.h"
 #include "common/redis/client.h"
 #include "common/time/clock.h"
@@ -34,23 +36,25 @@ using outbox::OutboxEntry;
 
 // One goal written by a GoalWrite: the new value, the revision it replaces, its history entry.
 struct GoalChange {
-  trellis::v1::Goal goal;               // complete new value (revision and etag already advanced)
-  int64_t expected_revision = 0;        // 0: the goal must not exist yet (create)
-  trellis::v1::GoalRevision revision;   // appended to the goal's history
+  trellis::v1::Goal goal;              // complete new value (revision and etag already advanced)
+  int64_t expected_revision = 0;       // 0: the goal must not exist yet (create)
+  trellis::v1::GoalRevision revision;  // appended to the goal's history
 };
 
 struct GoalWrite {
   std::string tenant;
   std::string patient;
-  std::vector<GoalChange> changes;      // all of one patient
+  std::vector<GoalChange> changes;  // all of one patient
   std::vector<OutboxEntry> outbox;
   // Idempotency: when set, a repeat of the same method+request_id returns the stored result.
   std::string method;
   std::string request_id;
-  std::string fingerprint;              // of the request; a different one is REQUEST_ID_REUSED
-  std::string result;                   // serialized response stored for repeats
+  std::string fingerprint;  // of the request; a different one is REQUEST_ID_REUSED
+  std::string result;       // serialized response stored for repeats
   // Only answer a repeat; record nothing (a request that failed must not be remembered as done).
   bool replay_only = false;
+  // The call's audit entry, written with the change (null: none).
+  std::shared_ptr<audit::Note> audit;
 };
 
 struct GoalWriteResult {
@@ -65,14 +69,14 @@ struct GoalListPage {
 
 struct RevisionPage {
   std::vector<trellis::v1::GoalRevision> revisions;  // newest first
-  int64_t next_before = 0;                            // 0 at the end
+  int64_t next_before = 0;                           // 0 at the end
 };
 
 struct GoalFilter {
-  std::string parent_id;                 // only this goal's objectives
+  std::string parent_id;  // only this goal's objectives
   bool top_level_only = false;
-  std::vector<int> statuses;             // GoalLifecycleStatus values; empty: any
-  int category = 0;                      // 0: any
+  std::vector<int> statuses;  // GoalLifecycleStatus values; empty: any
+  int category = 0;           // 0: any
   std::optional<bool> needs_review;
 };
 

@@ -27,7 +27,7 @@ constexpr absl::string_view kService = "meas";
 // ARGV: [1] has request, [2] fingerprint, [3] result, [4] request ttl, [5] id, [6] blob,
 //       [7] score, [8] value, [9] metric, [10] has goal, [11] flag count, [12] events maxlen,
 //       [13] measurement name, then per flag: id, blob, name.
-const redis::Script kWriteScript("meas_write", R"lua(
+const redis::Script kWriteScript("meas_write", audit::Audited(R"lua(
 if ARGV[1] == '1' then
   local prev = redis.call('GET', KEYS[1])
   if prev then
@@ -61,7 +61,7 @@ if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
 end
 return {0, ''}
-)lua");
+)lua"));
 
 // KEYS: [1] index. ARGV: [1] key prefix, [2] lo, [3] hi, [4] desc, [5] cursor score,
 // [6] cursor id, [7] page size, [8] blob key infix ("m" or "flag").
@@ -408,10 +408,12 @@ void MeasurementStore::WriteMeasurement(MeasurementWrite write, Callback<WriteRe
     a.push_back(f.SerializeAsString());
     a.push_back(f.name());
   }
+  audit::AppendScriptArgs(write.audit.get(), k, a);
   redis_->Eval(kWriteScript, std::move(k), std::move(a),
-               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+               [done = std::move(done), note = write.audit](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
                  if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 audit::MarkStored(note.get());
                  WriteResult result;
                  result.replayed = reply->elements[0].integer == 1;
                  result.result = std::move(reply->elements[1].str);

@@ -43,6 +43,7 @@
 // record change together or not at all. Nothing on the write path depends on history length.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/audit/audit.h"
 #include "common/redis/client.h"
 #include "services/measurements/domain/progress.h"
 #include "trellis/v1/goals.pb.h"
@@ -73,6 +75,8 @@ struct MeasurementWrite {
   std::string request_id;
   std::string fingerprint;
   std::string result;  // serialized response stored for repeats
+  // The call's audit entry, written with the measurement (null: none).
+  std::shared_ptr<audit::Note> audit;
 };
 
 struct MeasurementQuery {

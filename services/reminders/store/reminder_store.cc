@@ -33,7 +33,7 @@ constexpr int kArgsPerChange = 15;
 // script (CROSSSLOT): the cluster work must revisit this, e.g. move the due entry into the
 // patient's slot ("trellis:rem:{t:p}:due") and keep only a per-bucket zset of patients with a due
 // time (written by a second step, with the dispatcher reconciling), or make buckets per-slot.
-const redis::Script kWriteScript("reminders_write", R"lua(
+const redis::Script kWriteScript("reminders_write", audit::Audited(R"lua(
 if ARGV[1] == '1' then
   local prev = redis.call('GET', KEYS[1])
   if prev then
@@ -97,7 +97,7 @@ if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
 end
 return {0, ''}
-)lua");
+)lua"));
 
 // KEYS: the rems index.
 // ARGV: key prefix, cursor score, cursor id, page size, ",states,", ",kinds,", goal id, clinician,
@@ -207,7 +207,7 @@ return out
 //       [10] snooze due member, [11] replay only ('1': answer a replay, write nothing),
 //       [12] outbox entry ('' none), [13] patient tag.
 // The snooze due entry lies in another slot: see the REDIS CLUSTER note on kWriteScript.
-const redis::Script kCompletionScript("reminders_completion", R"lua(
+const redis::Script kCompletionScript("reminders_completion", audit::Audited(R"lua(
 if ARGV[1] == '1' then
   local prev = redis.call('GET', KEYS[1])
   if prev then
@@ -240,7 +240,7 @@ if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
 end
 return {0, ''}
-)lua");
+)lua"));
 
 // The id at the end of "patients/{p}/reminders/{id}" (or ".../goals/{id}").
 std::string IdOf(absl::string_view name) {
@@ -369,10 +369,12 @@ void ReminderStore::Write(ReminderWrite write, Callback<ReminderWriteResult> don
     a.push_back(c.previous_goal_id);
     a.push_back(std::move(occurrences));
   }
+  audit::AppendScriptArgs(write.audit.get(), k, a);
   redis_->Eval(kWriteScript, std::move(k), std::move(a),
-               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+               [done = std::move(done), note = write.audit](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
                  if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 audit::MarkStored(note.get());
                  ReminderWriteResult result;
                  result.replayed = reply->elements[0].integer == 1;
                  result.result = std::move(reply->elements[1].str);
@@ -496,10 +498,12 @@ void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWrit
       write.replay_only ? "1" : "0",
       write.effect.has_value() ? outbox::EncodeEntry(*write.effect) : "",
       outbox::PatientTag(write.tenant, write.patient)};
+  audit::AppendScriptArgs(write.audit.get(), k, a);
   redis_->Eval(kCompletionScript, std::move(k), std::move(a),
-               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+               [done = std::move(done), note = write.audit](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
                  if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 audit::MarkStored(note.get());
                  ReminderWriteResult result;
                  result.replayed = reply->elements[0].integer == 1;
                  result.result = std::move(reply->elements[1].str);

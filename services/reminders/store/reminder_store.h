@@ -46,6 +46,7 @@
 // and occurrence records change together or not at all.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -55,6 +56,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/audit/audit.h"
 #include "common/outbox/outbox.h"
 #include "common/redis/client.h"
 #include "services/reminders/domain/dispatch_plan.h"
@@ -102,6 +104,8 @@ struct ReminderWrite {
   std::string request_id;
   std::string fingerprint;  // of the request; a different one is REQUEST_ID_REUSED
   std::string result;       // serialized response stored for repeats
+  // The call's audit entry, written with the change (null: none).
+  std::shared_ptr<audit::Note> audit;
 };
 
 struct ReminderWriteResult {
@@ -159,6 +163,7 @@ struct CompletionWrite {
   std::string request_id;
   std::string fingerprint;
   std::string result;
+  std::shared_ptr<audit::Note> audit;  // written with the completion (null: none)
 };
 
 class ReminderStore {
