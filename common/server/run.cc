@@ -51,8 +51,12 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
     exporter = std::move(*started);
   }
 
-  auth::Authenticator authenticator(config->auth);
-  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, &authenticator, &registry};
+  auto authenticator = auth::Authenticator::Create(config->auth, &RealClock::Get());
+  if (!authenticator.ok()) {  // the JWKS file changed since the flags were checked
+    log::Error("cannot start", {{"error", std::string(authenticator.status().message())}});
+    return 1;
+  }
+  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, authenticator->get(), &registry};
   ServiceParts parts = spec.build(env);
 
   HostOptions host_options;
