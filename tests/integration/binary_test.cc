@@ -34,6 +34,30 @@ class BinaryTest : public ::testing::Test {
 
   std::string Out(const std::string& name) { return absl::StrCat(dir_.path(), "/", name); }
 
+  // Waits until the goals process logging to Out("out") says "listening" and its GoalService is
+  // SERVING; returns a channel to it (null, after a test failure, if it never does).
+  std::shared_ptr<grpc::Channel> ServingChannel() {
+    auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
+    EXPECT_TRUE(line.ok()) << ReadFile(Out("err"));
+    if (!line.ok()) return nullptr;
+    int port = nlohmann::json::parse(*line)["port"];
+    auto channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+    EXPECT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
+    return channel;
+  }
+
+  // CreateGoal (a SMART-enough goal for patient p1) with `token` as bearer.
+  static grpc::Status CreateGoal(trellis::v1::GoalService::Stub& stub, const std::string& token,
+                                 trellis::v1::Goal* goal) {
+    trellis::v1::CreateGoalRequest request;
+    request.mutable_goal()->set_patient("p1");
+    request.mutable_goal()->set_title("Walk for 20 minutes on five days a week");
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    return stub.CreateGoal(&ctx, request, goal);
+  }
+
   // Runs the goals binary to completion and returns its exit code.
   int RunToExit(const std::vector<std::string>& args,
                 const std::map<std::string, std::string>& env = {}) {
@@ -100,12 +124,7 @@ TEST_F(BinaryTest, StartsServesAndExitsZeroOnSigterm) {
                       SecretFlag()},
                      Out("out"), Out("err"));
   ASSERT_TRUE(p.ok());
-  auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
-  ASSERT_TRUE(line.ok()) << ReadFile(Out("err"));
-  int port = nlohmann::json::parse(*line)["port"];
-  auto channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  EXPECT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
+  ASSERT_NE(ServingChannel(), nullptr);
   (*p)->Signal(SIGTERM);
   auto code = (*p)->Wait(absl::Seconds(20));
   ASSERT_TRUE(code.ok());
@@ -129,25 +148,14 @@ TEST_F(BinaryTest, JwksOnlyBinaryServesJwksTokensAndRefusesHs256) {
                            {"TRELLIS_AUTH_SERVICE_KEY_FILE", Out("service.pem")},
                            {"TRELLIS_AUTH_SERVICE_KEY_ID", "prod-ec"}});
   ASSERT_TRUE(p.ok());
-  auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
-  ASSERT_TRUE(line.ok()) << ReadFile(Out("err"));
-  int port = nlohmann::json::parse(*line)["port"];
-  auto channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  ASSERT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
+  auto channel = ServingChannel();
+  ASSERT_NE(channel, nullptr);
   auto stub = trellis::v1::GoalService::NewStub(channel);
   auth::Identity clinician{"t1", "clin-1", trellis::v1::ROLE_CLINICIAN, ""};
   auth::AuthOptions hs256;
   hs256.hs256_secret = std::string(48, 's');
-  auto create = [&](const std::string& token) {
-    trellis::v1::CreateGoalRequest request;
-    request.mutable_goal()->set_patient("p1");
-    request.mutable_goal()->set_title("Walk for 20 minutes on five days a week");
-    trellis::v1::Goal goal;
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
-    return stub->CreateGoal(&ctx, request, &goal);
-  };
+  trellis::v1::Goal goal;
+  auto create = [&](const std::string& token) { return CreateGoal(*stub, token, &goal); };
   for (const testing::TestKey* key : {&ec, &rsa}) {
     grpc::Status s = create(
         auth::MintToken(key->signing_key(), auth::AuthOptions{}, clinician, absl::Hours(1)));
@@ -190,28 +198,17 @@ TEST_F(BinaryTest, SigtermLetsAnInFlightCallFinishThenExitsZero) {
                            absl::StrCat("--redis_url=", (*redis)->url()), SecretFlag()},
                           Out("out"), Out("err"));
   ASSERT_TRUE(p.ok());
-  auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
-  ASSERT_TRUE(line.ok()) << ReadFile(Out("err"));
-  int port = nlohmann::json::parse(*line)["port"];
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
-  ASSERT_EQ(testing::WaitForHealth(channel, "", "SERVING"), "SERVING");
+  auto channel = ServingChannel();
+  ASSERT_NE(channel, nullptr);
   auto stub = trellis::v1::GoalService::NewStub(channel);
   auth::AuthOptions auth_options;
   auth_options.hs256_secret = std::string(48, 's');
   std::string token = auth::MintHs256Token(
       auth_options, {"t1", "clin-1", trellis::v1::ROLE_CLINICIAN, ""}, absl::Hours(1));
 
-  trellis::v1::CreateGoalRequest create;
-  create.mutable_goal()->set_patient("p1");
-  create.mutable_goal()->set_title("Walk for 20 minutes on five days a week");
   trellis::v1::Goal goal;
-  {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
-    grpc::Status s = stub->CreateGoal(&ctx, create, &goal);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
+  grpc::Status created = CreateGoal(*stub, token, &goal);
+  ASSERT_TRUE(created.ok()) << created.error_message();
 
   // Freeze Redis so the next call stays in flight inside the server.
   ASSERT_TRUE((*redis)->Command({"CLIENT", "PAUSE", "2000", "ALL"}).ok());
