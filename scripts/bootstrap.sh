@@ -12,6 +12,8 @@ PACKAGES=(
   nlohmann-json3-dev libgtest-dev libgmock-dev tzdata ca-certificates
   # runtime and tests
   redis-server redis-tools python3 python3-grpcio python3-protobuf python3-jwt
+  # PyJWT's RS256/ES256 (the token interop test mints and checks tokens with it)
+  python3-cryptography
   # lint
   clang-format clang-tidy
 )

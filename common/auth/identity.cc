@@ -18,28 +18,4 @@ absl::Status CheckPatientAccess(const Identity& who, absl::string_view patient) 
   return absl::OkStatus();
 }
 
-absl::Status RequireStaff(const Identity& who) {
-  if (who.role == trellis::v1::ROLE_CLIENT || who.role == trellis::v1::ROLE_UNSPECIFIED) {
-    return WithReason(absl::PermissionDeniedError("this method is for clinicians"),
-                      "PERMISSION_DENIED");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RequireService(const Identity& who) {
-  if (who.role != trellis::v1::ROLE_SERVICE && who.role != trellis::v1::ROLE_ADMIN) {
-    return WithReason(absl::PermissionDeniedError("this method is for Trellis services"),
-                      "PERMISSION_DENIED");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RequireAdmin(const Identity& who) {
-  if (who.role != trellis::v1::ROLE_ADMIN) {
-    return WithReason(absl::PermissionDeniedError("this method is for tenant admins"),
-                      "PERMISSION_DENIED");
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace trellis::auth

@@ -32,14 +32,4 @@ struct Identity {
 // a hint that it exists.
 absl::Status CheckPatientAccess(const Identity& who, absl::string_view patient);
 
-// Roles allowed to call a method that only staff may call (e.g. RateGoalAttainment):
-// PERMISSION_DENIED for clients.
-absl::Status RequireStaff(const Identity& who);
-
-// Only the service role (Trellis services calling each other) and admins.
-absl::Status RequireService(const Identity& who);
-
-// Only admins (tenant configuration): PERMISSION_DENIED for every other role.
-absl::Status RequireAdmin(const Identity& who);
-
 }  // namespace trellis::auth

@@ -1,7 +1,7 @@
 #pragma once
 
 // Who may call what: the one authorization table of the suite (DESIGN.md §6), one row per RPC of
-// the three services and the audit service. Every handler asks it through auth::Admit, so the
+// the three services and the audit service. Every handler asks it through server::Admit, so the
 // table is the only place a role's reach is decided; tests walk it cell by cell.
 //
 // A cell is one of:

@@ -1,11 +1,14 @@
 #include "common/server/flags.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/auth/jwks.h"
+#include "common/auth/signing_key.h"
 #include "common/log/log.h"
 #include "common/status/status.h"
 
@@ -67,8 +70,23 @@ ABSL_FLAG(double, rate_limit_burst, 0,
           "seconds' worth.");
 
 ABSL_FLAG(std::string, auth_hs256_secret_file, "",
-          "File holding the HS256 secret (at least 32 bytes) that bearer tokens are signed with "
-          "(env TRELLIS_AUTH_HS256_SECRET_FILE). Required: every RPC but health needs a token.");
+          "File holding the HS256 secret (at least 32 bytes) bearer tokens may be signed with "
+          "(env TRELLIS_AUTH_HS256_SECRET_FILE); without it HS256 tokens are refused. Also signs "
+          "service tokens unless --auth_service_key_file is given. This or --auth_jwks_file is "
+          "required.");
+ABSL_FLAG(std::string, auth_jwks_file, "",
+          "JSON Web Key Set file with the RS256/ES256 public keys bearer tokens may be signed with "
+          "(env TRELLIS_AUTH_JWKS_FILE); keys are selected by the token's kid and the file is "
+          "re-read within a second of a change (a bad rewrite keeps the previous keys). This or "
+          "--auth_hs256_secret_file is required.");
+ABSL_FLAG(std::string, auth_service_key_file, "",
+          "PEM private key (RSA of at least 2048 bits, or EC P-256) that this service signs its "
+          "service tokens to peers with, RS256/ES256 (env TRELLIS_AUTH_SERVICE_KEY_FILE); its "
+          "public key must be in the peers' JWKS. Without it, service tokens are HS256 with "
+          "--auth_hs256_secret_file.");
+ABSL_FLAG(std::string, auth_service_key_id, "",
+          "kid written into service tokens signed with --auth_service_key_file "
+          "(env TRELLIS_AUTH_SERVICE_KEY_ID); required with it.");
 ABSL_FLAG(std::string, auth_issuer, "trellis",
           "Required `iss` claim of bearer tokens (env TRELLIS_AUTH_ISSUER).");
 ABSL_FLAG(std::string, auth_audience, "trellis",
@@ -81,6 +99,64 @@ namespace {
 
 void CheckPositive(FieldViolations& v, absl::string_view name, absl::Duration d) {
   if (d <= absl::ZeroDuration()) v.Add(name, "must be a positive duration (e.g. 500ms, 2s)");
+}
+
+// Reads the token keys: what inbound tokens are verified with (an HS256 secret and/or a JWKS) and
+// what service tokens are signed with (a private key, else the HS256 secret).
+void ReadAuthKeys(FieldViolations& v, auth::AuthOptions& auth) {
+  std::string secret_file = absl::GetFlag(FLAGS_auth_hs256_secret_file);
+  std::string jwks_file = absl::GetFlag(FLAGS_auth_jwks_file);
+  std::string key_file = absl::GetFlag(FLAGS_auth_service_key_file);
+  std::string key_id = absl::GetFlag(FLAGS_auth_service_key_id);
+  if (secret_file.empty() && jwks_file.empty()) {
+    v.Add("auth_hs256_secret_file",
+          "--auth_hs256_secret_file or --auth_jwks_file is required: every RPC but health needs "
+          "a token");
+  }
+  if (!secret_file.empty()) {
+    auto secret = auth::ReadSecretFile(secret_file, "auth_hs256_secret_file");
+    if (secret.ok()) {
+      auth.hs256_secret = *secret;
+    } else {
+      v.Merge(secret.status());
+    }
+  }
+  std::vector<auth::VerificationKey> jwks;
+  if (!jwks_file.empty()) {
+    auto keys = auth::ReadJwksFile(jwks_file, "auth_jwks_file");
+    if (keys.ok()) {
+      jwks = std::move(*keys);
+      auth.jwks_file = jwks_file;
+    } else {
+      v.Merge(keys.status());
+    }
+  }
+  if (key_file.empty() != key_id.empty()) {
+    v.Add(key_file.empty() ? "auth_service_key_file" : "auth_service_key_id",
+          "--auth_service_key_file and --auth_service_key_id go together");
+  } else if (!key_file.empty()) {
+    auto key = auth::ReadSigningKeyFile(key_file, key_id, "auth_service_key_file");
+    if (key.ok()) {
+      auth.service_key = std::move(*key);
+    } else {
+      v.Merge(key.status());
+    }
+  } else if (secret_file.empty() && !jwks_file.empty()) {
+    v.Add("auth_service_key_file",
+          "is required without --auth_hs256_secret_file: calls to peer services need a service "
+          "token");
+  }
+  // Peers load the same JWKS: a service key missing from it would have every peer call refused.
+  if (auth.service_key.has_value() && !jwks.empty()) {
+    auto same = [&](const auth::VerificationKey& k) {
+      return k.kid == auth.service_key->kid && auth::IsPublicHalfOf(k.pem, *auth.service_key);
+    };
+    if (std::none_of(jwks.begin(), jwks.end(), same)) {
+      v.Add("auth_service_key_id",
+            absl::StrCat("the JWKS in --auth_jwks_file has no key with kid '", key_id,
+                         "' matching --auth_service_key_file: publish the public key first"));
+    }
+  }
 }
 
 }  // namespace
@@ -146,17 +222,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
   if (!log::ParseLevel(c.log_level, &level))
     v.Add("log_level", "must be debug, info, warn or error");
 
-  std::string secret_file = absl::GetFlag(FLAGS_auth_hs256_secret_file);
-  if (secret_file.empty()) {
-    v.Add("auth_hs256_secret_file", "is required (a file with a secret of at least 32 bytes)");
-  } else {
-    auto secret = auth::ReadSecretFile(secret_file, "auth_hs256_secret_file");
-    if (secret.ok()) {
-      c.auth.hs256_secret = *secret;
-    } else {
-      v.Merge(secret.status());
-    }
-  }
+  ReadAuthKeys(v, c.auth);
   c.auth.issuer = absl::GetFlag(FLAGS_auth_issuer);
   c.auth.audience = absl::GetFlag(FLAGS_auth_audience);
   c.auth.leeway = absl::GetFlag(FLAGS_auth_leeway);

@@ -52,11 +52,15 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
     exporter = std::move(*started);
   }
 
-  auth::Authenticator authenticator(config->auth);
+  auto authenticator = auth::Authenticator::Create(config->auth, &RealClock::Get());
+  if (!authenticator.ok()) {  // the JWKS file changed since the flags were checked
+    log::Error("cannot start", {{"error", std::string(authenticator.status().message())}});
+    return 1;
+  }
   auth::RateLimiter limiter({config->rate_limit_per_tenant, config->rate_limit_burst});
   audit::AuditLog audit_log(pool.get(), &RealClock::Get(), {config->audit_retention});
-  ServiceEnv env{pool.get(), &RealClock::Get(), &*config,  &authenticator,
-                 &registry,  &limiter,          &audit_log};
+  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, authenticator->get(), &registry,
+                 &limiter,   &audit_log};
   ServiceParts parts = spec.build(env);
   parts.services.push_back(std::make_unique<AuditServiceHandler>(env));
 

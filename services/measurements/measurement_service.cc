@@ -786,7 +786,7 @@ std::string MeasurementServiceHandler::ServiceToken(const std::string& tenant) {
   me.tenant = tenant;
   me.subject = "trellis-measurements";
   me.role = v1::ROLE_SERVICE;
-  std::string token = auth::MintHs256Token(*auth_options, me, kServiceTokenTtl, now);
+  std::string token = auth::MintServiceToken(*auth_options, me, kServiceTokenTtl, now);
   tokens_[tenant] = {token, now + kServiceTokenTtl};
   return token;
 }

@@ -16,6 +16,7 @@
 #include "trellis/v1/goals.grpc.pb.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/test_keys.h"
 
 namespace trellis {
 namespace {
@@ -32,6 +33,30 @@ class BinaryTest : public ::testing::Test {
   std::string SecretFlag() { return absl::StrCat("--auth_hs256_secret_file=", Out("secret")); }
 
   std::string Out(const std::string& name) { return absl::StrCat(dir_.path(), "/", name); }
+
+  // Waits until the goals process logging to Out("out") says "listening" and its GoalService is
+  // SERVING; returns a channel to it (null, after a test failure, if it never does).
+  std::shared_ptr<grpc::Channel> ServingChannel() {
+    auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
+    EXPECT_TRUE(line.ok()) << ReadFile(Out("err"));
+    if (!line.ok()) return nullptr;
+    int port = nlohmann::json::parse(*line)["port"];
+    auto channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+    EXPECT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
+    return channel;
+  }
+
+  // CreateGoal (a SMART-enough goal for patient p1) with `token` as bearer.
+  static grpc::Status CreateGoal(trellis::v1::GoalService::Stub& stub, const std::string& token,
+                                 trellis::v1::Goal* goal) {
+    trellis::v1::CreateGoalRequest request;
+    request.mutable_goal()->set_patient("p1");
+    request.mutable_goal()->set_title("Walk for 20 minutes on five days a week");
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    return stub.CreateGoal(&ctx, request, goal);
+  }
 
   // Runs the goals binary to completion and returns its exit code.
   int RunToExit(const std::vector<std::string>& args,
@@ -70,7 +95,7 @@ TEST_F(BinaryTest, BadEnvironmentTwinIsRejectedNamingTheVariable) {
   EXPECT_NE(ReadFile(Out("err")).find("TRELLIS_REDIS_TIMEOUT"), std::string::npos);
 }
 
-TEST_F(BinaryTest, MissingAuthSecretIsRejected) {
+TEST_F(BinaryTest, MissingAuthKeysAreRejectedNamingBothFlags) {
   std::vector<std::string> argv = {TRELLIS_GOALS_BIN};
   auto p = Process::Spawn(argv, Out("out"), Out("err"));
   ASSERT_TRUE(p.ok());
@@ -78,6 +103,7 @@ TEST_F(BinaryTest, MissingAuthSecretIsRejected) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 2);
   EXPECT_NE(ReadFile(Out("err")).find("auth_hs256_secret_file"), std::string::npos);
+  EXPECT_NE(ReadFile(Out("err")).find("auth_jwks_file"), std::string::npos);
 }
 
 TEST_F(BinaryTest, HelpDocumentsEveryFlagAndItsEnvironmentTwin) {
@@ -98,17 +124,49 @@ TEST_F(BinaryTest, StartsServesAndExitsZeroOnSigterm) {
                       SecretFlag()},
                      Out("out"), Out("err"));
   ASSERT_TRUE(p.ok());
-  auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
-  ASSERT_TRUE(line.ok()) << ReadFile(Out("err"));
-  int port = nlohmann::json::parse(*line)["port"];
-  auto channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  EXPECT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
+  ASSERT_NE(ServingChannel(), nullptr);
   (*p)->Signal(SIGTERM);
   auto code = (*p)->Wait(absl::Seconds(20));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
   EXPECT_NE(ReadFile(Out("out")).find("\"stopped\""), std::string::npos);
+}
+
+// Production keys end to end: JWKS and service key given through the environment twins, no HS256
+// secret. Tokens signed by either JWKS key are served; an HS256 token is refused.
+TEST_F(BinaryTest, JwksOnlyBinaryServesJwksTokensAndRefusesHs256) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis.ok());
+  testing::TestKey ec = testing::GenerateEcKey("prod-ec");
+  testing::TestKey rsa = testing::GenerateRsaKey("prod-rsa");
+  testing::WriteFile(Out("jwks.json"), testing::JwksOf({&ec, &rsa}));
+  testing::WriteFile(Out("service.pem"), ec.private_pem);
+  auto p = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0",
+                           "--metrics_port=0", absl::StrCat("--redis_url=", (*redis)->url())},
+                          Out("out"), Out("err"),
+                          {{"TRELLIS_AUTH_JWKS_FILE", Out("jwks.json")},
+                           {"TRELLIS_AUTH_SERVICE_KEY_FILE", Out("service.pem")},
+                           {"TRELLIS_AUTH_SERVICE_KEY_ID", "prod-ec"}});
+  ASSERT_TRUE(p.ok());
+  auto channel = ServingChannel();
+  ASSERT_NE(channel, nullptr);
+  auto stub = trellis::v1::GoalService::NewStub(channel);
+  auth::Identity clinician{"t1", "clin-1", trellis::v1::ROLE_CLINICIAN, ""};
+  auth::AuthOptions hs256;
+  hs256.hs256_secret = std::string(48, 's');
+  trellis::v1::Goal goal;
+  auto create = [&](const std::string& token) { return CreateGoal(*stub, token, &goal); };
+  for (const testing::TestKey* key : {&ec, &rsa}) {
+    grpc::Status s = create(
+        auth::MintToken(key->signing_key(), auth::AuthOptions{}, clinician, absl::Hours(1)));
+    EXPECT_TRUE(s.ok()) << key->kid << ": " << s.error_message();
+  }
+  grpc::Status refused = create(auth::MintHs256Token(hs256, clinician, absl::Hours(1)));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  (*p)->Signal(SIGTERM);
+  auto code = (*p)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
 }
 
 TEST_F(BinaryTest, PortHeldByAnotherProcessMakesStartupFail) {
@@ -140,28 +198,17 @@ TEST_F(BinaryTest, SigtermLetsAnInFlightCallFinishThenExitsZero) {
                            absl::StrCat("--redis_url=", (*redis)->url()), SecretFlag()},
                           Out("out"), Out("err"));
   ASSERT_TRUE(p.ok());
-  auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
-  ASSERT_TRUE(line.ok()) << ReadFile(Out("err"));
-  int port = nlohmann::json::parse(*line)["port"];
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
-  ASSERT_EQ(testing::WaitForHealth(channel, "", "SERVING"), "SERVING");
+  auto channel = ServingChannel();
+  ASSERT_NE(channel, nullptr);
   auto stub = trellis::v1::GoalService::NewStub(channel);
   auth::AuthOptions auth_options;
   auth_options.hs256_secret = std::string(48, 's');
   std::string token = auth::MintHs256Token(
       auth_options, {"t1", "clin-1", trellis::v1::ROLE_CLINICIAN, ""}, absl::Hours(1));
 
-  trellis::v1::CreateGoalRequest create;
-  create.mutable_goal()->set_patient("p1");
-  create.mutable_goal()->set_title("Walk for 20 minutes on five days a week");
   trellis::v1::Goal goal;
-  {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
-    grpc::Status s = stub->CreateGoal(&ctx, create, &goal);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
+  grpc::Status created = CreateGoal(*stub, token, &goal);
+  ASSERT_TRUE(created.ok()) << created.error_message();
 
   // Freeze Redis so the next call stays in flight inside the server.
   ASSERT_TRUE((*redis)->Command({"CLIENT", "PAUSE", "2000", "ALL"}).ok());

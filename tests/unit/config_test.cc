@@ -11,6 +11,7 @@
 #include "common/server/flags.h"
 #include "common/status/status.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/test_keys.h"
 
 namespace trellis {
 namespace {
@@ -25,6 +26,9 @@ class ConfigTest : public ::testing::Test {
   }
   void TearDown() override {
     absl::SetFlag(&FLAGS_auth_hs256_secret_file, "");
+    absl::SetFlag(&FLAGS_auth_jwks_file, "");
+    absl::SetFlag(&FLAGS_auth_service_key_file, "");
+    absl::SetFlag(&FLAGS_auth_service_key_id, "");
     absl::SetFlag(&FLAGS_port, -1);
     absl::SetFlag(&FLAGS_metrics_port, -1);
     absl::SetFlag(&FLAGS_redis_url, "redis://127.0.0.1:6379/0");
@@ -118,6 +122,108 @@ TEST_F(ConfigTest, AuthSecretIsRequiredAndMustBeLongEnough) {
   auto ok = server::ConfigFromFlags(50051, 9101);
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->auth.hs256_secret, std::string(40, 'k'));
+}
+
+// Token keys: a JWKS with one EC key ("svc-1") and that key's private half as a service key.
+class AuthKeyFlagsTest : public ConfigTest {
+ protected:
+  void SetUp() override {
+    ConfigTest::SetUp();
+    jwks_path_ = absl::StrCat(dir_.path(), "/jwks.json");
+    key_path_ = absl::StrCat(dir_.path(), "/service.pem");
+    testing::WriteFile(jwks_path_, testing::JwksOf({&Key()}));
+    testing::WriteFile(key_path_, Key().private_pem);
+  }
+  static const testing::TestKey& Key() {
+    static const testing::TestKey* key = new testing::TestKey(testing::GenerateEcKey("svc-1"));
+    return *key;
+  }
+  static std::set<std::string> Fields(const absl::Status& status) {
+    std::set<std::string> fields;
+    for (const auto& [field, description] : FieldViolationsOf(status)) fields.insert(field);
+    return fields;
+  }
+  std::string jwks_path_;
+  std::string key_path_;
+};
+
+TEST_F(AuthKeyFlagsTest, NeitherSecretNorJwksIsAnErrorNamingBoth) {
+  absl::SetFlag(&FLAGS_auth_hs256_secret_file, "");
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("auth_hs256_secret_file"), std::string::npos);
+  EXPECT_NE(config.status().message().find("auth_jwks_file"), std::string::npos);
+}
+
+TEST_F(AuthKeyFlagsTest, JwksWithAServiceKeyIsEnough) {
+  ASSERT_TRUE(config::ApplyEnvironment(Env({{"TRELLIS_AUTH_HS256_SECRET_FILE", ""},
+                                            {"TRELLIS_AUTH_JWKS_FILE", jwks_path_},
+                                            {"TRELLIS_AUTH_SERVICE_KEY_FILE", key_path_},
+                                            {"TRELLIS_AUTH_SERVICE_KEY_ID", "svc-1"}}))
+                  .ok());
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->auth.hs256_secret, "");
+  EXPECT_EQ(config->auth.jwks_file, jwks_path_);
+  ASSERT_TRUE(config->auth.service_key.has_value());
+  EXPECT_EQ(config->auth.service_key->kid, "svc-1");
+  EXPECT_EQ(config->auth.service_key->alg, "ES256");
+}
+
+TEST_F(AuthKeyFlagsTest, JwksAloneLeavesServiceTokensUnsignable) {
+  absl::SetFlag(&FLAGS_auth_hs256_secret_file, "");
+  absl::SetFlag(&FLAGS_auth_jwks_file, jwks_path_);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Fields(config.status()), std::set<std::string>{"auth_service_key_file"});
+  // With the HS256 secret too, service tokens are HS256 and JWKS verifies inbound tokens.
+  absl::SetFlag(&FLAGS_auth_hs256_secret_file, secret_path_);
+  auto both = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_FALSE(both->auth.service_key.has_value());
+  EXPECT_EQ(both->auth.jwks_file, jwks_path_);
+}
+
+TEST_F(AuthKeyFlagsTest, InvalidJwksIsAnErrorNamingTheFlag) {
+  testing::WriteFile(jwks_path_, R"({"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]})");
+  absl::SetFlag(&FLAGS_auth_jwks_file, jwks_path_);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Fields(config.status()), std::set<std::string>{"auth_jwks_file"});
+  absl::SetFlag(&FLAGS_auth_jwks_file, absl::StrCat(dir_.path(), "/absent.json"));
+  EXPECT_EQ(Fields(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"auth_jwks_file"});
+}
+
+TEST_F(AuthKeyFlagsTest, ServiceKeyFileAndIdGoTogether) {
+  absl::SetFlag(&FLAGS_auth_service_key_file, key_path_);
+  EXPECT_EQ(Fields(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"auth_service_key_id"});
+  absl::SetFlag(&FLAGS_auth_service_key_file, "");
+  absl::SetFlag(&FLAGS_auth_service_key_id, "svc-1");
+  EXPECT_EQ(Fields(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"auth_service_key_file"});
+}
+
+TEST_F(AuthKeyFlagsTest, ServiceKeyMustBeUsableAndPublishedInTheJwks) {
+  absl::SetFlag(&FLAGS_auth_jwks_file, jwks_path_);
+  absl::SetFlag(&FLAGS_auth_service_key_file, key_path_);
+  absl::SetFlag(&FLAGS_auth_service_key_id, "svc-2");  // not the kid in the JWKS
+  EXPECT_EQ(Fields(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"auth_service_key_id"});
+  testing::TestKey other = testing::GenerateEcKey("svc-1");  // right kid, another key
+  testing::WriteFile(key_path_, other.private_pem);
+  absl::SetFlag(&FLAGS_auth_service_key_id, "svc-1");
+  EXPECT_EQ(Fields(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"auth_service_key_id"});
+  for (const std::string& unusable : {testing::GenerateEcKey("x", "P-384").private_pem,
+                                      testing::GenerateRsaKey("x", 1024).private_pem,
+                                      testing::EncryptedPrivatePem(Key(), "passphrase"),
+                                      Key().public_pem, std::string("not a key")}) {
+    testing::WriteFile(key_path_, unusable);
+    EXPECT_EQ(Fields(server::ConfigFromFlags(50051, 9101).status()),
+              std::set<std::string>{"auth_service_key_file"});
+  }
 }
 
 TEST(RedisUrl, ParsesEveryPart) {
