@@ -10,6 +10,7 @@
 #include "common/metrics/rpc_metrics.h"
 #include "common/redis/async_pool.h"
 #include "common/server/signals.h"
+#include "common/server/tls.h"
 #include "common/status/status.h"
 
 namespace trellis::server {
@@ -53,6 +54,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
 
   auth::Authenticator authenticator(config->auth);
   ServiceEnv env{pool.get(), &RealClock::Get(), &*config, &authenticator, &registry};
+  env.peer_credentials = PeerCredentialsFor(config->tls);
   ServiceParts parts = spec.build(env);
 
   HostOptions host_options;
@@ -68,6 +70,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   host_options.shutdown_grace = config->shutdown_grace;
   host_options.health_interval = config->health_interval;
   host_options.observer = &rpc_metrics;
+  host_options.credentials = ServerCredentialsFor(config->tls);
 
   ServiceHost host(host_options, pool.get());
   for (auto& s : parts.services) host.AddService(s.get());
@@ -77,10 +80,14 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
     return 1;
   }
   nlohmann::json services = parts.health_names;
+  const char* tls_mode = !config->tls.enabled()               ? "off"
+                         : config->tls.client_ca_file.empty() ? "on"
+                                                              : "mutual";
   log::Info("listening", {{"address", host_options.listen_address},
                           {"port", host.port()},
                           {"metrics_port", exporter ? exporter->port() : -1},
                           {"services", services},
+                          {"tls", tls_mode},
                           {"redis", absl::StrCat(config->redis.host, ":", config->redis.port)}});
 
   int sig = WaitForTerminationSignal();

@@ -20,6 +20,7 @@
 #include "common/redis/client.h"
 #include "common/server/flags.h"
 #include "common/server/host.h"
+#include "common/server/peer.h"
 #include "common/time/clock.h"
 
 namespace trellis::server {
@@ -38,6 +39,7 @@ struct ServiceEnv {
   const ServerConfig* config;  // null in tests that build a service directly
   const auth::Authenticator* authenticator;
   metrics::Registry* registry = nullptr;  // the process's metrics; null in tests
+  PeerCredentials peer_credentials = {};  // for every PeerChannel; default plaintext
 };
 
 struct ServiceSpec {

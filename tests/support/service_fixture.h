@@ -27,10 +27,14 @@ class ServiceFixture {
                                                              absl::UTCTimeZone()));
   ~ServiceFixture();
 
-  void Start(const std::function<server::ServiceParts(const server::ServiceEnv&)>& build);
+  // With `credentials` (e.g. TLS) the host serves with them, and channel() is null: the test
+  // makes its own channels to port().
+  void Start(const std::function<server::ServiceParts(const server::ServiceEnv&)>& build,
+             std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   void StopHost();
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  int port() const { return host_->port(); }
   FakeClock& clock() { return clock_; }
   RedisServer& redis_server() { return *redis_server_; }
   redis::RedisPool& pool() { return *pool_; }
@@ -38,7 +42,8 @@ class ServiceFixture {
   const server::ServiceEnv& env() const { return env_; }
 
   // A token for a clinician (or other role) of `tenant`.
-  std::string Token(const std::string& tenant = "t1", trellis::v1::Role role = trellis::v1::ROLE_CLINICIAN,
+  std::string Token(const std::string& tenant = "t1",
+                    trellis::v1::Role role = trellis::v1::ROLE_CLINICIAN,
                     const std::string& patient = "") const;
   // A client context carrying `token` and a 10 s deadline.
   static std::unique_ptr<grpc::ClientContext> Context(const std::string& token);
