@@ -1,6 +1,7 @@
 #include "common/server/flags.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -33,7 +34,8 @@ ABSL_FLAG(std::string, redis_url, "redis://127.0.0.1:6379/0",
           "Redis to use (env TRELLIS_REDIS_URL): redis://[[user]:password@]host[:port][/db].");
 ABSL_FLAG(std::string, redis_password_file, "",
           "File holding the Redis password (env TRELLIS_REDIS_PASSWORD_FILE); overrides a "
-          "password in --redis_url. Keeps the secret out of the process list.");
+          "password in --redis_url. Keeps the secret out of the process list. Alternatively the "
+          "environment variable TRELLIS_REDIS_PASSWORD holds the password itself (not both).");
 ABSL_FLAG(int, redis_connections, 2,
           "Redis connections, one event-loop thread each (env TRELLIS_REDIS_CONNECTIONS), 1-64.");
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Seconds(2),
@@ -93,6 +95,25 @@ ABSL_FLAG(std::string, auth_audience, "trellis",
           "Required `aud` claim of bearer tokens (env TRELLIS_AUTH_AUDIENCE).");
 ABSL_FLAG(absl::Duration, auth_leeway, absl::Seconds(30),
           "Clock skew tolerated on token exp/nbf (env TRELLIS_AUTH_LEEWAY).");
+
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain the gRPC server presents (env TRELLIS_TLS_CERT_FILE); with "
+          "--tls_key_file turns TLS on. Re-read every --tls_reload_interval.");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key of --tls_cert_file, unencrypted (env TRELLIS_TLS_KEY_FILE).");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle for mutual TLS (env TRELLIS_TLS_CLIENT_CA_FILE): clients must present a "
+          "certificate it signed, or the handshake is refused. Needs --tls_cert_file.");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM roots that verify peer services' certificates (env TRELLIS_TLS_CA_FILE). Default: "
+          "--tls_client_ca_file if set, else the system roots. Peer channels use TLS when this "
+          "or --tls_cert_file is set, and present this service's certificate as client cert.");
+ABSL_FLAG(std::string, tls_server_name_override, "",
+          "Name peer certificates are checked for instead of the host of --goals_addr etc. "
+          "(env TRELLIS_TLS_SERVER_NAME_OVERRIDE); for tests and development.");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "How often the TLS files are re-read, so rotated certificates apply to new connections "
+          "without a restart (env TRELLIS_TLS_RELOAD_INTERVAL); at least 1s.");
 
 namespace trellis::server {
 namespace {
@@ -184,7 +205,14 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
     v.Merge(redis.status());
   }
   std::string password_file = absl::GetFlag(FLAGS_redis_password_file);
-  if (!password_file.empty()) {
+  const char* password_env = std::getenv(kRedisPasswordEnv);
+  if (password_env != nullptr && *password_env == '\0') password_env = nullptr;
+  if (password_env != nullptr && !password_file.empty()) {
+    v.Add("redis_password_file",
+          absl::StrCat("is set together with ", kRedisPasswordEnv, "; set one of them"));
+  } else if (password_env != nullptr) {
+    c.redis.password = password_env;
+  } else if (!password_file.empty()) {
     std::ifstream in(password_file);
     if (!in) {
       v.Add("redis_password_file", absl::StrCat("cannot read '", password_file, "'"));
@@ -243,6 +271,13 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
     v.Add("rate_limit_burst", "must be from 0 to 100000000");
   }
   if (c.rate_limit_burst == 0) c.rate_limit_burst = 2 * c.rate_limit_per_tenant;
+  c.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  c.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  c.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  c.tls.ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  c.tls.server_name_override = absl::GetFlag(FLAGS_tls_server_name_override);
+  c.tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
+  CheckTlsOptions(c.tls, v);
 
   if (!v.empty()) return v.ToStatus();
   return c;

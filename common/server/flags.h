@@ -1,6 +1,8 @@
 #pragma once
 
 // Flags shared by the three service binaries. Each has an environment twin (TRELLIS_<NAME>).
+// One setting is environment-only: TRELLIS_REDIS_PASSWORD, the Redis password as a value (a flag's
+// value would show in the process list and in --help).
 
 #include <string>
 
@@ -9,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/auth/authenticator.h"
 #include "common/config/redis_url.h"
+#include "common/server/tls.h"
 
 ABSL_DECLARE_FLAG(std::string, listen_host);
 // Peer service addresses (each service reads those it calls): one definition here so that a
@@ -40,6 +43,12 @@ ABSL_DECLARE_FLAG(absl::Duration, auth_leeway);
 ABSL_DECLARE_FLAG(absl::Duration, audit_retention);
 ABSL_DECLARE_FLAG(double, rate_limit_per_tenant);
 ABSL_DECLARE_FLAG(double, rate_limit_burst);
+ABSL_DECLARE_FLAG(std::string, tls_cert_file);
+ABSL_DECLARE_FLAG(std::string, tls_key_file);
+ABSL_DECLARE_FLAG(std::string, tls_client_ca_file);
+ABSL_DECLARE_FLAG(std::string, tls_ca_file);
+ABSL_DECLARE_FLAG(std::string, tls_server_name_override);
+ABSL_DECLARE_FLAG(absl::Duration, tls_reload_interval);
 
 namespace trellis::server {
 
@@ -63,7 +72,11 @@ struct ServerConfig {
   absl::Duration audit_retention;
   double rate_limit_per_tenant = 0;
   double rate_limit_burst = 0;
+  TlsOptions tls;
 };
+
+// The environment variable holding the Redis password as a value.
+inline constexpr char kRedisPasswordEnv[] = "TRELLIS_REDIS_PASSWORD";
 
 // Reads the flags (already parsed) into a config, using the service's default ports for the port
 // flags left at their "service default" value (-1). INVALID_ARGUMENT lists every bad flag.

@@ -10,25 +10,15 @@
 
 namespace trellis::server {
 
-inline std::shared_ptr<grpc::Channel> PeerChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  // Peers run in the same cluster: notice a returning peer within about a second.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  args.SetServiceConfigJSON(R"json({
-    "methodConfig": [{
-      "name": [{}],
-      "retryPolicy": {
-        "maxAttempts": 3,
-        "initialBackoff": "0.1s",
-        "maxBackoff": "1s",
-        "backoffMultiplier": 2,
-        "retryableStatusCodes": ["UNAVAILABLE"]
-      }
-    }]
-  })json");
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
+// How a process reaches its peers; built once (PeerCredentialsFor in tls.h) and shared by every
+// peer channel. The default value is plaintext.
+struct PeerCredentials {
+  std::shared_ptr<grpc::ChannelCredentials> channel;  // null: insecure
+  std::string server_name_override;  // with TLS: the name peers' certificates are checked for
+};
+
+// A channel to the peer at `address` (host:port) with `credentials`.
+std::shared_ptr<grpc::Channel> PeerChannel(const std::string& address,
+                                           const PeerCredentials& credentials = {});
 
 }  // namespace trellis::server

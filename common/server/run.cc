@@ -11,6 +11,7 @@
 #include "common/redis/async_pool.h"
 #include "common/server/audit_service.h"
 #include "common/server/signals.h"
+#include "common/server/tls.h"
 #include "common/status/status.h"
 
 namespace trellis::server {
@@ -61,6 +62,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   audit::AuditLog audit_log(pool.get(), &RealClock::Get(), {config->audit_retention});
   ServiceEnv env{pool.get(), &RealClock::Get(), &*config, authenticator->get(), &registry,
                  &limiter,   &audit_log};
+  env.peer_credentials = PeerCredentialsFor(config->tls);
   ServiceParts parts = spec.build(env);
   parts.services.push_back(std::make_unique<AuditServiceHandler>(env));
 
@@ -78,6 +80,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   host_options.health_interval = config->health_interval;
   host_options.observer = &rpc_metrics;
   host_options.audit = &audit_log;
+  host_options.credentials = ServerCredentialsFor(config->tls);
 
   ServiceHost host(host_options, pool.get());
   for (auto& s : parts.services) host.AddService(s.get());
@@ -87,10 +90,14 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
     return 1;
   }
   nlohmann::json services = parts.health_names;
+  const char* tls_mode = !config->tls.enabled()               ? "off"
+                         : config->tls.client_ca_file.empty() ? "on"
+                                                              : "mutual";
   log::Info("listening", {{"address", host_options.listen_address},
                           {"port", host.port()},
                           {"metrics_port", exporter ? exporter->port() : -1},
                           {"services", services},
+                          {"tls", tls_mode},
                           {"redis", absl::StrCat(config->redis.host, ":", config->redis.port)}});
 
   int sig = WaitForTerminationSignal();

@@ -22,6 +22,7 @@
 #include "common/redis/client.h"
 #include "common/server/flags.h"
 #include "common/server/host.h"
+#include "common/server/peer.h"
 #include "common/time/clock.h"
 
 namespace trellis::server {
@@ -42,6 +43,7 @@ struct ServiceEnv {
   metrics::Registry* registry = nullptr;   // the process's metrics; null in tests
   auth::RateLimiter* limiter = nullptr;    // per-tenant rate limit; null: none
   const audit::AuditLog* audit = nullptr;  // the audit trail; null: calls are not audited
+  PeerCredentials peer_credentials = {};  // for every PeerChannel; default plaintext
 };
 
 struct ServiceSpec {

@@ -765,8 +765,9 @@ server::ServiceParts BuildGoalService(const server::ServiceEnv& env) {
   server::ServiceParts parts;
   MetricCatalog catalog;
   if (env.config != nullptr) {
-    catalog = MetricCatalog(server::PeerChannel(absl::GetFlag(FLAGS_measurements_addr)),
-                            env.config->auth);
+    catalog = MetricCatalog(
+        server::PeerChannel(absl::GetFlag(FLAGS_measurements_addr), env.peer_credentials),
+        env.config->auth);
   }
   parts.services.push_back(
       std::make_unique<GoalServiceHandler>(env, GoalServiceOptions{}, std::move(catalog)));
@@ -774,7 +775,8 @@ server::ServiceParts BuildGoalService(const server::ServiceEnv& env) {
   if (env.config != nullptr) {
     // Closed goals end their reminders through the outbox (DESIGN.md §4).
     auto effects = std::make_shared<ReminderEffects>(
-        server::PeerChannel(absl::GetFlag(FLAGS_reminders_addr)), env.config->auth);
+        server::PeerChannel(absl::GetFlag(FLAGS_reminders_addr), env.peer_credentials),
+        env.config->auth);
     outbox::RelayOptions relay;
     relay.service = "goals";
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(

@@ -1335,7 +1335,7 @@ absl::Status DeliverWriteBack(const std::shared_ptr<grpc::Channel>& goals,
 
 server::ServiceParts BuildMeasurementService(const server::ServiceEnv& env) {
   MeasurementServiceOptions options;
-  auto channel = server::PeerChannel(absl::GetFlag(FLAGS_goals_addr));
+  auto channel = server::PeerChannel(absl::GetFlag(FLAGS_goals_addr), env.peer_credentials);
   options.goals_channel = [channel] { return channel; };
   server::ServiceParts parts = BuildMeasurementServiceWithOptions(env, std::move(options));
   if (env.config != nullptr) {

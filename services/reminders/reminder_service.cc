@@ -1432,9 +1432,9 @@ server::ServiceParts BuildReminderServiceWith(const server::ServiceEnv& env,
 
 server::ServiceParts BuildReminderService(const server::ServiceEnv& env) {
   ReminderServiceOptions options = ReminderOptionsFromFlags();
-  auto channel = server::PeerChannel(absl::GetFlag(FLAGS_measurements_addr));
+  auto channel = server::PeerChannel(absl::GetFlag(FLAGS_measurements_addr), env.peer_credentials);
   if (env.config != nullptr) {
-    auto goals = server::PeerChannel(absl::GetFlag(FLAGS_goals_addr));
+    auto goals = server::PeerChannel(absl::GetFlag(FLAGS_goals_addr), env.peer_credentials);
     options.peers.goals = [goals] { return goals; };
     options.peers.measurements = [channel] { return channel; };
     options.peers.auth = env.config->auth;

@@ -6,33 +6,17 @@ import unittest
 
 import grpc
 
-from harness import Redis, Service, auth, free_port, token, wait_until
+from harness import ServicesTestCase, auth, free_port, practice_reminder, token, wait_until
 from trellis.v1 import common_pb2, goals_pb2 as G, goals_pb2_grpc
 from trellis.v1 import measurements_pb2 as M, measurements_pb2_grpc
 from trellis.v1 import reminders_pb2 as R, reminders_pb2_grpc
 
-import shutil
-import tempfile
 
 
-class CrossServiceTest(unittest.TestCase):
+class CrossServiceTest(ServicesTestCase):
     def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="trellis-e2e-")
-        self.redis = Redis(self.workdir)
+        super().setUp()
         self.reminders_port = free_port()
-        self.services = []
-
-    def tearDown(self):
-        for s in self.services:
-            s.kill()
-        self.redis.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def start(self, name, extra=(), port=0):
-        svc = Service(name, self.workdir, self.redis.url, extra, port=port)
-        self.services.append(svc)
-        self.assertEqual(svc.wait_health("SERVING"), "SERVING")
-        return svc
 
     def test_closing_a_goal_ends_its_reminders_even_across_a_reminder_outage(self):
         goals_port = free_port()
@@ -46,15 +30,9 @@ class CrossServiceTest(unittest.TestCase):
             patient="p1", title="Practise breathing exercises for 15 minutes daily")),
             metadata=md, timeout=10)
 
-        tomorrow = datetime.date.today() + datetime.timedelta(days=1)
         reminder = reminders_pb2_grpc.ReminderServiceStub(reminders.channel).CreateReminder(
-            R.CreateReminderRequest(reminder=R.Reminder(
-                patient="p1", goal=goal.name, kind=R.REMINDER_KIND_PRACTICE,
-                text="Breathing practice", schedule=R.Schedule(
-                    start=common_pb2.LocalDateTime(year=tomorrow.year, month=tomorrow.month,
-                                                   day=tomorrow.day, hours=20),
-                    time_zone="Europe/London", rrule="FREQ=DAILY"))),
-            metadata=md, timeout=10)
+            R.CreateReminderRequest(reminder=practice_reminder(goal.name)), metadata=md,
+            timeout=10)
         self.assertEqual(reminder.state, R.REMINDER_STATE_ACTIVE)
 
         # The reminder service goes away; the goal is closed meanwhile.

@@ -3,15 +3,13 @@
 dispatching them while a Python subscriber is streaming from it, and the subscriber, reconnecting
 to the survivor, still receives every occurrence; nothing it acknowledged ever comes again."""
 import datetime
-import shutil
-import tempfile
 import threading
 import time
 import unittest
 
 import grpc
 
-from harness import Redis, Service, auth, token, wait_until
+from harness import ServicesTestCase, auth, token, wait_until
 from trellis.v1 import common_pb2, reminders_pb2 as R, reminders_pb2_grpc
 
 REMINDERS = 1000
@@ -81,23 +79,9 @@ class Subscriber(threading.Thread):
         self.done.set()
 
 
-class DispatchTest(unittest.TestCase):
-    def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="trellis-e2e-")
-        self.redis = Redis(self.workdir)
-        self.replicas = []
-
-    def tearDown(self):
-        for s in self.replicas:
-            s.kill()
-        self.redis.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
+class DispatchTest(ServicesTestCase):
     def start_replica(self):
-        svc = Service("reminders", self.workdir, self.redis.url, REPLICA_FLAGS)
-        self.replicas.append(svc)
-        self.assertEqual(svc.wait_health("SERVING"), "SERVING")
-        return svc
+        return self.start("reminders", REPLICA_FLAGS)
 
     def stream_entries(self):
         return sum(self.redis.integers(

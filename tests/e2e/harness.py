@@ -1,5 +1,6 @@
 """End-to-end harness: a private redis-server and the real service binaries, all on free loopback
 ports in a temp dir, driven from Python's grpcio (Debian's python3-grpcio, /usr/bin/python3)."""
+import datetime
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 PY_STUBS = os.environ["TRELLIS_PY_STUBS"]
 sys.path.insert(0, PY_STUBS)
@@ -16,6 +18,7 @@ sys.path.insert(0, PY_STUBS)
 import grpc  # noqa: E402
 from health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from reflection.v1alpha import reflection_pb2, reflection_pb2_grpc  # noqa: E402
+from trellis.v1 import common_pb2, reminders_pb2 as R  # noqa: E402
 
 BINARIES = {
     "goals": os.environ.get("TRELLIS_GOALS_BIN"),
@@ -121,10 +124,63 @@ def auth(tok):
     return (("authorization", f"Bearer {tok}"),)
 
 
-class Service:
-    """One real service binary on a free port, its JSON log in a file."""
+def practice_reminder(goal, patient="p1"):
+    """A daily 20:00 practice reminder for `goal`, starting tomorrow."""
+    tomorrow = datetime.date.today() + datetime.timedelta(days=1)
+    return R.Reminder(
+        patient=patient, goal=goal, kind=R.REMINDER_KIND_PRACTICE, text="Breathing practice",
+        schedule=R.Schedule(
+            start=common_pb2.LocalDateTime(year=tomorrow.year, month=tomorrow.month,
+                                           day=tomorrow.day, hours=20),
+            time_zone="Europe/London", rrule="FREQ=DAILY"))
 
-    def __init__(self, name, workdir, redis_url, extra_args=(), port=0):
+
+def openssl(workdir, *args):
+    subprocess.run(["openssl", *args], cwd=workdir, check=True, capture_output=True, timeout=30)
+
+
+class Pki:
+    """A CA and one certificate it signs for 127.0.0.1 and localhost, good for both server and
+    client authentication, made with the openssl command line in `workdir`."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "pki")
+        os.makedirs(self.dir, exist_ok=True)
+        p = lambda name: os.path.join(self.dir, name)  # noqa: E731
+        self.ca, self.cert, self.key = p("ca.pem"), p("service.pem"), p("service.key")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        openssl(self.dir, "req", "-x509", *ec, "-keyout", p("ca.key"), "-out", self.ca, "-days",
+                "2", "-subj", "/CN=trellis-e2e-ca", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        with open(p("service.ext"), "w") as f:
+            f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n"
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        openssl(self.dir, "req", "-new", *ec, "-keyout", self.key, "-out", p("service.csr"),
+                "-subj", "/CN=trellis-e2e")
+        openssl(self.dir, "x509", "-req", "-in", p("service.csr"), "-CA", self.ca, "-CAkey",
+                p("ca.key"), "-days", "2", "-extfile", p("service.ext"), "-out", self.cert)
+
+    def mutual_tls_args(self):
+        """Flags for a service serving mutual TLS with this certificate, and calling its peers
+        with it."""
+        return [f"--tls_cert_file={self.cert}", f"--tls_key_file={self.key}",
+                f"--tls_client_ca_file={self.ca}", "--tls_reload_interval=1s"]
+
+    def client_credentials(self):
+        """grpcio credentials trusting the CA and presenting the certificate."""
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        return grpc.ssl_channel_credentials(root_certificates=read(self.ca),
+                                            private_key=read(self.key),
+                                            certificate_chain=read(self.cert))
+
+
+class Service:
+    """One real service binary on a free port, its JSON log in a file. With `credentials` (e.g.
+    Pki.client_credentials()) its channel is secure."""
+
+    def __init__(self, name, workdir, redis_url, extra_args=(), port=0, credentials=None):
         secret_path = os.path.join(workdir, "secret")
         with open(secret_path, "w") as f:
             f.write(SECRET)
@@ -141,7 +197,8 @@ class Service:
         self.port = line["port"]
         self.metrics_port = line["metrics_port"]
         self.address = f"127.0.0.1:{self.port}"
-        self.channel = grpc.insecure_channel(self.address)
+        self.channel = (grpc.secure_channel(self.address, credentials) if credentials
+                        else grpc.insecure_channel(self.address))
 
     def _find_log(self, msg):
         try:
@@ -188,6 +245,30 @@ class Service:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+class ServicesTestCase(unittest.TestCase):
+    """A test with its own temp dir and Redis; start() runs a service binary, killed after the
+    test."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="trellis-e2e-")
+        self.redis = Redis(self.workdir)
+        self.services = []
+
+    def tearDown(self):
+        for s in self.services:
+            s.kill()
+        self.redis.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def start(self, name, extra=(), port=0, credentials=None):
+        """Starts `name` and waits until it is SERVING."""
+        svc = Service(name, self.workdir, self.redis.url, extra, port=port,
+                      credentials=credentials)
+        self.services.append(svc)
+        self.assertEqual(svc.wait_health("SERVING"), "SERVING", name)
+        return svc
 
 
 class Suite:

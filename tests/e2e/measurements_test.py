@@ -7,12 +7,10 @@ import unittest
 
 from google.protobuf import timestamp_pb2
 
-from harness import Redis, Service, auth, token, wait_until
+from harness import ServicesTestCase, auth, token, wait_until
 from trellis.v1 import common_pb2, goals_pb2 as G, goals_pb2_grpc
 from trellis.v1 import measurements_pb2 as M, measurements_pb2_grpc
 
-import shutil
-import tempfile
 
 # Item answers (9 PHQ-9 items, 0-3) giving each weekly total, from intake (18) down to 9.
 PHQ9_TOTALS = [18, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9]
@@ -42,24 +40,7 @@ def ts(dt):
     return t
 
 
-class ProgressScenarioTest(unittest.TestCase):
-    def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="trellis-e2e-")
-        self.redis = Redis(self.workdir)
-        self.services = []
-
-    def tearDown(self):
-        for s in self.services:
-            s.kill()
-        self.redis.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def start(self, name, extra=()):
-        svc = Service(name, self.workdir, self.redis.url, extra)
-        self.services.append(svc)
-        self.assertEqual(svc.wait_health("SERVING"), "SERVING")
-        return svc
-
+class ProgressScenarioTest(ServicesTestCase):
     def test_weekly_phq9_shows_reliable_improvement_and_a_flat_gad7_goal_needs_review(self):
         goals = self.start("goals")
         meas = self.start("measurements", [f"--goals_addr={goals.address}"])

@@ -13,10 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth/authenticator.h"
 #include "tests/support/health.h"
-#include "trellis/v1/goals.grpc.pb.h"
+#include "tests/support/pki.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/test_keys.h"
+#include "trellis/v1/goals.grpc.pb.h"
 
 namespace trellis {
 namespace {
@@ -56,6 +57,55 @@ class BinaryTest : public ::testing::Test {
     grpc::ClientContext ctx;
     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
     return stub.CreateGoal(&ctx, request, goal);
+  }
+
+  // Starts the goals binary on a free loopback port against `redis_url`, with `extra` flags and
+  // `env`, and waits for its "listening" line (into `listening`). Null (and a failure) if it does
+  // not start.
+  std::unique_ptr<Process> StartGoals(const std::string& redis_url,
+                                      const std::vector<std::string>& extra,
+                                      nlohmann::json* listening,
+                                      const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> argv = {TRELLIS_GOALS_BIN,
+                                     "--listen_host=127.0.0.1",
+                                     "--port=0",
+                                     "--metrics_port=0",
+                                     "--health_interval=100ms",
+                                     SecretFlag(),
+                                     absl::StrCat("--redis_url=", redis_url)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto p = Process::Spawn(argv, Out("out"), Out("err"), env);
+    if (!p.ok()) {
+      ADD_FAILURE() << p.status();
+      return nullptr;
+    }
+    auto line = WaitForLine(Out("out"), "\"listening\"", absl::Seconds(20));
+    if (!line.ok()) {
+      ADD_FAILURE() << "did not start: " << ReadFile(Out("err"));
+      return nullptr;
+    }
+    *listening = nlohmann::json::parse(*line);
+    return std::move(*p);
+  }
+
+  static std::string LocalAddress(const nlohmann::json& listening) {
+    return absl::StrCat("127.0.0.1:", listening["port"].get<int>());
+  }
+
+  // SIGTERM, then the exit status must be 0.
+  static void ExpectCleanExit(Process& p) {
+    p.Signal(SIGTERM);
+    auto code = p.Wait(absl::Seconds(30));
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 0);
+  }
+
+  // A clinician's token signed with the binaries' secret.
+  static std::string Token() {
+    auth::AuthOptions auth_options;
+    auth_options.hs256_secret = std::string(48, 's');
+    return auth::MintHs256Token(auth_options, {"t1", "clin-1", trellis::v1::ROLE_CLINICIAN, ""},
+                                absl::Hours(1));
   }
 
   // Runs the goals binary to completion and returns its exit code.
@@ -109,8 +159,9 @@ TEST_F(BinaryTest, MissingAuthKeysAreRejectedNamingBothFlags) {
 TEST_F(BinaryTest, HelpDocumentsEveryFlagAndItsEnvironmentTwin) {
   RunToExit({"--help"});
   std::string help = ReadFile(Out("out")) + ReadFile(Out("err"));
-  for (const char* flag : {"redis_url", "TRELLIS_REDIS_URL", "shutdown_grace", "max_connection_age",
-                           "listen_host", "log_level"}) {
+  for (const char* flag :
+       {"redis_url", "TRELLIS_REDIS_URL", "shutdown_grace", "max_connection_age", "listen_host",
+        "log_level", "tls_cert_file", "tls_client_ca_file", "TRELLIS_REDIS_PASSWORD"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }
@@ -118,17 +169,12 @@ TEST_F(BinaryTest, HelpDocumentsEveryFlagAndItsEnvironmentTwin) {
 TEST_F(BinaryTest, StartsServesAndExitsZeroOnSigterm) {
   auto redis = RedisServer::Start();
   ASSERT_TRUE(redis.ok());
-  auto p =
-      Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=0",
-                      "--health_interval=100ms", absl::StrCat("--redis_url=", (*redis)->url()),
-                      SecretFlag()},
-                     Out("out"), Out("err"));
-  ASSERT_TRUE(p.ok());
-  ASSERT_NE(ServingChannel(), nullptr);
-  (*p)->Signal(SIGTERM);
-  auto code = (*p)->Wait(absl::Seconds(20));
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0);
+  nlohmann::json listening;
+  auto p = StartGoals((*redis)->url(), {}, &listening);
+  ASSERT_NE(p, nullptr);
+  auto channel = grpc::CreateChannel(LocalAddress(listening), grpc::InsecureChannelCredentials());
+  EXPECT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
+  ExpectCleanExit(*p);
   EXPECT_NE(ReadFile(Out("out")).find("\"stopped\""), std::string::npos);
 }
 
@@ -173,16 +219,17 @@ TEST_F(BinaryTest, PortHeldByAnotherProcessMakesStartupFail) {
   auto redis = RedisServer::Start();
   ASSERT_TRUE(redis.ok());
   std::string url = absl::StrCat("--redis_url=", (*redis)->url());
-  auto first = Process::Spawn(
-      {TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0", "--metrics_port=0", url, SecretFlag()},
-      Out("out1"), Out("err1"));
+  auto first = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", "--port=0",
+                               "--metrics_port=0", url, SecretFlag()},
+                              Out("out1"), Out("err1"));
   ASSERT_TRUE(first.ok());
   auto line = WaitForLine(Out("out1"), "\"listening\"", absl::Seconds(20));
   ASSERT_TRUE(line.ok());
   int port = nlohmann::json::parse(*line)["port"];
-  auto second = Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1",
-                                absl::StrCat("--port=", port), "--metrics_port=0", url, SecretFlag()},
-                               Out("out2"), Out("err2"));
+  auto second =
+      Process::Spawn({TRELLIS_GOALS_BIN, "--listen_host=127.0.0.1", absl::StrCat("--port=", port),
+                      "--metrics_port=0", url, SecretFlag()},
+                     Out("out2"), Out("err2"));
   ASSERT_TRUE(second.ok());
   auto code = (*second)->Wait(absl::Seconds(20));
   ASSERT_TRUE(code.ok());
@@ -201,10 +248,7 @@ TEST_F(BinaryTest, SigtermLetsAnInFlightCallFinishThenExitsZero) {
   auto channel = ServingChannel();
   ASSERT_NE(channel, nullptr);
   auto stub = trellis::v1::GoalService::NewStub(channel);
-  auth::AuthOptions auth_options;
-  auth_options.hs256_secret = std::string(48, 's');
-  std::string token = auth::MintHs256Token(
-      auth_options, {"t1", "clin-1", trellis::v1::ROLE_CLINICIAN, ""}, absl::Hours(1));
+  std::string token = Token();
 
   trellis::v1::Goal goal;
   grpc::Status created = CreateGoal(*stub, token, &goal);
@@ -233,6 +277,61 @@ TEST_F(BinaryTest, SigtermLetsAnInFlightCallFinishThenExitsZero) {
   auto code = (*p)->Wait(absl::Seconds(30));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
+}
+
+TEST_F(BinaryTest, ServesMutualTlsFromCertificateFlags) {
+  auto redis = RedisServer::Start();
+  ASSERT_TRUE(redis.ok());
+  auto ca = testing::MakeCa(dir_.path(), "ca");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto server = testing::IssueCert(dir_.path(), *ca, "server", testing::kLoopbackSans);
+  auto client = testing::IssueCert(dir_.path(), *ca, "client", "DNS:client.trellis.test");
+  ASSERT_TRUE(server.ok() && client.ok());
+  nlohmann::json listening;
+  auto p = StartGoals(
+      (*redis)->url(),
+      {absl::StrCat("--tls_cert_file=", server->cert), absl::StrCat("--tls_key_file=", server->key),
+       absl::StrCat("--tls_client_ca_file=", ca->cert), "--tls_reload_interval=1s"},
+      &listening);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(listening["tls"], "mutual");
+  std::string address = LocalAddress(listening);
+
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(ca->cert);
+  ssl.pem_cert_chain = ReadFile(client->cert);
+  ssl.pem_private_key = ReadFile(client->key);
+  auto channel = grpc::CreateChannel(address, grpc::SslCredentials(ssl));
+  EXPECT_EQ(testing::WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
+  trellis::v1::CreateGoalRequest create;
+  create.mutable_goal()->set_patient("p1");
+  create.mutable_goal()->set_title("Walk for 20 minutes on five days a week");
+  trellis::v1::Goal goal;
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", absl::StrCat("Bearer ", Token()));
+  grpc::Status created =
+      trellis::v1::GoalService::NewStub(channel)->CreateGoal(&ctx, create, &goal);
+  EXPECT_TRUE(created.ok()) << created.error_message();
+
+  auto plaintext = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  EXPECT_NE(testing::HealthOf(plaintext, ""), "SERVING");
+  ExpectCleanExit(*p);
+}
+
+TEST_F(BinaryTest, RedisPasswordFromTheEnvironmentAuthenticatesAndIsNeverLogged) {
+  const std::string password = "env-only-redis-password-7f3a";
+  auto redis = RedisServer::Start({"--requirepass", password});
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  nlohmann::json listening;
+  auto p = StartGoals(absl::StrCat("redis://127.0.0.1:", (*redis)->port(), "/0"),
+                      {"--log_level=debug"}, &listening, {{"TRELLIS_REDIS_PASSWORD", password}});
+  ASSERT_NE(p, nullptr);
+  auto channel = grpc::CreateChannel(LocalAddress(listening), grpc::InsecureChannelCredentials());
+  // SERVING needs Redis to answer, which it does only after AUTH.
+  EXPECT_EQ(testing::WaitForHealth(channel, "", "SERVING"), "SERVING");
+  ExpectCleanExit(*p);
+  std::string output = ReadFile(Out("out")) + ReadFile(Out("err"));
+  EXPECT_EQ(output.find(password), std::string::npos);
 }
 
 }  // namespace

@@ -32,7 +32,8 @@ ServiceFixture::~ServiceFixture() {
 }
 
 void ServiceFixture::Start(
-    const std::function<server::ServiceParts(const server::ServiceEnv&)>& build) {
+    const std::function<server::ServiceParts(const server::ServiceEnv&)>& build,
+    std::shared_ptr<grpc::ServerCredentials> credentials) {
   parts_ = build(env_);
   parts_.services.push_back(std::make_unique<server::AuditServiceHandler>(env_));
   server::HostOptions options;
@@ -41,11 +42,13 @@ void ServiceFixture::Start(
   options.health_names = parts_.health_names;
   options.health_interval = absl::Milliseconds(100);
   options.shutdown_grace = absl::Seconds(2);
+  options.credentials = credentials;
   host_ = std::make_unique<server::ServiceHost>(options, pool_.get());
   for (auto& s : parts_.services) host_->AddService(s.get());
   for (auto& w : parts_.workers) host_->AddWorker(w.get());
   absl::Status started = host_->Start();
   ASSERT_TRUE(started.ok()) << started;
+  if (credentials != nullptr) return;
   channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", host_->port()),
                                  grpc::InsecureChannelCredentials());
 }

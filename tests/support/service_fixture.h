@@ -29,12 +29,16 @@ class ServiceFixture {
                                                              absl::UTCTimeZone()));
   ~ServiceFixture();
 
-  void Start(const std::function<server::ServiceParts(const server::ServiceEnv&)>& build);
+  // With `credentials` (e.g. TLS) the host serves with them, and channel() is null: the test
+  // makes its own channels to port().
+  void Start(const std::function<server::ServiceParts(const server::ServiceEnv&)>& build,
+             std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   void StopHost();
   // Before Start: limit each tenant's calls (measured on the fake clock).
   void SetRateLimit(auth::RateLimitOptions options);
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  int port() const { return host_->port(); }
   FakeClock& clock() { return clock_; }
   RedisServer& redis_server() { return *redis_server_; }
   redis::RedisPool& pool() { return *pool_; }

@@ -6,10 +6,14 @@
 #include <map>
 #include <set>
 
+#include <cstdlib>
+
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "common/config/redis_url.h"
 #include "common/server/flags.h"
 #include "common/status/status.h"
+#include "tests/support/pki.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/test_keys.h"
 
@@ -36,6 +40,20 @@ class ConfigTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_redis_connections, 2);
     absl::SetFlag(&FLAGS_log_level, "info");
     absl::SetFlag(&FLAGS_redis_password_file, "");
+    unsetenv(server::kRedisPasswordEnv);
+    absl::SetFlag(&FLAGS_tls_cert_file, "");
+    absl::SetFlag(&FLAGS_tls_key_file, "");
+    absl::SetFlag(&FLAGS_tls_client_ca_file, "");
+    absl::SetFlag(&FLAGS_tls_ca_file, "");
+    absl::SetFlag(&FLAGS_tls_server_name_override, "");
+    absl::SetFlag(&FLAGS_tls_reload_interval, absl::Seconds(60));
+  }
+
+  // The fields the violations of a failed config name.
+  static std::set<std::string> FieldsOf(const absl::Status& status) {
+    std::set<std::string> fields;
+    for (const auto& [field, description] : FieldViolationsOf(status)) fields.insert(field);
+    return fields;
   }
 
   static std::function<const char*(const char*)> Env(std::map<std::string, std::string> vars) {
@@ -224,6 +242,141 @@ TEST_F(AuthKeyFlagsTest, ServiceKeyMustBeUsableAndPublishedInTheJwks) {
     EXPECT_EQ(Fields(server::ConfigFromFlags(50051, 9101).status()),
               std::set<std::string>{"auth_service_key_file"});
   }
+}
+
+TEST_F(ConfigTest, RedisPasswordComesFromTheEnvironmentVariable) {
+  absl::SetFlag(&FLAGS_redis_url, "redis://:from-url@127.0.0.1:6379/0");
+  setenv(server::kRedisPasswordEnv, "from-env", 1);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->redis.password, "from-env");
+}
+
+TEST_F(ConfigTest, RedisPasswordVariableAndFileTogetherAreRejected) {
+  std::string file = absl::StrCat(dir_.path(), "/redis-password");
+  std::ofstream(file) << "from-file\n";
+  absl::SetFlag(&FLAGS_redis_password_file, file);
+  setenv(server::kRedisPasswordEnv, "from-env", 1);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(FieldsOf(config.status()), std::set<std::string>{"redis_password_file"});
+}
+
+TEST_F(ConfigTest, RedisPasswordNeverAppearsInConfigErrors) {
+  absl::SetFlag(&FLAGS_redis_url, "redis://app:hunter2-secret@redis:99999/3");
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message().find("hunter2"), absl::string_view::npos);
+  for (const auto& [field, description] : FieldViolationsOf(config.status())) {
+    EXPECT_EQ(description.find("hunter2"), std::string::npos) << description;
+  }
+}
+
+// TLS flags, with certificates made by the openssl command line.
+class TlsConfigTest : public ConfigTest {
+ protected:
+  void SetUp() override {
+    ConfigTest::SetUp();
+    auto ca = testing::MakeCa(dir_.path(), "ca");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = *ca;
+    auto server = testing::IssueCert(dir_.path(), ca_, "server", testing::kLoopbackSans);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *server;
+  }
+
+  testing::CertFiles ca_, server_;
+};
+
+TEST_F(TlsConfigTest, TlsFlagsMakeTheTlsOptions) {
+  absl::SetFlag(&FLAGS_tls_cert_file, server_.cert);
+  absl::SetFlag(&FLAGS_tls_key_file, server_.key);
+  absl::SetFlag(&FLAGS_tls_client_ca_file, ca_.cert);
+  absl::SetFlag(&FLAGS_tls_server_name_override, "goals.trellis.test");
+  absl::SetFlag(&FLAGS_tls_reload_interval, absl::Seconds(1));
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tls.cert_file, server_.cert);
+  EXPECT_EQ(config->tls.key_file, server_.key);
+  EXPECT_EQ(config->tls.client_ca_file, ca_.cert);
+  EXPECT_EQ(config->tls.ca_file, "");
+  EXPECT_EQ(config->tls.server_name_override, "goals.trellis.test");
+  EXPECT_EQ(config->tls.reload_interval, absl::Seconds(1));
+  EXPECT_TRUE(config->tls.enabled());
+  EXPECT_TRUE(config->tls.peers_use_tls());
+}
+
+TEST_F(ConfigTest, NoTlsFlagsMeanPlaintextEverywhere) {
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->tls.enabled());
+  EXPECT_FALSE(config->tls.peers_use_tls());
+  EXPECT_EQ(server::ServerCredentialsFor(config->tls), nullptr);
+  EXPECT_EQ(server::PeerCredentialsFor(config->tls).channel, nullptr);
+}
+
+TEST_F(TlsConfigTest, CertificateWithoutKeyNamesTheMissingFlag) {
+  absl::SetFlag(&FLAGS_tls_cert_file, server_.cert);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(FieldsOf(config.status()), std::set<std::string>{"tls_key_file"});
+}
+
+TEST_F(TlsConfigTest, KeyWithoutCertificateNamesTheMissingFlag) {
+  absl::SetFlag(&FLAGS_tls_key_file, server_.key);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(FieldsOf(config.status()), std::set<std::string>{"tls_cert_file"});
+}
+
+TEST_F(TlsConfigTest, ClientCaWithoutServerCertificateIsRejected) {
+  absl::SetFlag(&FLAGS_tls_client_ca_file, ca_.cert);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(FieldsOf(config.status()), std::set<std::string>{"tls_client_ca_file"});
+}
+
+TEST_F(TlsConfigTest, UnreadableFilesAreNamedWithTheirFlag) {
+  absl::SetFlag(&FLAGS_tls_cert_file, "/nonexistent/cert.pem");
+  absl::SetFlag(&FLAGS_tls_key_file, "/nonexistent/key.pem");
+  absl::SetFlag(&FLAGS_tls_client_ca_file, "/nonexistent/client-ca.pem");
+  absl::SetFlag(&FLAGS_tls_ca_file, "/nonexistent/ca.pem");
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  std::map<std::string, std::string> described;
+  for (const auto& [field, description] : FieldViolationsOf(config.status())) {
+    described[field] = description;
+  }
+  ASSERT_EQ(described.size(), 4u);
+  EXPECT_NE(described["tls_cert_file"].find("/nonexistent/cert.pem"), std::string::npos);
+  EXPECT_NE(described["tls_key_file"].find("/nonexistent/key.pem"), std::string::npos);
+  EXPECT_NE(described["tls_client_ca_file"].find("/nonexistent/client-ca.pem"), std::string::npos);
+  EXPECT_NE(described["tls_ca_file"].find("/nonexistent/ca.pem"), std::string::npos);
+}
+
+TEST_F(TlsConfigTest, FileWithoutPemIsRejected) {
+  std::string junk = absl::StrCat(dir_.path(), "/junk.pem");
+  std::ofstream(junk) << "not a certificate\n";
+  absl::SetFlag(&FLAGS_tls_cert_file, junk);
+  absl::SetFlag(&FLAGS_tls_key_file, junk);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(FieldsOf(config.status()), (std::set<std::string>{"tls_cert_file", "tls_key_file"}));
+}
+
+TEST_F(TlsConfigTest, KeyOfAnotherCertificateIsRejected) {
+  absl::SetFlag(&FLAGS_tls_cert_file, server_.cert);
+  absl::SetFlag(&FLAGS_tls_key_file, ca_.key);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(FieldsOf(config.status()), std::set<std::string>{"tls_key_file"});
+}
+
+TEST_F(TlsConfigTest, ReloadIntervalUnderOneSecondIsRejected) {
+  absl::SetFlag(&FLAGS_tls_reload_interval, absl::Milliseconds(500));
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(FieldsOf(config.status()), std::set<std::string>{"tls_reload_interval"});
 }
 
 TEST(RedisUrl, ParsesEveryPart) {
