@@ -10,11 +10,21 @@ import unittest
 
 import grpc
 
-from harness import Suite, auth, token
+from harness import SECRET, SECURE, Suite, SigningKey, auth, token
 from trellis.v1 import common_pb2, goals_pb2, goals_pb2_grpc
 
 FHIR_VALIDATOR = os.path.join(os.path.dirname(__file__), "..", "fhir", "validate.js")
 G = goals_pb2
+
+
+def forged_es256_token():
+    """An ES256 token with the JWKS key's kid, signed by some other key."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+    other = ec.generate_private_key(ec.SECP256R1())
+    claims = {"iss": "trellis", "aud": "trellis", "sub": "x", "tenant": "t1",
+              "role": "clinician", "exp": 4102444800}
+    return jwt.encode(claims, other, algorithm="ES256", headers={"kid": SigningKey.KID})
 
 
 def date_in(days):
@@ -127,6 +137,20 @@ class GoalScenarioTest(unittest.TestCase):
                 stub.GetGoal(G.GetGoalRequest(name=parent.name),
                              metadata=auth(token(tenant="t2")), timeout=10)
             self.assertEqual(other.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+            if SECURE:
+                # The services trust only the JWKS: an HS256 token (even with the secret other
+                # runs use), or one signed by another key under the JWKS key's kid, is refused.
+                import jwt
+                hs256 = jwt.encode({"iss": "trellis", "aud": "trellis", "sub": "x",
+                                    "tenant": "t1", "role": "clinician", "exp": 4102444800},
+                                   SECRET, algorithm="HS256")
+                for bad in (hs256, forged_es256_token()):
+                    with self.assertRaises(grpc.RpcError) as refused:
+                        stub.GetGoal(G.GetGoalRequest(name=parent.name), metadata=auth(bad),
+                                     timeout=10)
+                    self.assertEqual(refused.exception.code(),
+                                     grpc.StatusCode.UNAUTHENTICATED)
 
 
 if __name__ == "__main__":

@@ -108,15 +108,64 @@ class Redis:
 
 SECRET = "e2e-test-secret-0123456789abcdef0123456789"
 
+# TRELLIS_E2E_SECURE=1 runs a scenario as production would: every Suite service serves mutual TLS
+# and verifies ES256 tokens against a JWKS file, and token() mints ES256 tokens.
+SECURE = os.environ.get("TRELLIS_E2E_SECURE") == "1"
+
+
+class SigningKey:
+    """An ES256 key pair and its JWKS, as an identity provider publishes them (made with Debian's
+    python3-cryptography). One per test process."""
+
+    KID = "e2e-es256"
+    _instance = None
+
+    def __init__(self):
+        import base64
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        key = ec.generate_private_key(ec.SECP256R1())
+        nums = key.public_key().public_numbers()
+
+        def b64(n):
+            return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+        self.jwks = {"keys": [{"kty": "EC", "crv": "P-256", "x": b64(nums.x), "y": b64(nums.y),
+                               "kid": self.KID, "alg": "ES256", "use": "sig"}]}
+        self.pem = key.private_bytes(serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+
+    @classmethod
+    def get(cls):
+        if cls._instance is None:
+            cls._instance = SigningKey()
+        return cls._instance
+
+    def service_args(self, workdir):
+        """Flags verifying tokens with this JWKS and signing service tokens with the key."""
+        jwks_path = os.path.join(workdir, "jwks.json")
+        key_path = os.path.join(workdir, "service-key.pem")
+        with open(jwks_path, "w") as f:
+            json.dump(self.jwks, f)
+        with open(key_path, "wb") as f:
+            f.write(self.pem)
+        os.chmod(key_path, 0o600)
+        return [f"--auth_jwks_file={jwks_path}", f"--auth_service_key_file={key_path}",
+                f"--auth_service_key_id={self.KID}"]
+
 
 def token(tenant="t1", sub="clin-1", role="clinician", patient=None, ttl=3600, secret=SECRET):
-    """A bearer token as the integrating platform would mint it (HS256, Debian's python3-jwt)."""
+    """A bearer token as the integrating platform would mint it (Debian's python3-jwt): HS256 with
+    the test secret, or ES256 with the SigningKey when the run is SECURE."""
     import jwt
     now = int(time.time())
     claims = {"iss": "trellis", "aud": "trellis", "sub": sub, "tenant": tenant, "role": role,
               "iat": now, "exp": now + ttl}
     if patient:
         claims["patient"] = patient
+    if SECURE and secret == SECRET:
+        return jwt.encode(claims, SigningKey.get().pem, algorithm="ES256",
+                          headers={"kid": SigningKey.KID})
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -185,12 +234,14 @@ class Service:
         with open(secret_path, "w") as f:
             f.write(SECRET)
         self.name = name
+        # Given a JWKS, a service trusts only it (no HS256 secret), as in production.
+        jwks_only = any(a.startswith("--auth_jwks_file=") for a in extra_args)
         self.log_path = os.path.join(workdir, f"{name}-{time.monotonic_ns()}.log")
         self.err_path = os.path.join(workdir, f"{name}.err")
         self.proc = subprocess.Popen(
             [BINARIES[name], "--listen_host=127.0.0.1", f"--port={port}", "--metrics_port=0",
              f"--redis_url={redis_url}", "--health_interval=100ms",
-             f"--auth_hs256_secret_file={secret_path}", *extra_args],
+             *([] if jwks_only else [f"--auth_hs256_secret_file={secret_path}"]), *extra_args],
             stdout=open(self.log_path, "w"), stderr=open(self.err_path, "w"))
         line = wait_until(lambda: self._find_log("listening"), 20)
         assert line, f"{name} did not start: {open(self.err_path).read()}"
@@ -280,7 +331,13 @@ class Suite:
     def __enter__(self):
         self.workdir = tempfile.mkdtemp(prefix="trellis-e2e-")
         self.redis = Redis(self.workdir)
-        self.services = {n: Service(n, self.workdir, self.redis.url) for n in self.names}
+        extra, credentials = [], None
+        if SECURE:
+            pki = Pki(self.workdir)
+            extra = [*pki.mutual_tls_args(), *SigningKey.get().service_args(self.workdir)]
+            credentials = pki.client_credentials()
+        self.services = {n: Service(n, self.workdir, self.redis.url, extra,
+                                    credentials=credentials) for n in self.names}
         return self
 
     def __exit__(self, *exc):
