@@ -14,6 +14,11 @@
 //    script) the audit interceptor appends the entry when the call finishes and releases the
 //    response only once Redis has it. If the append fails, an otherwise successful call answers
 //    UNAVAILABLE (reason AUDIT_UNAVAILABLE): no record is served without its audit entry.
+// REDIS CLUSTER: the tenant's stream lies in another hash slot than the patient's keys; on the
+// single Redis (or Sentinel pair) of this deployment a write script may append to it, Redis
+// Cluster refuses that (CROSSSLOT). The cluster work must move the entry into the patient's slot
+// (a per-patient stream read by a tenant-level merge, or an outbox-style relay into per-tenant
+// streams bucketed over slots).
 // Calls that never reach a verified caller (no or bad token, health, reflection) have no tenant
 // and are left to the access log.
 
@@ -28,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/redis/client.h"
+#include "common/redis/script.h"
 #include "common/time/clock.h"
 #include "trellis/v1/audit.pb.h"
 
@@ -65,6 +71,30 @@ void AppendScriptArgs(const Note* note, std::vector<std::string>& keys,
 // After an Audited() script succeeded: the entry is in Redis.
 inline void MarkStored(Note* note) {
   if (note != nullptr) note->stored.store(true);
+}
+
+// Runs an Audited() idempotent write script (reply {1 if replayed else 0, stored response}) with
+// `note`'s entry, and answers a `Result` with `bool replayed` and `std::string result`.
+template <typename Result>
+void RunAuditedWrite(redis::RedisClient& redis, const redis::Script& script,
+                     std::vector<std::string> keys, std::vector<std::string> args,
+                     std::shared_ptr<Note> note,
+                     absl::AnyInvocable<void(absl::StatusOr<Result>)> done, absl::Time deadline) {
+  AppendScriptArgs(note.get(), keys, args);
+  redis.Eval(
+      script, std::move(keys), std::move(args),
+      [done = std::move(done), note = std::move(note)](absl::StatusOr<redis::Reply> reply) mutable {
+        if (!reply.ok()) return done(reply.status());
+        if (!reply->is_array() || reply->elements.size() != 2) {
+          return done(absl::InternalError("unexpected reply of a write script"));
+        }
+        MarkStored(note.get());
+        Result result;
+        result.replayed = reply->elements[0].integer == 1;
+        result.result = std::move(reply->elements[1].str);
+        done(std::move(result));
+      },
+      redis::CallOptions{deadline});
 }
 
 struct AuditOptions {

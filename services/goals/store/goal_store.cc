@@ -232,18 +232,8 @@ void GoalStore::Write(GoalWrite write, Callback<GoalWriteResult> done, absl::Tim
   for (const OutboxEntry& e : write.outbox) {
     a.push_back(outbox::EncodeEntry(e));
   }
-  audit::AppendScriptArgs(write.audit.get(), k, a);
-  redis_->Eval(kWriteScript, std::move(k), std::move(a),
-               [done = std::move(done), note = write.audit](absl::StatusOr<Reply> reply) mutable {
-                 if (!reply.ok()) return done(reply.status());
-                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-                 audit::MarkStored(note.get());
-                 GoalWriteResult result;
-                 result.replayed = reply->elements[0].integer == 1;
-                 result.result = std::move(reply->elements[1].str);
-                 done(std::move(result));
-               },
-               {deadline});
+  audit::RunAuditedWrite<GoalWriteResult>(*redis_, kWriteScript, std::move(k), std::move(a),
+                                          write.audit, std::move(done), deadline);
 }
 
 void GoalStore::Get(const std::string& tenant, const std::string& patient, const std::string& id,

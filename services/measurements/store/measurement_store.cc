@@ -408,18 +408,8 @@ void MeasurementStore::WriteMeasurement(MeasurementWrite write, Callback<WriteRe
     a.push_back(f.SerializeAsString());
     a.push_back(f.name());
   }
-  audit::AppendScriptArgs(write.audit.get(), k, a);
-  redis_->Eval(kWriteScript, std::move(k), std::move(a),
-               [done = std::move(done), note = write.audit](absl::StatusOr<Reply> reply) mutable {
-                 if (!reply.ok()) return done(reply.status());
-                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-                 audit::MarkStored(note.get());
-                 WriteResult result;
-                 result.replayed = reply->elements[0].integer == 1;
-                 result.result = std::move(reply->elements[1].str);
-                 done(std::move(result));
-               },
-               {deadline});
+  audit::RunAuditedWrite<WriteResult>(*redis_, kWriteScript, std::move(k), std::move(a),
+                                      write.audit, std::move(done), deadline);
 }
 
 void MeasurementStore::ListMeasurements(const std::string& tenant, const std::string& patient,

@@ -369,18 +369,8 @@ void ReminderStore::Write(ReminderWrite write, Callback<ReminderWriteResult> don
     a.push_back(c.previous_goal_id);
     a.push_back(std::move(occurrences));
   }
-  audit::AppendScriptArgs(write.audit.get(), k, a);
-  redis_->Eval(kWriteScript, std::move(k), std::move(a),
-               [done = std::move(done), note = write.audit](absl::StatusOr<Reply> reply) mutable {
-                 if (!reply.ok()) return done(reply.status());
-                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-                 audit::MarkStored(note.get());
-                 ReminderWriteResult result;
-                 result.replayed = reply->elements[0].integer == 1;
-                 result.result = std::move(reply->elements[1].str);
-                 done(std::move(result));
-               },
-               {deadline});
+  audit::RunAuditedWrite<ReminderWriteResult>(*redis_, kWriteScript, std::move(k), std::move(a),
+                                              write.audit, std::move(done), deadline);
 }
 
 void ReminderStore::Get(const std::string& tenant, const std::string& patient,
@@ -498,18 +488,8 @@ void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWrit
       write.replay_only ? "1" : "0",
       write.effect.has_value() ? outbox::EncodeEntry(*write.effect) : "",
       outbox::PatientTag(write.tenant, write.patient)};
-  audit::AppendScriptArgs(write.audit.get(), k, a);
-  redis_->Eval(kCompletionScript, std::move(k), std::move(a),
-               [done = std::move(done), note = write.audit](absl::StatusOr<Reply> reply) mutable {
-                 if (!reply.ok()) return done(reply.status());
-                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-                 audit::MarkStored(note.get());
-                 ReminderWriteResult result;
-                 result.replayed = reply->elements[0].integer == 1;
-                 result.result = std::move(reply->elements[1].str);
-                 done(std::move(result));
-               },
-               {deadline});
+  audit::RunAuditedWrite<ReminderWriteResult>(*redis_, kCompletionScript, std::move(k),
+                                              std::move(a), write.audit, std::move(done), deadline);
 }
 
 void ReminderStore::ListByGoal(const std::string& tenant, const std::string& patient,
