@@ -14,6 +14,8 @@ PACKAGES=(
   redis-server redis-tools python3 python3-grpcio python3-protobuf python3-jwt
   # lint
   clang-format clang-tidy
+  # `make fuzz`: clang with libFuzzer (libclang_rt.fuzzer) and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()
