@@ -1,11 +1,13 @@
 #include "common/auth/authenticator.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 
 #include <jwt/jwt.hpp>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -17,6 +19,29 @@ namespace {
 
 constexpr size_t kMaxCachedTokens = 100000;
 constexpr size_t kMaxTokenBytes = 8192;
+
+// A compact JWS (RFC 7515 section 7.1) is unpadded base64url text in parts separated by dots.
+// Anything else is refused before the JWT library sees it: cpp-jwt's base64 decoder indexes its
+// table with the raw (signed) char, reading out of bounds on bytes >= 0x80 (found by fuzz/jwt).
+bool IsCompactJwsText(absl::string_view token) {
+  return std::all_of(token.begin(), token.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// Whether cpp-jwt can read every NumericDate claim it checks ("exp", "nbf", "iat") without
+// undefined behaviour: it converts them with a plain cast to uint64_t, so a floating-point value
+// outside [0, 2^63) (1e20, -1.5) must not reach it. Integers of any size convert defined (modulo).
+bool TimeClaimsConvertible(const nlohmann::json& payload) {
+  if (!payload.is_object()) return true;  // not a claims set: cpp-jwt refuses it
+  for (const char* claim : {"exp", "nbf", "iat"}) {
+    auto it = payload.find(claim);
+    if (it == payload.end() || !it->is_number_float()) continue;
+    const double value = it->get<double>();
+    if (!(value >= 0 && value < 9223372036854775808.0)) return false;
+  }
+  return true;
+}
 
 absl::Status Unauthenticated(absl::string_view reason) {
   return WithReason(absl::UnauthenticatedError("missing or invalid credentials"), reason);
@@ -56,11 +81,26 @@ const char* RoleName(trellis::v1::Role role) {
 absl::StatusOr<std::pair<Identity, absl::Time>> Authenticator::VerifyUncached(
     absl::string_view token) const {
   std::error_code ec;
-  auto decoded = jwt::decode(
-      jwt::string_view(token.data(), token.size()), jwt::params::algorithms({"HS256"}), ec,
-      jwt::params::secret(options_.hs256_secret), jwt::params::verify(true),
-      jwt::params::issuer(options_.issuer), jwt::params::aud(options_.audience),
-      jwt::params::leeway(static_cast<uint32_t>(absl::ToInt64Seconds(options_.leeway))));
+  jwt::jwt_object decoded;
+  // cpp-jwt checks the claims before the signature, so whatever it does with them any caller can
+  // make it do (found by fuzz/jwt): it reports most problems through `ec` but throws for JSON of
+  // the wrong shape (a payload that is not an object, a non-string "alg" or "typ"), hence the
+  // try; and its time-claim casts need TimeClaimsConvertible, checked on an unverified decode.
+  try {
+    const jwt::jwt_object unverified =
+        jwt::decode(jwt::string_view(token.data(), token.size()),
+                    jwt::params::algorithms({"HS256"}), ec, jwt::params::verify(false));
+    if (ec || !TimeClaimsConvertible(unverified.payload().create_json_obj())) {
+      return Unauthenticated("TOKEN_INVALID");
+    }
+    decoded = jwt::decode(
+        jwt::string_view(token.data(), token.size()), jwt::params::algorithms({"HS256"}), ec,
+        jwt::params::secret(options_.hs256_secret), jwt::params::verify(true),
+        jwt::params::issuer(options_.issuer), jwt::params::aud(options_.audience),
+        jwt::params::leeway(static_cast<uint32_t>(absl::ToInt64Seconds(options_.leeway))));
+  } catch (const std::exception&) {
+    return Unauthenticated("TOKEN_INVALID");
+  }
   if (ec) {
     if (ec == jwt::VerificationErrc::TokenExpired) return Unauthenticated("TOKEN_EXPIRED");
     return Unauthenticated("TOKEN_INVALID");
@@ -91,7 +131,9 @@ absl::StatusOr<std::pair<Identity, absl::Time>> Authenticator::VerifyUncached(
 
 absl::StatusOr<Identity> Authenticator::Verify(absl::string_view token) const {
   if (token.empty()) return Unauthenticated("TOKEN_MISSING");
-  if (token.size() > kMaxTokenBytes) return Unauthenticated("TOKEN_INVALID");
+  if (token.size() > kMaxTokenBytes || !IsCompactJwsText(token)) {
+    return Unauthenticated("TOKEN_INVALID");
+  }
   absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);
