@@ -29,11 +29,16 @@ bool IsCompactJwsText(absl::string_view token) {
   });
 }
 
-// Whether cpp-jwt can read every NumericDate claim it checks ("exp", "nbf", "iat") without
-// undefined behaviour: it converts them with a plain cast to uint64_t, so a floating-point value
-// outside [0, 2^63) (1e20, -1.5) must not reach it. Integers of any size convert defined (modulo).
-bool TimeClaimsConvertible(const nlohmann::json& payload) {
+// Whether cpp-jwt can check the claims of `payload` without undefined behaviour:
+// - it looks claim names up with strcmp, so "exp\u0000x" counts as "exp" and the JSON lookup of
+//   "exp" that follows reads a missing key (a use-after-free read): no name may contain NUL;
+// - it converts "exp", "nbf" and "iat" with a plain cast to uint64_t, so a floating-point value
+//   outside [0, 2^63) (1e20, -1.5) must not reach it. Integers of any size convert defined.
+bool PayloadSafeForCppJwt(const nlohmann::json& payload) {
   if (!payload.is_object()) return true;  // not a claims set: cpp-jwt refuses it
+  for (auto it = payload.begin(); it != payload.end(); ++it) {
+    if (it.key().find('\0') != std::string::npos) return false;
+  }
   for (const char* claim : {"exp", "nbf", "iat"}) {
     auto it = payload.find(claim);
     if (it == payload.end() || !it->is_number_float()) continue;
@@ -85,12 +90,12 @@ absl::StatusOr<std::pair<Identity, absl::Time>> Authenticator::VerifyUncached(
   // cpp-jwt checks the claims before the signature, so whatever it does with them any caller can
   // make it do (found by fuzz/jwt): it reports most problems through `ec` but throws for JSON of
   // the wrong shape (a payload that is not an object, a non-string "alg" or "typ"), hence the
-  // try; and its time-claim casts need TimeClaimsConvertible, checked on an unverified decode.
+  // try; and its claim checks need PayloadSafeForCppJwt, checked on an unverified decode.
   try {
     const jwt::jwt_object unverified =
         jwt::decode(jwt::string_view(token.data(), token.size()),
                     jwt::params::algorithms({"HS256"}), ec, jwt::params::verify(false));
-    if (ec || !TimeClaimsConvertible(unverified.payload().create_json_obj())) {
+    if (ec || !PayloadSafeForCppJwt(unverified.payload().create_json_obj())) {
       return Unauthenticated("TOKEN_INVALID");
     }
     decoded = jwt::decode(

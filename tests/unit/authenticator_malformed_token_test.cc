@@ -58,6 +58,15 @@ TEST(AuthenticatorMalformedToken, RefusesJsonOfTheWrongShapeAsInvalidWithoutThro
   EXPECT_EQ(ReasonOfVerify(Unsigned(R"({"alg":"HS256"})", "[1,2]")), "TOKEN_INVALID");
 }
 
+TEST(AuthenticatorMalformedToken, RefusesClaimNamesWithANulAsInvalid) {
+  // cpp-jwt's strcmp lookup takes "exp\u0000" for "exp", then reads the missing "exp".
+  EXPECT_EQ(ReasonOfVerify(Unsigned(R"({"alg":"HS256"})",
+                                    R"({"iss":"trellis","aud":"trellis","exp\u0000":4102444800})")),
+            "TOKEN_INVALID");
+  EXPECT_EQ(ReasonOfVerify(Unsigned(R"({"alg":"HS256"})", R"({"iss\u0000x":"trellis"})")),
+            "TOKEN_INVALID");
+}
+
 TEST(AuthenticatorMalformedToken, RefusesTimeClaimsOutsideTheIntegerRangeAsInvalid) {
   const std::string claims = R"("iss":"trellis","aud":"trellis")";
   EXPECT_EQ(ReasonOfVerify(
