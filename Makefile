@@ -2,10 +2,13 @@
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= schedule jwt questionnaire request
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test run lint asan unit integration e2e bench clean
+.PHONY: all bootstrap configure build test run lint asan fuzz unit integration e2e bench clean
 
 all: build
 
@@ -46,5 +49,15 @@ asan: bootstrap
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
+# The libFuzzer targets of fuzz/ (clang, ASan + UBSan), each run FUZZ_SECONDS from a copy of its
+# seed corpus; fails with the reproducer's path when one crashes. Not part of `make test`, which
+# replays the corpus and the crash regressions through the same code under GCC.
+fuzz: bootstrap
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+		--no-warn-unused-cli \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRELLIS_FUZZ=ON
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(addprefix trellis_fuzz_,$(FUZZ_TARGETS))
+	@bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

@@ -16,6 +16,8 @@ PACKAGES=(
   python3-cryptography
   # lint
   clang-format clang-tidy
+  # `make fuzz`: clang with libFuzzer (libclang_rt.fuzzer) and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

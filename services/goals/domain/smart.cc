@@ -275,11 +275,13 @@ void EvaluateAchievable(const Goal& goal, const MetricInfo& metric, const SmartC
   };
   const std::string range_text = absl::StrCat(metric.min ? Num(*metric.min) : "-inf", " to ",
                                               metric.max ? Num(*metric.max) : "+inf");
+  bool out_of_range = false;
   for (const auto& [field, has, value] :
        {std::tuple<absl::string_view, bool, double>{"measure.target", m.has_target(), m.target()},
         {"measure.target_low", m.has_target_low(), m.target_low()},
         {"measure.target_high", m.has_target_high(), m.target_high()}}) {
     if (has && outside(value)) {
+      out_of_range = true;
       a.Add(kFail, "TARGET_OUT_OF_RANGE",
             absl::StrCat("The target ", Num(value), " lies outside ", name, "'s range ", range_text,
                          "."),
@@ -287,6 +289,7 @@ void EvaluateAchievable(const Goal& goal, const MetricInfo& metric, const SmartC
     }
   }
   if (m.has_baseline() && outside(m.baseline())) {
+    out_of_range = true;
     a.Add(kFail, "BASELINE_OUT_OF_RANGE",
           absl::StrCat("The baseline ", Num(m.baseline()), " lies outside ", name, "'s range ",
                        range_text, "."),
@@ -313,7 +316,10 @@ void EvaluateAchievable(const Goal& goal, const MetricInfo& metric, const SmartC
                        "'s scale, which is rarely sustained."),
           "aim for a level short of the scale's end, e.g. 8 on a 0-10 rating", {"measure.target"});
   }
-  CheckRateOfChange(goal, metric, config, today, &a);
+  // The pace of a change from or to a value outside the range means nothing, and its distance is
+  // unbounded: a baseline of 1e35 overflowed the earliest-due-date arithmetic (found by
+  // fuzz/request). Inside the range the change is at most the whole range.
+  if (!out_of_range) CheckRateOfChange(goal, metric, config, today, &a);
   a.MoveTo("The target lies inside the metric's range and the change asked for is plausible.", out);
 }
 

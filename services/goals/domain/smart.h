@@ -32,8 +32,8 @@
 //                                  the due date, above SmartConfig::warn_range_fraction_per_week
 //                                  WARNs and above fail_range_fraction_per_week FAILs. The
 //                                  suggestion names the earliest plausible due date. Needs a
-//                                  baseline, a target, a due date and a metric with both bounds;
-//                                  otherwise not checked.
+//                                  baseline, a target, a due date and a metric with both bounds,
+//                                  and the baseline and target inside them; otherwise not checked.
 //   R  NO_CONCERN_OR_PARENT (FAIL) neither `addresses` nor `parent`.
 //      PARENT_UNKNOWN              `parent` names no goal of the patient (SmartInputs::parent):
 //                                  FAIL, or WARN when a concern is stated anyway.

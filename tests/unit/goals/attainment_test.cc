@@ -54,6 +54,16 @@ TEST(AttainmentScore, WeighsEachGoal) {
   EXPECT_NEAR(*AttainmentTScore({{2, 20.0}, {0, 10.0}}), *t, 1e-9);
 }
 
+TEST(AttainmentScore, StaysFiniteForTheSmallestWeights) {
+  // Found by fuzz/request: a valid weight of 2.9e-309 squared to 0 and the score was -inf.
+  absl::StatusOr<double> t = AttainmentTScore({{-2, 2.9e-309}});
+  ASSERT_TRUE(t.ok());
+  EXPECT_NEAR(*t, 30.0, 1e-9);  // one goal at -2: 50 + 10 * -2 / 1
+  EXPECT_NEAR(*AttainmentTScore({{2, 1e-300}, {0, 1e-300}}), *AttainmentTScore(Equal({2, 0})),
+              1e-9);
+  EXPECT_NEAR(*AttainmentTScore({{2, 100.0}, {0, 1e-300}}), 50 + 10 * 2 / std::sqrt(1.0), 1e-9);
+}
+
 TEST(AttainmentScore, UsesTheGivenCorrelation) {
   // rho = 0: 50 + 10 * 2 / sqrt(3).
   EXPECT_NEAR(*AttainmentTScore(Equal({1, 1, 0}), 0.0), 50 + 20 / std::sqrt(3.0), 1e-9);

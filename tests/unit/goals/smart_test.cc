@@ -280,6 +280,19 @@ TEST(SmartEvaluator, FailsABaselineOutsideTheInstrumentsRange) {
               Contains(IsFinding(kFail, "BASELINE_OUT_OF_RANGE")));
 }
 
+TEST(SmartEvaluator, DoesNotJudgeThePaceOfAChangeFromOutsideTheRange) {
+  Goal goal = SmartGoal();
+  goal.mutable_measure()->set_baseline(2.4e35);  // found by fuzz/request: overflowed the pace
+  *goal.mutable_due_date() = Date(2024, 3, 8);
+  EXPECT_THAT(Letter(Evaluate(goal, InputsWith(Gad7())), kA),
+              ElementsAre(IsFinding(kFail, "BASELINE_OUT_OF_RANGE")));
+  goal.mutable_measure()->set_baseline(15);
+  goal.mutable_measure()->set_target(-1e300);
+  EXPECT_THAT(
+      Letter(Evaluate(goal, InputsWith(Gad7())), kA),
+      ElementsAre(IsFinding(kFail, "TARGET_OUT_OF_RANGE"), IsFinding(kFail, "TARGET_ABSOLUTE")));
+}
+
 TEST(SmartEvaluator, FailsZeroOnASymptomScaleAsAnImpossibleAbsolute) {
   Goal goal = SmartGoal();
   goal.set_title("Zero anxiety: GAD-7 of 0 by the end of May");
