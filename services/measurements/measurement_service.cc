@@ -1129,7 +1129,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::AcknowledgeSafetyFlag(
         *ack.mutable_update_time() = ToProtoTimestamp(now);
         ack.set_etag("2");
         store_.AcknowledgeSafetyFlag(
-            tenant, flag_name.patient, flag_name.id, ack,
+            tenant, flag_name.patient, flag_name.id, ack, who.audit_note,
             [reactor, response](absl::StatusOr<v1::SafetyFlag> stored) {
               if (!stored.ok()) return Finish(reactor, stored.status());
               *response = *std::move(stored);

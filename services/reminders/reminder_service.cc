@@ -927,6 +927,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::EndGoalReminders(
     std::string tenant;
     ResourceName goal;
     absl::Time deadline;
+    std::shared_ptr<audit::Note> audit;
     int attempt = 0;
 
     void Run(std::shared_ptr<Attempt> self_ptr) {
@@ -938,6 +939,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::EndGoalReminders(
             absl::Time now = a.self->env_.clock->Now();
             ReminderWrite w;
             w.tenant = a.tenant;
+            w.audit = a.audit;
             w.patient = a.goal.patient;
             w.method = "EndGoalReminders";
             w.request_id = a.request->request_id();
@@ -966,8 +968,8 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::EndGoalReminders(
           deadline);
     }
   };
-  auto attempt = std::make_shared<Attempt>(
-      Attempt{this, reactor, response, request, who->tenant, *goal, DeadlineOf(*ctx)});
+  auto attempt = std::make_shared<Attempt>(Attempt{this, reactor, response, request, who->tenant,
+                                                   *goal, DeadlineOf(*ctx), who->audit_note});
   attempt->Run(attempt);
   return reactor;
 }

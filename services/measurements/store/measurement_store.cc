@@ -189,7 +189,7 @@ return out
 
 // KEYS: [1] flag:<id>, [2] openflags, [3] events. ARGV: [1] new blob, [2] id, [3] name,
 // [4] events maxlen. Returns {0, stored blob} unchanged (already acknowledged) or {1, new blob}.
-const redis::Script kAckScript("meas_ack_flag", R"lua(
+const redis::Script kAckScript("meas_ack_flag", audit::Audited(R"lua(
 local cur = redis.call('GET', KEYS[1])
 if not cur then return redis.error_reply('NOT_FOUND safety flag not found') end
 if redis.call('ZSCORE', KEYS[2], ARGV[2]) == false then return {0, cur} end
@@ -198,7 +198,7 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'SAFETY_FLAG_ACKNOWLEDGED',
            'flag', ARGV[3])
 return {1, ARGV[1]}
-)lua");
+)lua"));
 
 // KEYS: [1] settings. ARGV: [1] expected etag, [2] new etag, [3] blob, [4] etag of the defaults.
 const redis::Script kWriteSettingsScript("meas_write_settings", R"lua(
@@ -669,14 +669,19 @@ void MeasurementStore::GetSafetyFlag(const std::string& tenant, const std::strin
 
 void MeasurementStore::AcknowledgeSafetyFlag(const std::string& tenant, const std::string& patient,
                                              const std::string& flag_id, const v1::SafetyFlag& ack,
+                                             std::shared_ptr<audit::Note> audit,
                                              Callback<v1::SafetyFlag> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(kAckScript,
-               {keys.Key({"flag", flag_id}), keys.Key({"openflags"}), keys.Key({"events"})},
-               {ack.SerializeAsString(), flag_id, ack.name(), absl::StrCat(kEventsMaxLen)},
-               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+  std::vector<std::string> k = {keys.Key({"flag", flag_id}), keys.Key({"openflags"}),
+                                keys.Key({"events"})};
+  std::vector<std::string> a = {ack.SerializeAsString(), flag_id, ack.name(),
+                                absl::StrCat(kEventsMaxLen)};
+  audit::AppendScriptArgs(audit.get(), k, a);
+  redis_->Eval(kAckScript, std::move(k), std::move(a),
+               [done = std::move(done), audit](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
                  if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
+                 audit::MarkStored(audit.get());
                  v1::SafetyFlag flag;
                  if (!flag.ParseFromString(reply->elements[1].str)) return done(Corrupt());
                  done(std::move(flag));

@@ -185,6 +185,7 @@ class MeasurementStore {
   // already acknowledged; returns the stored flag. NOT_FOUND when absent.
   void AcknowledgeSafetyFlag(const std::string& tenant, const std::string& patient,
                              const std::string& flag_id, const trellis::v1::SafetyFlag& ack,
+                             std::shared_ptr<audit::Note> audit,
                              Callback<trellis::v1::SafetyFlag> done, absl::Time deadline);
 
   // ---- goals (shared cache; write-back outbox) ----
