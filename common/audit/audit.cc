@@ -122,7 +122,6 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
     if (!methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       return methods->Proceed();
     }
-    Calls().Erase(ctx_);
     if (!note_->admitted || note_->stored.load()) return methods->Proceed();
     grpc::Status status = methods->GetSendStatus();
     log_->Append(

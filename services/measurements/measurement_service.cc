@@ -164,7 +164,7 @@ MeasurementServiceHandler::MeasurementServiceHandler(const server::ServiceEnv& e
       settings_(options_.settings_ttl, kMaxCachedTenants),
       calculator_(options_.progress) {}
 
-absl::StatusOr<auth::Identity> MeasurementServiceHandler::Authenticate(
+absl::StatusOr<auth::Identity> MeasurementServiceHandler::Admit(
     const grpc::CallbackServerContext& ctx, absl::string_view method,
     absl::string_view patient) const {
   return server::Admit(env_, ctx, method, absl::OkStatus(), patient);
@@ -177,7 +177,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListInstruments(
     grpc::CallbackServerContext* ctx, const v1::ListInstrumentsRequest* request,
     v1::ListInstrumentsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx, "MeasurementService.ListInstruments");
+  auto who = Admit(*ctx, "MeasurementService.ListInstruments");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   FieldViolations v;
   std::set<int> kinds;
@@ -234,7 +234,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMetric(grpc::CallbackSer
                                                                const v1::GetMetricRequest* request,
                                                                v1::Metric* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx, "MeasurementService.GetMetric");
+  auto who = Admit(*ctx, "MeasurementService.GetMetric");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   if (auto s = ValidateId("id", request->id()); !s.ok()) return Finish(reactor, s), reactor;
   absl::Time deadline = DeadlineOf(*ctx);
@@ -260,7 +260,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::DefineMetric(
     grpc::CallbackServerContext* ctx, const v1::DefineMetricRequest* request,
     v1::Metric* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx, "MeasurementService.DefineMetric");
+  auto who = Admit(*ctx, "MeasurementService.DefineMetric");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   FieldViolations v;
   auto prepared = PrepareMetricDefinition(request->metric());
@@ -474,8 +474,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::RecordMeasurement(
     grpc::CallbackServerContext* ctx, const v1::RecordMeasurementRequest* request,
     v1::Measurement* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who =
-      Authenticate(*ctx, "MeasurementService.RecordMeasurement", request->measurement().patient());
+  auto who = Admit(*ctx, "MeasurementService.RecordMeasurement", request->measurement().patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   Record(*who, *request, DeadlineOf(*ctx), [reactor, response](absl::StatusOr<RecordOutcome> r) {
     if (!r.ok()) return Finish(reactor, r.status());
@@ -489,7 +488,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::SubmitQuestionnaire(
     grpc::CallbackServerContext* ctx, const v1::SubmitQuestionnaireRequest* request,
     v1::SubmitQuestionnaireResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx, "MeasurementService.SubmitQuestionnaire", request->patient());
+  auto who = Admit(*ctx, "MeasurementService.SubmitQuestionnaire", request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   Submit(*who, *request, DeadlineOf(*ctx), [reactor, response](absl::StatusOr<RecordOutcome> r) {
     if (!r.ok()) return Finish(reactor, r.status());
@@ -527,7 +526,7 @@ class BatchReactor final : public grpc::ServerReadReactor<v1::BatchRecordMeasure
   BatchReactor(MeasurementServiceHandler* handler, grpc::CallbackServerContext* ctx,
                v1::BatchRecordMeasurementsResponse* response, int max_in_flight)
       : handler_(handler), ctx_(ctx), response_(response), max_in_flight_(max_in_flight) {
-    auto who = handler_->Authenticate(*ctx, "MeasurementService.BatchRecordMeasurements");
+    auto who = handler_->Admit(*ctx, "MeasurementService.BatchRecordMeasurements");
     if (!who.ok()) {
       Finish(ToGrpcStatus(who.status()));
       return;
@@ -1051,7 +1050,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::ListSafetyFlags(
     grpc::CallbackServerContext* ctx, const v1::ListSafetyFlagsRequest* request,
     v1::ListSafetyFlagsResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx, "MeasurementService.ListSafetyFlags", request->patient());
+  auto who = Admit(*ctx, "MeasurementService.ListSafetyFlags", request->patient());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   if (request->patient().empty()) {
     if (who->role == v1::ROLE_CLIENT) {
@@ -1242,7 +1241,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetMeasurementSettings(
     grpc::CallbackServerContext* ctx, const v1::GetMeasurementSettingsRequest* /*request*/,
     v1::MeasurementSettings* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx, "MeasurementService.GetMeasurementSettings");
+  auto who = Admit(*ctx, "MeasurementService.GetMeasurementSettings");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   // Always from the store: an admin checking a change must not see this replica's cached copy.
   ReadSettings(who->tenant, DeadlineOf(*ctx),
@@ -1258,7 +1257,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::UpdateMeasurementSettings(
     grpc::CallbackServerContext* ctx, const v1::UpdateMeasurementSettingsRequest* request,
     v1::MeasurementSettings* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto who = Authenticate(*ctx, "MeasurementService.UpdateMeasurementSettings");
+  auto who = Admit(*ctx, "MeasurementService.UpdateMeasurementSettings");
   if (!who.ok()) return Finish(reactor, who.status()), reactor;
   FieldViolations v;
   auto paths = ValidateSettingsMask(request->update_mask());

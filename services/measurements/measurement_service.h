@@ -108,9 +108,9 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   void Submit(const auth::Identity& who, const trellis::v1::SubmitQuestionnaireRequest& request,
               absl::Time deadline, RecordDone done);
   // Admission (server::Admit) for handlers that validate the request themselves afterwards.
-  absl::StatusOr<auth::Identity> Authenticate(const grpc::CallbackServerContext& ctx,
-                                              absl::string_view method,
-                                              absl::string_view patient = "") const;
+  absl::StatusOr<auth::Identity> Admit(const grpc::CallbackServerContext& ctx,
+                                       absl::string_view method,
+                                       absl::string_view patient = "") const;
 
  private:
   using SettingsDone = absl::AnyInvocable<void(absl::StatusOr<trellis::v1::MeasurementSettings>)>;

@@ -112,14 +112,7 @@ class AuthorizationTest : public ::testing::Test {
     service_ = fixture_.Token("t1", v1::ROLE_SERVICE);
     admin_ = fixture_.Token("t1", v1::ROLE_ADMIN);
 
-    v1::DefineMetricRequest def;
-    auto* m = def.mutable_metric();
-    m->set_id("minutes_practised");
-    m->set_display_name("Minutes of breathing practice");
-    m->set_kind(v1::METRIC_KIND_DURATION_MINUTES);
-    m->set_min_value(0);
-    m->set_max_value(600);
-    m->set_better_direction(v1::BETTER_DIRECTION_HIGHER);
+    v1::DefineMetricRequest def = testing::PracticeMinutesMetric();
     v1::Metric stored;
     grpc::Status s = measurements_->DefineMetric(Ctx(clinician_).get(), def, &stored);
     ASSERT_TRUE(s.ok()) << s.error_message();

@@ -203,8 +203,8 @@ TEST_F(BinaryTest, JwksOnlyBinaryServesJwksTokensAndRefusesHs256) {
   trellis::v1::Goal goal;
   auto create = [&](const std::string& token) { return CreateGoal(*stub, token, &goal); };
   for (const testing::TestKey* key : {&ec, &rsa}) {
-    grpc::Status s = create(
-        auth::MintToken(key->signing_key(), auth::AuthOptions{}, clinician, absl::Hours(1)));
+    grpc::Status s =
+        create(auth::MintToken(key->signing_key(), auth::AuthOptions{}, clinician, absl::Hours(1)));
     EXPECT_TRUE(s.ok()) << key->kid << ": " << s.error_message();
   }
   grpc::Status refused = create(auth::MintHs256Token(hs256, clinician, absl::Hours(1)));

@@ -287,14 +287,7 @@ TEST_F(MeasurementServiceTest, ListInstrumentsShowsBuiltInsThenTenantMetrics) {
 }
 
 TEST_F(MeasurementServiceTest, DefineMetricIsIdempotentAndGetMetricFindsIt) {
-  v1::DefineMetricRequest def;
-  auto* m = def.mutable_metric();
-  m->set_id("minutes_practised");
-  m->set_display_name("Minutes of breathing practice");
-  m->set_kind(v1::METRIC_KIND_DURATION_MINUTES);
-  m->set_min_value(0);
-  m->set_max_value(600);
-  m->set_better_direction(v1::BETTER_DIRECTION_HIGHER);
+  v1::DefineMetricRequest def = testing::PracticeMinutesMetric();
   v1::Metric first, again;
   ASSERT_TRUE(stub_->DefineMetric(Ctx().get(), def, &first).ok());
   EXPECT_EQ(first.unit(), "min");

@@ -9,6 +9,7 @@
 #include "services/reminders/reminder_convert.h"
 #include "services/reminders/reminder_service.h"
 #include "tests/integration/reminder_test_util.h"
+#include "tests/support/measurement_requests.h"
 #include "tests/support/service_fixture.h"
 #include "tests/support/status_details.h"
 #include "trellis/v1/measurements.grpc.pb.h"
@@ -44,14 +45,7 @@ class ReminderMeasurementTest : public ::testing::Test {
           return DeliverEffect(fixture_.channel(), fixture_.auth_options(), d);
         });
 
-    v1::DefineMetricRequest def;
-    auto* m = def.mutable_metric();
-    m->set_id("minutes_practised");
-    m->set_display_name("Minutes of breathing practice");
-    m->set_kind(v1::METRIC_KIND_DURATION_MINUTES);
-    m->set_min_value(0);
-    m->set_max_value(600);
-    m->set_better_direction(v1::BETTER_DIRECTION_HIGHER);
+    v1::DefineMetricRequest def = testing::PracticeMinutesMetric();
     v1::Metric stored;
     ASSERT_TRUE(
         measurements_->DefineMetric(ServiceFixture::Context(clinician_).get(), def, &stored).ok());

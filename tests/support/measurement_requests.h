@@ -1,7 +1,8 @@
 #pragma once
 
 // Requests the measurement integration tests and the benchmarks build over and over: a PHQ-9
-// goal that passes SMART, PHQ-9 answers with a given total. Header-only values (no I/O).
+// goal that passes SMART, a tenant metric, PHQ-9 answers with a given total. Header-only values (no
+// I/O).
 
 #include <algorithm>
 #include <string>
@@ -17,6 +18,19 @@ inline trellis::v1::LocalDate Date(int year, int month, int day) {
   date.set_month(month);
   date.set_day(day);
   return date;
+}
+
+// A tenant metric: minutes of breathing practice (id "minutes_practised", 0-600, higher better).
+inline trellis::v1::DefineMetricRequest PracticeMinutesMetric() {
+  trellis::v1::DefineMetricRequest def;
+  auto* m = def.mutable_metric();
+  m->set_id("minutes_practised");
+  m->set_display_name("Minutes of breathing practice");
+  m->set_kind(trellis::v1::METRIC_KIND_DURATION_MINUTES);
+  m->set_min_value(0);
+  m->set_max_value(600);
+  m->set_better_direction(trellis::v1::BETTER_DIRECTION_HIGHER);
+  return def;
 }
 
 // An ACTIVE PHQ-9 goal (18 -> 9, 2026-01-05 to 2026-04-06) that passes SMART on the
