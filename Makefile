@@ -8,7 +8,8 @@ FUZZ_TARGETS ?= schedule jwt questionnaire request
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test run lint asan fuzz unit integration e2e bench clean
+.PHONY: all bootstrap configure build test run lint asan fuzz unit integration e2e bench clean image \
+	deploy-check
 
 all: build
 
@@ -58,6 +59,18 @@ fuzz: bootstrap
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRELLIS_FUZZ=ON
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(addprefix trellis_fuzz_,$(FUZZ_TARGETS))
 	@bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Container images trellis:$(TAG) and trellis-redis:$(TAG) with podman or docker, built offline
+# from a debootstrapped Debian base (deploy/README.md).
+TAG ?= dev
+image:
+	@BUILD_DIR=$(BUILD_DIR) TAG=$(TAG) bash scripts/image.sh
+
+# What CI checks of the deployment: the strict validator rejects known-bad manifests, every
+# overlay renders and validates against the Kubernetes API types, the image builds, and the dev
+# overlay runs under podman kube play and answers health, smoke calls and metrics scrapes.
+deploy-check:
+	@BUILD_DIR=$(BUILD_DIR) TAG=$(TAG) bash scripts/deploy_check.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

@@ -59,8 +59,11 @@ absl::Status ServiceHost::Start() {
                                          " (is the port in use by another process?)"),
                             "LISTEN_FAILED");
   }
-  // NOT_SERVING until Redis has been seen.
+  // NOT_SERVING until Redis has been seen; alive from now until shutdown.
   SetServing(false);
+  if (auto* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(kLivenessHealthName, true);
+  }
   serving_ = false;
   for (Worker* w : workers_) w->Start();
   watcher_ = std::thread([this] { WatchReadiness(); });

@@ -34,6 +34,11 @@ class Worker {
   virtual void Stop() = 0;
 };
 
+// Health name that answers SERVING for as long as the process runs and takes calls, whatever Redis
+// does: the liveness probe's target. Readiness uses "" or a service name, which follow Redis; a
+// liveness probe on those would restart every replica during a Redis outage.
+inline constexpr char kLivenessHealthName[] = "liveness";
+
 struct HostOptions {
   std::string listen_address = "127.0.0.1:0";            // host:port; port 0 picks a free one
   std::vector<std::string> health_names;                 // e.g. "trellis.v1.GoalService"

@@ -9,7 +9,10 @@ std::shared_ptr<grpc::Channel> PeerChannel(const std::string& address,
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // round_robin: with a headless Kubernetes Service the name resolves to every replica, and calls
+  // spread over all of them instead of pinning to the first (deploy/README.md).
   args.SetServiceConfigJSON(R"json({
+    "loadBalancingConfig": [{"round_robin": {}}],
     "methodConfig": [{
       "name": [{}],
       "retryPolicy": {

@@ -103,6 +103,8 @@ TEST_F(ServiceHostTest, HealthFollowsRedisDownAndBackWithoutRestart) {
   EXPECT_EQ(WaitForHealth(channel, "trellis.v1.GoalService", "NOT_SERVING"), "NOT_SERVING");
   EXPECT_EQ(HealthOf(channel, ""), "NOT_SERVING");
   EXPECT_FALSE(host->serving());
+  // The process is alive: a liveness probe must not restart it because Redis is away.
+  EXPECT_EQ(HealthOf(channel, "liveness"), "SERVING");
 
   ASSERT_TRUE(redis_server_->Restart().ok());
   EXPECT_EQ(WaitForHealth(channel, "trellis.v1.GoalService", "SERVING"), "SERVING");
@@ -148,10 +150,12 @@ TEST_F(ServiceHostTest, ShutdownStopsServingAndIsIdempotent) {
   auto host = StartHost();
   auto channel = ChannelTo(host->port());
   ASSERT_EQ(WaitForHealth(channel, "", "SERVING"), "SERVING");
+  EXPECT_EQ(HealthOf(channel, "liveness"), "SERVING");
   host->Shutdown();
   host->Shutdown();
   EXPECT_FALSE(host->serving());
   EXPECT_NE(HealthOf(channel, ""), "SERVING");
+  EXPECT_NE(HealthOf(channel, "liveness"), "SERVING");
 }
 
 TEST_F(ServiceHostTest, InterceptorLogsEachRpcAndFeedsMetrics) {
