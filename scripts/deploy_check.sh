@@ -3,7 +3,8 @@
 #  1. The strict validator rejects known-bad manifests (deploy/check/testdata), so a pass means
 #     something.
 #  2. `kubectl kustomize` renders the base and every overlay; every object is validated strictly
-#     against the Kubernetes API types (deploy/check/validate.mjs).
+#     against the Kubernetes API types (deploy/check/validate.mjs); compose.yaml against the
+#     compose specification's schema (deploy/check/validate-compose.mjs).
 #  3. `make image` builds the images offline (SKIP_IMAGE=1 reuses trellis:$TAG when iterating).
 #  4. The dev overlay runs under `podman kube play` (adapted by deploy/check/kube-play.mjs for
 #     what podman lacks); from inside the containers trellisctl checks each service's health and
@@ -24,6 +25,13 @@ if ! command -v kubectl >/dev/null 2>&1; then
   apt_install kubernetes-client
 fi
 kubectl version --client 2>/dev/null | sed 's/^/  /'
+# The overlays use kustomize v4+ fields (labels, replicas, inline patches with targets); kubectl
+# embeds kustomize v4+ from 1.21 on. Debian 12's own kubernetes-client is 1.20.
+kustomize_major=$(kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\).*/\1/p')
+if [ -z "$kustomize_major" ] || [ "$kustomize_major" -lt 4 ]; then
+  echo "FAIL: kubectl with kustomize v4 or later is needed (kubectl 1.21+); found: $(kubectl version --client 2>&1 | tr '\n' ' ')" >&2
+  exit 1
+fi
 if [ ! -f "$CHECK/node_modules/.package-lock.json" ] ||
    ! cmp -s "$CHECK/package-lock.json" "$CHECK/node_modules/.trellis-lock" 2>/dev/null; then
   (cd "$CHECK" && npm ci --no-audit --no-fund --loglevel=error)
@@ -31,9 +39,11 @@ if [ ! -f "$CHECK/node_modules/.package-lock.json" ] ||
 fi
 
 step "the validator rejects known-bad manifests"
-for bad in "$CHECK"/testdata/*.yaml; do
+for bad in "$CHECK"/testdata/k8s/*.yaml "$CHECK"/testdata/compose/*.yaml; do
   expect=$(sed -n 's/^# expect: //p' "$bad")
-  if out=$(node "$CHECK/validate.mjs" "$bad" 2>&1); then
+  validator=validate.mjs
+  case "$bad" in */compose/*) validator=validate-compose.mjs ;; esac
+  if out=$(node "$CHECK/$validator" "$bad" 2>&1); then
     echo "FAIL: $bad passed validation; it must not" >&2; exit 1
   fi
   if ! grep -qF -- "$expect" <<<"$out"; then
@@ -42,12 +52,13 @@ for bad in "$CHECK"/testdata/*.yaml; do
   echo "  rejected as expected: $(basename "$bad") ($expect)"
 done
 
-step "render and validate every overlay"
+step "render and validate every overlay, and the compose file"
 for dir in base overlays/dev overlays/prod; do
   name=$(basename "$dir")
   kubectl kustomize "$ROOT/deploy/k8s/$dir" > "$OUT/rendered/$name.yaml"
   node "$CHECK/validate.mjs" "$OUT/rendered/$name.yaml" | sed 's/^/  /'
 done
+node "$CHECK/validate-compose.mjs" "$ROOT/deploy/compose.yaml" | sed 's/^/  /'
 
 step "image"
 # shellcheck source=engine.sh
