@@ -19,6 +19,8 @@ setup_podman() {
   local need=()
   command -v podman >/dev/null 2>&1 || need+=(podman)
   command -v runc >/dev/null 2>&1 || need+=(runc)
+  # kube play builds its pods' pause image locally from catatonit (no registry needed)
+  command -v catatonit >/dev/null 2>&1 || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
   [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}" uidmap slirp4netns
   local conf_dir="$ROOT/${BUILD_DIR:-build}/deploy"
   mkdir -p "$conf_dir"

@@ -4,11 +4,14 @@
 // from the ConfigMap, the security contexts, mounts. What changes, and why:
 //   - pods share the host's network (no bridge or CNI here), with hostAliases resolving every
 //     Service name to 127.0.0.1, and every port moved by --port-offset so the stack cannot clash
-//     with anything else on the host (ports in the ConfigMap, env, args and containerPorts alike);
+//     with anything else on the host (ports in the ConfigMap, env and args alike; the containers'
+//     port declarations are dropped, as podman accepts them only with a bridge network);
 //   - a StatefulSet becomes a Deployment with its volumeClaimTemplates as PVCs (podman 4.3 has no
 //     StatefulSet);
 //   - Secrets: podman 4.3 does not read Secret objects, so secretKeyRef values are set inline and
 //     secret volumes become read-only host directories holding the same keys (--secrets-dir);
+//   - $(VAR) references in command and args are expanded from the container's env, as the kubelet
+//     does and podman does not;
 //   - images point at the locally built ones and are never pulled;
 //   - probes are dropped: podman runs healthchecks from systemd timers, absent on CI runners; the
 //     smoke test checks health itself, from inside the containers;
@@ -97,9 +100,9 @@ for (const w of [...byKind('Deployment'), ...byKind('StatefulSet')]) {
     c.image = ref;
     c.imagePullPolicy = 'Never';
     delete c.startupProbe; delete c.readinessProbe; delete c.livenessProbe;
-    for (const p of c.ports ?? []) p.containerPort = ports.get(p.containerPort);
-    c.args = c.args?.map(movePorts);
-    c.command = c.command?.map(movePorts);
+    // With the host's network the ports are simply where the process listens; podman refuses
+    // port declarations without a bridge, so they go (the listening ports moved with the env).
+    delete c.ports;
     for (const e of c.env ?? []) {
       if (e.valueFrom?.secretKeyRef) {
         e.value = secretValue(e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key);
@@ -107,6 +110,12 @@ for (const w of [...byKind('Deployment'), ...byKind('StatefulSet')]) {
       }
       if (e.value !== undefined) e.value = movePorts(e.value);
     }
+    // The kubelet expands $(VAR) in command and args from the container's env; podman does not.
+    const env = new Map((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    const expand = (s) => movePorts(s.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g,
+                                              (m, name) => (env.has(name) ? env.get(name) : m)));
+    c.args = c.args?.map(expand);
+    c.command = c.command?.map(expand);
   }
   pod.volumes = (pod.volumes ?? []).map((v) => (v.secret
     ? { name: v.name, hostPath: { path: secretDir(v.secret.secretName), type: 'Directory' } } : v));

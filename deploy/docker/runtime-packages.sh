@@ -5,7 +5,9 @@
 # a library found under /usr/lib may be registered by dpkg under /lib; both are tried.
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: runtime-packages BINARY..." >&2; exit 2; }
-libs=$(ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
+# ldd prints "BINARY:" before each binary's list when given several; those lines are skipped.
+libs=$(ldd "$@" | awk '/:$/ { next } $2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+       sort -u)
 for lib in $libs; do
   real=$(readlink -f "$lib")
   pkg=""
