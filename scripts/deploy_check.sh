@@ -19,11 +19,10 @@ mkdir -p "$OUT/rendered"
 step() { echo; echo "== deploy-check: $*"; }
 
 step "tools"
-if ! command -v kubectl >/dev/null 2>&1; then
-  # shellcheck source=engine.sh
-  . "$ROOT/scripts/engine.sh"
-  apt_install kubernetes-client
-fi
+# shellcheck source=engine.sh
+. "$ROOT/scripts/engine.sh"
+command -v kubectl >/dev/null 2>&1 || apt_install kubernetes-client
+command -v curl >/dev/null 2>&1 || apt_install curl
 kubectl version --client 2>/dev/null | sed 's/^/  /'
 # The overlays use kustomize v4+ fields (labels, replicas, inline patches with targets); kubectl
 # embeds kustomize v4+ from 1.21 on. Debian 12's own kubernetes-client is 1.20.
@@ -61,8 +60,6 @@ done
 node "$CHECK/validate-compose.mjs" "$ROOT/deploy/compose.yaml" | sed 's/^/  /'
 
 step "image"
-# shellcheck source=engine.sh
-. "$ROOT/scripts/engine.sh"
 TRELLIS_ENGINE=podman pick_engine  # kube play is podman's
 if [ -z "${SKIP_IMAGE:-}" ]; then
   BUILD_DIR=$BUILD_DIR TAG=$TAG TRELLIS_ENGINE=podman bash "$ROOT/scripts/image.sh"
