@@ -2,10 +2,11 @@
 // ConfigMaps and PersistentVolumeClaims on one host but not the rest of Kubernetes. Everything
 // the services themselves see stays as rendered: images, commands, arguments, the environment
 // from the ConfigMap, the security contexts, mounts. What changes, and why:
-//   - pods share the host's network (no bridge or CNI here), with hostAliases resolving every
-//     Service name to 127.0.0.1, and every port moved by --port-offset so the stack cannot clash
-//     with anything else on the host (ports in the ConfigMap, env and args alike; the containers'
-//     port declarations are dropped, as podman accepts them only with a bridge network);
+//   - pods share the host's network (no bridge or CNI here), so every Service address (host:port)
+//     in the ConfigMap, env and args becomes 127.0.0.1 (podman ignores hostAliases under the host's
+//     network, and there is no cluster DNS), and every port moves by --port-offset so the stack
+//     cannot clash with anything else on the host; the containers' port declarations are dropped,
+//     as podman accepts them only with a bridge network;
 //   - a StatefulSet becomes a Deployment with its volumeClaimTemplates as PVCs (podman 4.3 has no
 //     StatefulSet);
 //   - Secrets: podman 4.3 does not read Secret objects, so secretKeyRef values are set inline and
@@ -52,8 +53,16 @@ for (const [from, to] of ports) {
   if (to > 65535) { console.error(`port ${from} + offset ${offset} exceeds 65535`); process.exit(2); }
 }
 const portPattern = new RegExp(`(?<![0-9])(${[...ports.keys()].join('|')})(?![0-9])`, 'g');
-const movePorts = (s) => (typeof s === 'string' && ports.size > 0
-  ? s.replace(portPattern, (m) => String(ports.get(Number(m)))) : s);
+// host:port, as the ConfigMap and env write addresses (redis://trellis-redis:6379/0,
+// dns:///trellis-goals:50051); a bare name such as a binary's path is left alone.
+const hostPattern = new RegExp(`(?<=^|/|@)(${serviceNames.join('|')})(?=:[0-9])`, 'g');
+// A Service's address as the pods reach it here: loopback, with the port moved.
+const movePorts = (s) => {
+  if (typeof s !== 'string') return s;
+  let r = ports.size > 0 ? s.replace(portPattern, (m) => String(ports.get(Number(m)))) : s;
+  if (serviceNames.length > 0) r = r.replace(hostPattern, '127.0.0.1');
+  return r;
+};
 
 function secretValue(name, key) {
   const s = secrets.get(name);
@@ -93,7 +102,6 @@ for (const w of [...byKind('Deployment'), ...byKind('StatefulSet')]) {
     w.spec = { replicas: 1, selector: w.spec.selector, template: w.spec.template };
   }
   pod.hostNetwork = true;
-  pod.hostAliases = [{ ip: '127.0.0.1', hostnames: serviceNames }];
   for (const c of pod.containers) {
     const ref = images.get(c.image.split(':')[0]);
     if (!ref) throw new Error(`no --image given for ${c.image}`);
