@@ -74,7 +74,9 @@ void ServiceHost::SetServing(bool serving) {
   if (server_ == nullptr) return;
   auto* health = server_->GetHealthCheckService();
   if (health == nullptr) return;
-  health->SetServingStatus(serving);  // overall ("")
+  // The name-less overload would set every registered name, "liveness" included; name "" is the
+  // overall status.
+  health->SetServingStatus("", serving);
   for (const auto& name : options_.health_names) health->SetServingStatus(name, serving);
 }
 
