@@ -177,9 +177,7 @@ absl::StatusOr<ParsedArgs> Parse(const Command& root, const std::vector<std::str
   out.path_.push_back(&root);
   bool flags_done = false;
   bool positional_taken = false;
-  auto see_help = [&out] {
-    return absl::StrCat(" (see '", out.CommandLine(), " --help')");
-  };
+  auto see_help = [&out] { return absl::StrCat(" (see '", out.CommandLine(), " --help')"); };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (!flags_done && (arg == "-h" || arg == "--help")) {
@@ -196,8 +194,8 @@ absl::StatusOr<ParsedArgs> Parse(const Command& root, const std::vector<std::str
       std::string name = NormalizeName(parts[0]);
       const Flag* flag = FindOnPath(out.path_, name);
       if (flag == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("unknown flag --", parts[0], " for '", out.CommandLine(), "'", see_help()));
+        return absl::InvalidArgumentError(absl::StrCat("unknown flag --", parts[0], " for '",
+                                                       out.CommandLine(), "'", see_help()));
       }
       std::string value;
       if (parts.size() == 2) {
@@ -286,8 +284,9 @@ std::string HelpText(const std::vector<const Command*>& path) {
       absl::StrAppend(&out, head, Wrap(c.summary, head.size(), kHelpWidth), "\n");
     }
   }
-  if (!cmd.flags.empty()) absl::StrAppend(&out, "\n", path.size() == 1 ? "Global flags" : "Flags",
-                                          ":\n", FlagLines(cmd.flags));
+  if (!cmd.flags.empty())
+    absl::StrAppend(&out, "\n", path.size() == 1 ? "Global flags" : "Flags", ":\n",
+                    FlagLines(cmd.flags));
   for (size_t i = path.size() - 1; i-- > 0;) {
     if (path[i]->flags.empty()) continue;
     std::vector<const Command*> above(path.begin(), path.begin() + i + 1);
@@ -308,15 +307,16 @@ absl::StatusOr<absl::Duration> ParseCliDuration(absl::string_view text) {
   bool negative = absl::ConsumePrefix(&rest, "-");
   if (!negative) absl::ConsumePrefix(&rest, "+");
   auto bad = [&text] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected a duration such as 90s, 15m, 1h30m, 14d or 2w, got '", text, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a duration such as 90s, 15m, 1h30m, 14d or 2w, got '", text, "'"));
   };
   if (rest.empty()) return bad();
   absl::Duration total = absl::ZeroDuration();
   // Segments of a number and a unit; days and weeks are ours, the rest absl's.
   while (!rest.empty()) {
     size_t n = 0;
-    while (n < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[n])) || rest[n] == '.')) {
+    while (n < rest.size() &&
+           (std::isdigit(static_cast<unsigned char>(rest[n])) || rest[n] == '.')) {
       ++n;
     }
     size_t u = n;

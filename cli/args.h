@@ -33,26 +33,26 @@ using Handler = std::function<int(const ParsedArgs&)>;
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
 struct Flag {
-  std::string name;           // without "--", e.g. "patient"
-  std::string value_name;     // shown in help ("ID", "DATE"); empty: a switch (boolean)
-  std::string help;           // one sentence or a few; wrapped in the help text
-  std::string default_value;  // used when neither the command line nor the environment sets it
-  std::string env;            // environment twin, e.g. "TRELLIS_TOKEN"; empty: none
-  bool repeated = false;      // may be given several times
-  bool split_commas = true;   // a repeated flag's values are split at commas (not free text)
+  std::string name{};           // without "--", e.g. "patient"
+  std::string value_name{};     // shown in help ("ID", "DATE"); empty: a switch (boolean)
+  std::string help{};           // one sentence or a few; wrapped in the help text
+  std::string default_value{};  // used when neither the command line nor the environment sets it
+  std::string env{};            // environment twin, e.g. "TRELLIS_TOKEN"; empty: none
+  bool repeated = false;        // may be given several times
+  bool split_commas = true;     // a repeated flag's values are split at commas (not free text)
   // The request field this flag sets ("goal.measure.target"), applied by proto_input.h; empty
   // when the command reads the flag itself.
-  std::string field;
+  std::string field{};
 };
 
 struct Command {
-  std::string name;
-  std::string summary;      // one line, shown in the parent's list of commands
-  std::string description;  // paragraphs shown in the command's own help ("\n\n" between them)
-  std::string positional;   // a flag that one bare argument may fill (e.g. "name"); empty: none
-  std::vector<Flag> flags;
-  std::vector<Command> subcommands;  // a group when non-empty; a leaf runs `run`
-  Handler run;
+  std::string name{};
+  std::string summary{};      // one line, shown in the parent's list of commands
+  std::string description{};  // paragraphs shown in the command's own help ("\n\n" between them)
+  std::string positional{};   // a flag that one bare argument may fill (e.g. "name"); empty: none
+  std::vector<Flag> flags{};
+  std::vector<Command> subcommands{};  // a group when non-empty; a leaf runs `run`
+  Handler run{};
 };
 
 class ParsedArgs {

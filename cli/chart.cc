@@ -286,9 +286,9 @@ std::string RenderSvgChart(const ProgressChart& chart, int width, int height) {
                           "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                           "stroke=\"#e0e0e0\"/>\n",
                           left, y(v), right, y(v));
-    absl::StrAppendFormat(&out,
-                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">%s</text>\n",
-                          left - 6, y(v) + 4, Number(v));
+    absl::StrAppendFormat(
+        &out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">%s</text>\n", left - 6,
+        y(v) + 4, Number(v));
   }
   // Date labels: five evenly spaced.
   for (int i = 0; i <= 4; ++i) {
@@ -334,11 +334,12 @@ std::string RenderSvgChart(const ProgressChart& chart, int width, int height) {
   }
   if (chart.path_to) {
     double due = x(chart.path_to->time);
-    absl::StrAppendFormat(&out,
-                          "<line class=\"due\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                          "stroke=\"#9e9e9e\" stroke-dasharray=\"1 3\"/>\n"
-                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">due</text>\n",
-                          due, top, due, bottom, due - 4, top + 12);
+    absl::StrAppendFormat(
+        &out,
+        "<line class=\"due\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+        "stroke=\"#9e9e9e\" stroke-dasharray=\"1 3\"/>\n"
+        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">due</text>\n",
+        due, top, due, bottom, due - 4, top + 12);
   }
   if (!chart.series.empty()) {
     std::vector<std::string> pts;
@@ -365,8 +366,8 @@ std::string RenderSvgChart(const ProgressChart& chart, int width, int height) {
                           "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\">"
                           "<title>%s: %s</title></circle>\n",
                           cls, x(chart.series[i].time), y(chart.series[i].value),
-                          marks[i] == PointMark::kPlain ? 4 : 6, fill,
-                          Date(chart.series[i].time), Number(chart.series[i].value));
+                          marks[i] == PointMark::kPlain ? 4 : 6, fill, Date(chart.series[i].time),
+                          Number(chart.series[i].value));
   }
   if (chart.baseline) {
     absl::StrAppendFormat(&out,

@@ -26,25 +26,25 @@ enum class PointMark {
 };
 
 struct ProgressChart {
-  std::string title;               // e.g. "patients/p1/goals/g1 (gad7)"
-  std::vector<ChartPoint> series;  // ascending by time
-  std::optional<ChartPoint> baseline;
-  std::optional<double> target;  // DECREASE and INCREASE goals
-  std::optional<double> target_low;  // REACH_RANGE goals: both bounds
-  std::optional<double> target_high;
+  std::string title{};               // e.g. "patients/p1/goals/g1 (gad7)"
+  std::vector<ChartPoint> series{};  // ascending by time
+  std::optional<ChartPoint> baseline{};
+  std::optional<double> target{};      // DECREASE and INCREASE goals
+  std::optional<double> target_low{};  // REACH_RANGE goals: both bounds
+  std::optional<double> target_high{};
   // The expected path: straight from `path_from` (the baseline at the start) to `path_to` (the
   // target at the due date), flat before and after, as the service judges on-track. Both or
   // neither.
-  std::optional<ChartPoint> path_from;
-  std::optional<ChartPoint> path_to;
+  std::optional<ChartPoint> path_from{};
+  std::optional<ChartPoint> path_to{};
   // A value differs reliably from the baseline when it is at least this far from it (PHQ-9 6,
   // GAD-7 4; 1.96 * S_diff for a Jacobson-Truax metric). Unset: no marks, no line.
-  std::optional<double> reliable_change;
+  std::optional<double> reliable_change{};
   // The direction of improvement for the marks.
   bool lower_is_better = true;
   // The metric's range: the value axis never extends past it.
-  std::optional<double> range_min;
-  std::optional<double> range_max;
+  std::optional<double> range_min{};
+  std::optional<double> range_max{};
 };
 
 // The mark of each point of `chart.series`, in order. All kPlain without a baseline or a

@@ -12,38 +12,59 @@ namespace trellis::cli {
 
 std::vector<Flag> ConnectionFlags() {
   return {
-      {.name = "output", .value_name = "table|json",
+      {.name = "output",
+       .value_name = "table|json",
        .help = "How answers are printed: aligned text for people, or the protobuf JSON mapping "
                "for jq and scripts.",
-       .default_value = "table", .env = "TRELLIS_OUTPUT"},
-      {.name = "deadline", .value_name = "DURATION",
-       .help = "Deadline of each call (e.g. 500ms, 10s, 1m).", .default_value = "10s",
+       .default_value = "table",
+       .env = "TRELLIS_OUTPUT"},
+      {.name = "deadline",
+       .value_name = "DURATION",
+       .help = "Deadline of each call (e.g. 500ms, 10s, 1m).",
+       .default_value = "10s",
        .env = "TRELLIS_DEADLINE"},
-      {.name = "goals_addr", .value_name = "HOST:PORT", .help = "GoalService address.",
-       .default_value = "127.0.0.1:50051", .env = "TRELLIS_GOALS_ADDR"},
-      {.name = "measurements_addr", .value_name = "HOST:PORT",
-       .help = "MeasurementService address.", .default_value = "127.0.0.1:50052",
+      {.name = "goals_addr",
+       .value_name = "HOST:PORT",
+       .help = "GoalService address.",
+       .default_value = "127.0.0.1:50051",
+       .env = "TRELLIS_GOALS_ADDR"},
+      {.name = "measurements_addr",
+       .value_name = "HOST:PORT",
+       .help = "MeasurementService address.",
+       .default_value = "127.0.0.1:50052",
        .env = "TRELLIS_MEASUREMENTS_ADDR"},
-      {.name = "reminders_addr", .value_name = "HOST:PORT", .help = "ReminderService address.",
-       .default_value = "127.0.0.1:50053", .env = "TRELLIS_REMINDERS_ADDR"},
-      {.name = "token", .value_name = "JWT",
+      {.name = "reminders_addr",
+       .value_name = "HOST:PORT",
+       .help = "ReminderService address.",
+       .default_value = "127.0.0.1:50053",
+       .env = "TRELLIS_REMINDERS_ADDR"},
+      {.name = "token",
+       .value_name = "JWT",
        .help = "Bearer token sent with every call. Prefer the environment or --token_file: a flag "
                "is visible to other users in the process list.",
        .env = "TRELLIS_TOKEN"},
-      {.name = "token_file", .value_name = "FILE",
+      {.name = "token_file",
+       .value_name = "FILE",
        .help = "File holding the bearer token (e.g. build/run/dev-token after `make run`).",
        .env = "TRELLIS_TOKEN_FILE"},
-      {.name = "tls", .help = "Speak TLS, verifying the server against the system roots (implied "
-                              "by --tls_ca_file or --tls_cert_file).",
+      {.name = "tls",
+       .help = "Speak TLS, verifying the server against the system roots (implied "
+               "by --tls_ca_file or --tls_cert_file).",
        .env = "TRELLIS_TLS"},
-      {.name = "tls_ca_file", .value_name = "FILE",
-       .help = "PEM roots that verify the services' certificates.", .env = "TRELLIS_TLS_CA_FILE"},
-      {.name = "tls_cert_file", .value_name = "FILE",
+      {.name = "tls_ca_file",
+       .value_name = "FILE",
+       .help = "PEM roots that verify the services' certificates.",
+       .env = "TRELLIS_TLS_CA_FILE"},
+      {.name = "tls_cert_file",
+       .value_name = "FILE",
        .help = "PEM client certificate chain for mutual TLS (with --tls_key_file).",
        .env = "TRELLIS_TLS_CERT_FILE"},
-      {.name = "tls_key_file", .value_name = "FILE",
-       .help = "PEM private key of --tls_cert_file.", .env = "TRELLIS_TLS_KEY_FILE"},
-      {.name = "tls_server_name_override", .value_name = "NAME",
+      {.name = "tls_key_file",
+       .value_name = "FILE",
+       .help = "PEM private key of --tls_cert_file.",
+       .env = "TRELLIS_TLS_KEY_FILE"},
+      {.name = "tls_server_name_override",
+       .value_name = "NAME",
        .help = "Name the server certificates are checked for instead of the address's host "
                "(tests, development).",
        .env = "TRELLIS_TLS_SERVER_NAME_OVERRIDE"},
@@ -57,7 +78,8 @@ absl::StatusOr<std::string> ReadFileForFlag(const std::string& path, absl::strin
     return ss.str();
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read '", path, "'"));
+  if (!in)
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read '", path, "'"));
   ss << in.rdbuf();
   return ss.str();
 }
@@ -87,9 +109,9 @@ absl::StatusOr<ConnectionOptions> ConnectionOptionsFrom(const ParsedArgs& args,
     return absl::InvalidArgumentError(
         "--tls_cert_file and --tls_key_file are given together (both or neither)");
   }
-  for (auto [flag, target] : {std::pair{"tls_ca_file", &o.ca_pem},
-                              std::pair{"tls_cert_file", &o.cert_pem},
-                              std::pair{"tls_key_file", &o.key_pem}}) {
+  for (auto [flag, target] :
+       {std::pair{"tls_ca_file", &o.ca_pem}, std::pair{"tls_cert_file", &o.cert_pem},
+        std::pair{"tls_key_file", &o.key_pem}}) {
     if (!args.IsSet(flag)) continue;
     absl::StatusOr<std::string> pem = ReadFileForFlag(args.GetOr(flag), flag);
     if (!pem.ok()) return pem.status();

@@ -25,15 +25,15 @@ namespace trellis::cli {
 enum class Service { kGoals, kMeasurements, kReminders };
 
 struct ConnectionOptions {
-  std::string goals_addr;
-  std::string measurements_addr;
-  std::string reminders_addr;
-  std::string token;  // empty: calls go without one (health needs none)
+  std::string goals_addr{};
+  std::string measurements_addr{};
+  std::string reminders_addr{};
+  std::string token{};  // empty: calls go without one (health needs none)
   bool tls = false;
-  std::string ca_pem;    // contents of --tls_ca_file; empty: system roots
-  std::string cert_pem;  // client certificate chain (mutual TLS)
-  std::string key_pem;
-  std::string server_name_override;
+  std::string ca_pem{};    // contents of --tls_ca_file; empty: system roots
+  std::string cert_pem{};  // client certificate chain (mutual TLS)
+  std::string key_pem{};
+  std::string server_name_override{};
   absl::Duration deadline = absl::Seconds(10);
 };
 

@@ -63,10 +63,10 @@ ProgressChart ChartFromProgress(const v1::GoalProgress& progress, const v1::Goal
   std::optional<absl::Time> start = GoalStart(goal);
   std::optional<absl::Time> due = StartOfDay(goal.due_date());
   if (progress.has_baseline()) {
-    absl::Time when = progress.baseline().has_observe_time()
-                          ? FromTimestamp(progress.baseline().observe_time())
-                          : start.value_or(chart.series.empty() ? absl::UnixEpoch()
-                                                                : chart.series.front().time);
+    absl::Time when =
+        progress.baseline().has_observe_time()
+            ? FromTimestamp(progress.baseline().observe_time())
+            : start.value_or(chart.series.empty() ? absl::UnixEpoch() : chart.series.front().time);
     chart.baseline = ChartPoint{when, progress.baseline().value()};
   }
   const v1::Measure& measure = progress.measure();
@@ -108,7 +108,8 @@ std::string ProgressSummaryText(const v1::GoalProgress& p) {
   add("metric", p.metric());
   if (p.has_baseline()) {
     std::string b = FormatDouble(p.baseline().value());
-    if (p.baseline().has_observe_time()) absl::StrAppend(&b, " at ", FieldText(p, "baseline.observe_time"));
+    if (p.baseline().has_observe_time())
+      absl::StrAppend(&b, " at ", FieldText(p, "baseline.observe_time"));
     absl::StrAppend(&b, " (", FieldText(p, "baseline_source"), ")");
     add("baseline", b);
   }
@@ -154,7 +155,8 @@ std::string ProgressSummaryText(const v1::GoalProgress& p) {
   add("stalled", p.stalled() ? "yes (needs review)" : "no");
   add("suggested status", FieldText(p, "suggested_achievement_status"));
   std::string out = RenderKeyValues(kv);
-  for (const v1::DataSufficiencyNote& n : p.notes()) absl::StrAppend(&out, "note: ", n.message(), "\n");
+  for (const v1::DataSufficiencyNote& n : p.notes())
+    absl::StrAppend(&out, "note: ", n.message(), "\n");
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 
 #include <google/protobuf/duration.pb.h>
 #include <google/protobuf/field_mask.pb.h>
@@ -118,8 +119,7 @@ absl::Status SetOne(Message& m, const FieldDescriptor* field, absl::string_view 
   const Reflection* r = m.GetReflection();
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
-      add ? r->AddString(&m, field, std::string(text))
-          : r->SetString(&m, field, std::string(text));
+      add ? r->AddString(&m, field, std::string(text)) : r->SetString(&m, field, std::string(text));
       return absl::OkStatus();
     case FieldDescriptor::CPPTYPE_INT32: {
       absl::StatusOr<int32_t> v = ParseInteger<int32_t>(text);
@@ -142,7 +142,8 @@ absl::Status SetOne(Message& m, const FieldDescriptor* field, absl::string_view 
     case FieldDescriptor::CPPTYPE_UINT64: {
       uint64_t v = 0;
       if (!absl::SimpleAtoi(text, &v)) {
-        return absl::InvalidArgumentError(absl::StrCat("expected a whole number, got '", text, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("expected a whole number, got '", text, "'"));
       }
       add ? r->AddUInt64(&m, field, v) : r->SetUInt64(&m, field, v);
       return absl::OkStatus();
@@ -413,8 +414,9 @@ absl::Status MergeJson(absl::string_view json, Message& message) {
   auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), parsed.get(), options);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("not a ", message.GetDescriptor()->full_name(),
-                                                   " in protobuf JSON: ", status.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a ", message.GetDescriptor()->full_name(),
+                     " in protobuf JSON: ", std::string(status.message())));
   }
   message.MergeFrom(*parsed);
   return absl::OkStatus();

@@ -54,8 +54,8 @@ absl::StatusOr<trellis::v1::LocalDateTime> ParseLocalDateTime(absl::string_view 
 
 // Sets the field at `path` of `message` from `values` (the last for a singular field; one element
 // per value for a repeated field or a field under a repeated message, which is replaced). Creates
-// the messages along the path. INVALID_ARGUMENT (without the flag's name; the caller adds it) when a value does not
-// parse; NOT_FOUND when the path does not exist.
+// the messages along the path. INVALID_ARGUMENT (without the flag's name; the caller adds it) when
+// a value does not parse; NOT_FOUND when the path does not exist.
 absl::Status SetFieldFromText(google::protobuf::Message& message, absl::string_view path,
                               const std::vector<std::string>& values, absl::Time now);
 

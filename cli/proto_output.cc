@@ -34,7 +34,7 @@ bool IsLeafMessage(const google::protobuf::Descriptor* type) {
 std::string FormatLeafMessage(const Message& m) {
   absl::string_view name = m.GetDescriptor()->full_name();
   if (name == "google.protobuf.Timestamp") {
-    return FormatTime(FromTimestamp(static_cast<const google::protobuf::Timestamp&>(m)));
+    return FormatUtc(FromTimestamp(static_cast<const google::protobuf::Timestamp&>(m)));
   }
   if (name == "google.protobuf.Duration") {
     const auto& d = static_cast<const google::protobuf::Duration&>(m);
@@ -50,8 +50,8 @@ std::string FormatLeafMessage(const Message& m) {
   }
   if (name == "trellis.v1.LocalDateTime") {
     const auto& d = static_cast<const v1::LocalDateTime&>(m);
-    return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d", d.year(), d.month(), d.day(),
-                           d.hours(), d.minutes(), d.seconds());
+    return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d", d.year(), d.month(), d.day(), d.hours(),
+                           d.minutes(), d.seconds());
   }
   if (name == "google.rpc.Status") {
     const auto& s = static_cast<const google::rpc::Status&>(m);
@@ -149,7 +149,7 @@ std::string FormatDouble(double value) {
   return out;
 }
 
-std::string FormatTime(absl::Time time) {
+std::string FormatUtc(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone());
 }
 

@@ -26,7 +26,7 @@ namespace trellis::cli {
 std::string ToJson(const google::protobuf::Message& message, bool pretty = true);
 
 std::string FormatDouble(double value);
-std::string FormatTime(absl::Time time);
+std::string FormatUtc(absl::Time time);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
 
 // The value at `path` ("measure.target", "latest.value") for people; "" when unset. Repeated
@@ -42,8 +42,8 @@ std::vector<std::pair<std::string, std::string>> FlattenFields(
 std::string RenderMessage(const google::protobuf::Message& message);
 
 struct Column {
-  std::string header;
-  std::string path;  // FieldText path within each item
+  std::string header{};
+  std::string path{};  // FieldText path within each item
   bool right = false;
 };
 

@@ -24,7 +24,8 @@ int RunToken(Invocation& inv) {
   const ParsedArgs& args = inv.args();
   absl::StatusOr<int> role = ParseEnum(v1::Role_descriptor(), args.GetOr("role"));
   if (!role.ok()) {
-    return inv.UsageError(absl::InvalidArgumentError(absl::StrCat("--role: ", role.status().message())));
+    return inv.UsageError(
+        absl::InvalidArgumentError(absl::StrCat("--role: ", role.status().message())));
   }
   absl::StatusOr<std::optional<absl::Duration>> ttl = args.GetDuration("ttl");
   if (!ttl.ok()) return inv.UsageError(ttl.status());
@@ -36,7 +37,8 @@ int RunToken(Invocation& inv) {
   who.role = static_cast<v1::Role>(*role);
   who.patient = args.GetOr("patient");
   who.subject = args.GetOr(
-      "sub", absl::StrCat("dev-", EnumDisplayName(v1::Role_descriptor()->FindValueByNumber(*role))));
+      "sub",
+      absl::StrCat("dev-", EnumDisplayName(v1::Role_descriptor()->FindValueByNumber(*role))));
   if (who.role == v1::ROLE_CLIENT && who.patient.empty()) {
     return inv.UsageError(absl::InvalidArgumentError("--patient is required for --role client"));
   }
@@ -60,7 +62,7 @@ int RunToken(Invocation& inv) {
     return inv.UsageError(absl::InternalError("signing the token failed"));
   }
   if (inv.json()) {
-    nlohmann::json out = {{"token", token}, {"expireTime", FormatTime(inv.now() + **ttl)}};
+    nlohmann::json out = {{"token", token}, {"expireTime", FormatUtc(inv.now() + **ttl)}};
     inv.out() << out.dump(2) << "\n";
   } else {
     inv.out() << token << "\n";
@@ -87,9 +89,9 @@ int RunHealth(Invocation& inv) {
     request.set_service(t.name);
     health::HealthCheckResponse response;
     grpc::Status status = stub.Check(ctx.get(), request, &response);
-    std::string state =
-        status.ok() ? health::HealthCheckResponse::ServingStatus_Name(response.status())
-                    : CodeName(status.error_code());
+    std::string state = status.ok()
+                            ? health::HealthCheckResponse::ServingStatus_Name(response.status())
+                            : CodeName(status.error_code());
     bool serving = status.ok() && response.status() == health::HealthCheckResponse::SERVING;
     if (!serving) {
       all_serving = false;
@@ -114,34 +116,44 @@ int RunHealth(Invocation& inv) {
 Command TokenCommand() {
   return {
       .name = "token",
-      .summary = "Mint a development token (HS256 from the dev secret, or RS256/ES256 from a key "
-                 "file) and print it.",
+      .summary =
+          "Mint a development token (HS256 from the dev secret, or RS256/ES256 from a key "
+          "file) and print it.",
       .description =
           "For `make run` and tests; production tokens come from the platform's identity "
           "provider. This is the only command that prints a token.\n\n"
           "  export TRELLIS_TOKEN=$(trellisctl token --role clinician)\n"
           "  trellisctl token --role client --patient p1 --ttl 1h",
-      .flags = {{.name = "secret_file", .value_name = "FILE",
-                 .help = "HS256 secret (at least 32 bytes), as the services' "
-                         "--auth_hs256_secret_file.",
-                 .default_value = "build/run/dev-secret",
-                 .env = "TRELLIS_AUTH_HS256_SECRET_FILE"},
-                {.name = "key_file", .value_name = "FILE",
-                 .help = "Sign with this PEM private key instead (RSA: RS256, EC P-256: ES256); "
-                         "its public half must be in the services' JWKS."},
-                {.name = "kid", .value_name = "ID", .help = "Key id written with --key_file."},
-                {.name = "tenant", .value_name = "ID", .help = "Tenant.", .default_value = "demo"},
-                {.name = "role", .value_name = "clinician|client|service|admin", .help = "Role.",
-                 .default_value = "clinician"},
-                {.name = "sub", .value_name = "ID", .help = "Subject (default dev-<role>)."},
-                {.name = "patient", .value_name = "ID",
-                 .help = "The patient a client is (required for --role client)."},
-                {.name = "ttl", .value_name = "DURATION", .help = "Validity.",
-                 .default_value = "12h"},
-                {.name = "issuer", .value_name = "ISS", .help = "iss claim.",
-                 .default_value = "trellis"},
-                {.name = "audience", .value_name = "AUD", .help = "aud claim.",
-                 .default_value = "trellis"}},
+      .flags =
+          {{.name = "secret_file",
+            .value_name = "FILE",
+            .help = "HS256 secret (at least 32 bytes), as the services' "
+                    "--auth_hs256_secret_file.",
+            .default_value = "build/run/dev-secret",
+            .env = "TRELLIS_AUTH_HS256_SECRET_FILE"},
+           {.name = "key_file",
+            .value_name = "FILE",
+            .help = "Sign with this PEM private key instead (RSA: RS256, EC P-256: ES256); "
+                    "its public half must be in the services' JWKS."},
+           {.name = "kid", .value_name = "ID", .help = "Key id written with --key_file."},
+           {.name = "tenant", .value_name = "ID", .help = "Tenant.", .default_value = "demo"},
+           {.name = "role",
+            .value_name = "clinician|client|service|admin",
+            .help = "Role.",
+            .default_value = "clinician"},
+           {.name = "sub", .value_name = "ID", .help = "Subject (default dev-<role>)."},
+           {.name = "patient",
+            .value_name = "ID",
+            .help = "The patient a client is (required for --role client)."},
+           {.name = "ttl", .value_name = "DURATION", .help = "Validity.", .default_value = "12h"},
+           {.name = "issuer",
+            .value_name = "ISS",
+            .help = "iss claim.",
+            .default_value = "trellis"},
+           {.name = "audience",
+            .value_name = "AUD",
+            .help = "aud claim.",
+            .default_value = "trellis"}},
       .run = Run(Needs::kNothing, RunToken)};
 }
 
@@ -173,10 +185,12 @@ Command AuditCommand() {
 
 Command HealthCommand() {
   return {.name = "health",
-          .summary = "grpc.health.v1 Check of the three services; exits 1 unless all are "
-                     "SERVING.",
-          .description = "Needs no token. A service is NOT_SERVING while its Redis is "
-                         "unreachable.",
+          .summary =
+              "grpc.health.v1 Check of the three services; exits 1 unless all are "
+              "SERVING.",
+          .description =
+              "Needs no token. A service is NOT_SERVING while its Redis is "
+              "unreachable.",
           .run = Run(Needs::kConnection, RunHealth)};
 }
 

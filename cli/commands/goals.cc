@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cli/commands/invocation.h"
 #include "cli/proto_input.h"
 #include "cli/proto_output.h"
@@ -32,7 +33,8 @@ std::vector<Flag> GoalFieldFlags(const Descriptor* request, bool with_patient) {
   f.push_back(FieldFlag(request, "direction", "goal.measure.direction",
                         "Which way the measure should move."));
   f.push_back(FieldFlag(request, "baseline", "goal.measure.baseline", "Baseline value."));
-  f.push_back(FieldFlag(request, "baseline_from_first", "goal.measure.baseline_from_first_measurement",
+  f.push_back(FieldFlag(request, "baseline_from_first",
+                        "goal.measure.baseline_from_first_measurement",
                         "Take the first measurement after the start as the baseline."));
   f.push_back(FieldFlag(request, "target", "goal.measure.target",
                         "Target value (decrease and increase goals)."));
@@ -81,6 +83,22 @@ std::optional<int> FillEtag(Invocation& inv, const std::string& name, std::strin
   return std::nullopt;
 }
 
+// The update_mask path of a Goal field a flag set: the path itself, or the repeated field it lies
+// in ("addresses.text" -> "addresses": a list is replaced as a whole).
+std::string MaskPath(const std::string& path) {
+  const Descriptor* type = v1::Goal::descriptor();
+  std::string out;
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    const google::protobuf::FieldDescriptor* field =
+        type == nullptr ? nullptr : type->FindFieldByName(std::string(part));
+    if (field == nullptr) return path;
+    absl::StrAppend(&out, out.empty() ? "" : ".", part);
+    if (field->is_repeated()) return out;
+    type = field->message_type();
+  }
+  return out;
+}
+
 Command Create() {
   const Descriptor* d = v1::CreateGoalRequest::descriptor();
   std::vector<Flag> flags = GoalFieldFlags(d, /*with_patient=*/true);
@@ -91,22 +109,22 @@ Command Create() {
   return UnaryCommand(
       {.name = "create",
        .summary = "Create a goal, or an objective of --parent (CreateGoal).",
-       .description = "Example:\n\n"
-                      "  trellisctl goals create --patient p1 --title 'Reduce GAD-7 from 15 to 7' \\\n"
-                      "      --description 'Practise breathing 15 minutes daily' --metric gad7 \\\n"
-                      "      --direction decrease --baseline 15 --target 7 --start today \\\n"
-                      "      --due today+12w --concern 'generalised anxiety' --category "
-                      "symptom-management"},
+       .description =
+           "Example:\n\n"
+           "  trellisctl goals create --patient p1 --title 'Reduce GAD-7 from 15 to 7' \\\n"
+           "      --description 'Practise breathing 15 minutes daily' --metric gad7 \\\n"
+           "      --direction decrease --baseline 15 --target 7 --start today \\\n"
+           "      --due today+12w --concern 'generalised anxiety' --category "
+           "symptom-management"},
       &v1::GoalService::Stub::CreateGoal, flags);
 }
 
 Command Get() {
   const Descriptor* d = v1::GetGoalRequest::descriptor();
-  return UnaryCommand({.name = "get",
-                       .summary = "Show one goal or objective (GetGoal).",
-                       .positional = "name"},
-                      &v1::GoalService::Stub::GetGoal,
-                      {FieldFlag(d, "name", "name", "The goal: patients/P/goals/G.")});
+  return UnaryCommand(
+      {.name = "get", .summary = "Show one goal or objective (GetGoal).", .positional = "name"},
+      &v1::GoalService::Stub::GetGoal,
+      {FieldFlag(d, "name", "name", "The goal: patients/P/goals/G.")});
 }
 
 Command List() {
@@ -158,7 +176,10 @@ Command Update() {
         if (req.update_mask().paths().empty()) {
           for (const std::string& p : paths) {
             if (absl::StartsWith(p, "goal.") && p != "goal.name") {
-              req.mutable_update_mask()->add_paths(p.substr(5));
+              std::string mask = MaskPath(p.substr(5));
+              bool seen = false;
+              for (const std::string& m : req.update_mask().paths()) seen = seen || m == mask;
+              if (!seen) req.mutable_update_mask()->add_paths(mask);
             }
           }
         }
@@ -194,32 +215,32 @@ Command Transition() {
 
 Command History() {
   const Descriptor* d = v1::ListGoalRevisionsRequest::descriptor();
-  return UnaryCommand(
-      {.name = "history",
-       .summary = "A goal's revisions, newest first: who changed what, when, why "
-                  "(ListGoalRevisions).",
-       .positional = "name"},
-      &v1::GoalService::Stub::ListGoalRevisions,
-      {FieldFlag(d, "name", "name", "The goal: patients/P/goals/G.")},
-      [](const v1::ListGoalRevisionsResponse& r) {
-        return RenderRows(r.revisions(), {{"REVISION", "revision", true},
-                                          {"KIND", "kind"},
-                                          {"TIME", "create_time"},
-                                          {"ACTOR", "actor.subject"},
-                                          {"ROLE", "actor.role"},
-                                          {"CHANGED", "changed_fields"},
-                                          {"REASON", "reason"}});
-      });
+  return UnaryCommand({.name = "history",
+                       .summary = "A goal's revisions, newest first: who changed what, when, why "
+                                  "(ListGoalRevisions).",
+                       .positional = "name"},
+                      &v1::GoalService::Stub::ListGoalRevisions,
+                      {FieldFlag(d, "name", "name", "The goal: patients/P/goals/G.")},
+                      [](const v1::ListGoalRevisionsResponse& r) {
+                        return RenderRows(r.revisions(), {{"REVISION", "revision", true},
+                                                          {"KIND", "kind"},
+                                                          {"TIME", "create_time"},
+                                                          {"ACTOR", "actor.subject"},
+                                                          {"ROLE", "actor.role"},
+                                                          {"CHANGED", "changed_fields"},
+                                                          {"REASON", "reason"}});
+                      });
 }
 
 Command Smart() {
   const Descriptor* d = v1::EvaluateSmartRequest::descriptor();
   std::vector<Flag> flags = GoalFieldFlags(d, /*with_patient=*/true);
-  flags.insert(flags.begin(),
-               {.name = "goal",
-                .value_name = "NAME",
-                .help = "Check this stored goal (patients/P/goals/G); other flags change the "
-                        "draft before the check."});
+  Flag stored{.name = "goal",
+              .value_name = "NAME",
+              .help =
+                  "Check this stored goal (patients/P/goals/G); other flags change the draft "
+                  "before the check."};
+  flags.insert(flags.begin(), stored);
   return UnaryCommand(
       {.name = "smart",
        .summary = "SMART-check a draft or a stored goal without storing anything "
@@ -267,7 +288,8 @@ Command Rate() {
       {FieldFlag(d, "name", "name", "The goal or objective: patients/P/goals/G."),
        FieldFlag(d, "rating", "rating",
                  "-2 much less than expected ... 0 as expected ... +2 much more."),
-       FieldFlag(d, "review_date", "review_date", "The review the rating belongs to (default today)."),
+       FieldFlag(d, "review_date", "review_date",
+                 "The review the rating belongs to (default today)."),
        FieldFlag(d, "weight", "weight", "Weight in the T-score, (0, 100] (default 1)."),
        FieldFlag(d, "note", "note", "Note, up to 2000 characters."), RequestIdFlag(d)},
       nullptr,
@@ -298,10 +320,11 @@ Command Score() {
              {"n", absl::StrCat(r.n())},
              {"rho", FormatDouble(r.rho())}});
         if (r.terms_size() > 0) {
-          absl::StrAppend(&out, "\n", RenderRows(r.terms(), {{"GOAL", "goal"},
-                                                             {"RATING", "rating.rating", true},
-                                                             {"WEIGHT", "weight", true},
-                                                             {"REVIEW", "rating.review_date"}}));
+          absl::StrAppend(&out, "\n",
+                          RenderRows(r.terms(), {{"GOAL", "goal"},
+                                                 {"RATING", "rating.rating", true},
+                                                 {"WEIGHT", "weight", true},
+                                                 {"REVIEW", "rating.review_date"}}));
         }
         return out;
       });

@@ -75,23 +75,25 @@ Handler Run(Needs needs, Action action) {
 
 std::vector<Flag> JsonInputFlags() {
   return {
-      {.name = "json", .value_name = "JSON",
+      {.name = "json",
+       .value_name = "JSON",
        .help = "The whole request in protobuf JSON (as in the proto, lowerCamelCase or "
                "snake_case names); flags given as well are applied on top."},
-      {.name = "json_file", .value_name = "FILE",
+      {.name = "json_file",
+       .value_name = "FILE",
        .help = "As --json, read from FILE (\"-\": standard input)."},
   };
 }
 
 void AddPagingFlags(const google::protobuf::Descriptor* request, bool merge_pages,
                     std::vector<Flag>& flags) {
-  flags.push_back(FieldFlag(request, "page_size", "page_size",
-                            "Results per page (0: the method's default)."));
+  flags.push_back(
+      FieldFlag(request, "page_size", "page_size", "Results per page (0: the method's default)."));
   flags.push_back(FieldFlag(request, "page_token", "page_token",
                             "Continue from a previous answer's next_page_token."));
   if (merge_pages) {
-    flags.push_back({.name = "all",
-                     .help = "Follow next_page_token and print every page as one answer."});
+    flags.push_back(
+        {.name = "all", .help = "Follow next_page_token and print every page as one answer."});
   }
 }
 

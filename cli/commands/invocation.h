@@ -35,18 +35,18 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
-// Which address a generated service is reached at. The audit trail is served by every binary;
+// Which address a generated service's stub reaches. The audit trail is served by every binary;
 // trellisctl asks the goal service.
-template <typename ServiceT>
+template <typename Stub>
 inline constexpr Service kServiceOf = Service::kGoals;
 template <>
-inline constexpr Service kServiceOf<trellis::v1::MeasurementService> = Service::kMeasurements;
+inline constexpr Service kServiceOf<trellis::v1::MeasurementService::Stub> = Service::kMeasurements;
 template <>
-inline constexpr Service kServiceOf<trellis::v1::ReminderService> = Service::kReminders;
+inline constexpr Service kServiceOf<trellis::v1::ReminderService::Stub> = Service::kReminders;
 
-template <typename ServiceT, typename Request, typename Response>
-using UnaryMethod = grpc::Status (ServiceT::Stub::*)(grpc::ClientContext*, const Request&,
-                                                     Response*);
+// A unary method of a generated stub, e.g. &trellis::v1::GoalService::Stub::GetGoal.
+template <typename Stub, typename Request, typename Response>
+using UnaryMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
 
 class Invocation {
  public:
@@ -72,10 +72,10 @@ class Invocation {
   absl::StatusOr<std::vector<std::string>> BuildRequest(google::protobuf::Message& request);
 
   // One unary call with the token and --deadline.
-  template <typename ServiceT, typename Request, typename Response>
-  grpc::Status Call(UnaryMethod<ServiceT, Request, Response> method, const Request& request,
+  template <typename Stub, typename Request, typename Response>
+  grpc::Status Call(UnaryMethod<Stub, Request, Response> method, const Request& request,
                     Response* response) {
-    typename ServiceT::Stub stub(connection_->Channel(kServiceOf<ServiceT>));
+    Stub stub(connection_->Channel(kServiceOf<Stub>));
     std::unique_ptr<grpc::ClientContext> ctx = connection_->NewContext();
     return (stub.*method)(ctx.get(), request, response);
   }
@@ -96,9 +96,9 @@ using Action = std::function<int(Invocation&)>;
 
 // What a leaf needs before it runs.
 enum class Needs {
-  kNothing,      // local only (token)
-  kConnection,   // reaches services without a token (health)
-  kToken,        // reaches services with a token (every RPC command)
+  kNothing,     // local only (token)
+  kConnection,  // reaches services without a token (health)
+  kToken,       // reaches services with a token (every RPC command)
 };
 
 // A Handler that checks --output, builds the connection (per `needs`), and runs `action`.
@@ -108,10 +108,10 @@ Handler Run(Needs needs, Action action);
 std::vector<Flag> JsonInputFlags();
 
 struct CommandInfo {
-  std::string name;
-  std::string summary;
-  std::string description;
-  std::string positional;
+  std::string name{};
+  std::string summary{};
+  std::string description{};
+  std::string positional{};
   // For a List request: whether --all may merge pages into one answer (not for answers that are
   // a document per page, such as FHIR bundles).
   bool merge_pages = true;
@@ -124,8 +124,8 @@ void AddPagingFlags(const google::protobuf::Descriptor* request, bool merge_page
 
 // Calls a List method, following next_page_token while --all is set (at most 10 000 pages), and
 // merges the pages into `response` (its next_page_token is then empty).
-template <typename ServiceT, typename Request, typename Response>
-grpc::Status CallPaged(Invocation& inv, UnaryMethod<ServiceT, Request, Response> method,
+template <typename Stub, typename Request, typename Response>
+grpc::Status CallPaged(Invocation& inv, UnaryMethod<Stub, Request, Response> method,
                        Request request, Response* response) {
   absl::StatusOr<bool> all = inv.args().GetBool("all");
   bool follow = all.ok() && *all;
@@ -154,8 +154,8 @@ using TableView = std::function<std::string(const Response&)>;
 // A leaf that builds `Request` from --json and its flags, lets `prepare` adjust it, calls
 // `method` and prints the response with `table` (default: every set field). Requests with paging
 // get the paging flags.
-template <typename ServiceT, typename Request, typename Response>
-Command UnaryCommand(CommandInfo info, UnaryMethod<ServiceT, Request, Response> method,
+template <typename Stub, typename Request, typename Response>
+Command UnaryCommand(CommandInfo info, UnaryMethod<Stub, Request, Response> method,
                      std::vector<Flag> flags,
                      std::type_identity_t<TableView<Response>> table = nullptr,
                      std::type_identity_t<Prepare<Request>> prepare = nullptr) {

@@ -72,13 +72,13 @@ Command Questionnaire() {
       &v1::MeasurementService::Stub::SubmitQuestionnaire, flags,
       [](const v1::SubmitQuestionnaireResponse& r) {
         const v1::Measurement& m = r.measurement();
-        std::string out = RenderKeyValues(
-            {{"measurement", m.name()},
-             {"instrument", m.metric()},
-             {"total", absl::StrCat(m.questionnaire().total())},
-             {"severity", m.questionnaire().severity_band()},
-             {"prorated", m.questionnaire().prorated() ? "yes" : "no"},
-             {"observed", FieldText(m, "observe_time")}});
+        std::string out =
+            RenderKeyValues({{"measurement", m.name()},
+                             {"instrument", m.metric()},
+                             {"total", absl::StrCat(m.questionnaire().total())},
+                             {"severity", m.questionnaire().severity_band()},
+                             {"prorated", m.questionnaire().prorated() ? "yes" : "no"},
+                             {"observed", FieldText(m, "observe_time")}});
         if (r.safety_flags_size() > 0) {
           absl::StrAppend(&out, "\nSAFETY FLAG RAISED: follow the clinical safety protocol.\n",
                           FlagsTable(r.safety_flags()));
@@ -93,8 +93,8 @@ Command Questionnaire() {
           ++item;
           int value = 0;
           if (!absl::SimpleAtoi(text, &value)) {
-            return std::optional<int>(inv.UsageError(absl::InvalidArgumentError(absl::StrCat(
-                "--answers: answer ", item, " is not a whole number: '", text, "'"))));
+            return std::optional<int>(inv.UsageError(absl::InvalidArgumentError(
+                absl::StrCat("--answers: answer ", item, " is not a whole number: '", text, "'"))));
           }
           v1::ItemAnswer* a = req.add_answers();
           a->set_item(item);
@@ -133,8 +133,8 @@ Command ListMeasurements() {
 }
 
 std::string SummaryTable(const v1::PatientSummary& s) {
-  std::string out = absl::StrCat("patient ", s.patient(), " at ", FieldText(s, "compute_time"),
-                                 "\n");
+  std::string out =
+      absl::StrCat("patient ", s.patient(), " at ", FieldText(s, "compute_time"), "\n");
   if (s.open_safety_flags_size() > 0) {
     absl::StrAppend(&out, "\nOPEN SAFETY FLAGS\n", FlagsTable(s.open_safety_flags()));
   }

@@ -77,8 +77,8 @@ int RunProgress(Invocation& inv) {
   std::string svg_path = inv.args().GetOr("svg");
 
   v1::GoalProgress progress;
-  grpc::Status status = inv.Call(&v1::MeasurementService::Stub::GetGoalProgress, request,
-                                 &progress);
+  grpc::Status status =
+      inv.Call(&v1::MeasurementService::Stub::GetGoalProgress, request, &progress);
   if (!status.ok()) return inv.RpcError(status);
   if (inv.json() && svg_path.empty()) {
     inv.Print(progress);
@@ -114,20 +114,25 @@ int RunProgress(Invocation& inv) {
 
 Command ProgressCommand() {
   const google::protobuf::Descriptor* d = v1::GetGoalProgressRequest::descriptor();
-  std::vector<Flag> flags{
-      FieldFlag(d, "goal", "goal", "The goal: patients/P/goals/G."),
-      FieldFlag(d, "trend_window", "trend_window",
-                "Trend window, 1d to 365d (default: the service's, 8 weeks)."),
-      {.name = "svg", .value_name = "FILE",
-       .help = "Also write the chart as a standalone SVG file."},
-      {.name = "width", .value_name = "N", .help = "Plot columns in the terminal.",
-       .default_value = "72"},
-      {.name = "height", .value_name = "N", .help = "Plot rows in the terminal.",
-       .default_value = "15"}};
+  std::vector<Flag> flags{FieldFlag(d, "goal", "goal", "The goal: patients/P/goals/G."),
+                          FieldFlag(d, "trend_window", "trend_window",
+                                    "Trend window, 1d to 365d (default: the service's, 8 weeks)."),
+                          {.name = "svg",
+                           .value_name = "FILE",
+                           .help = "Also write the chart as a standalone SVG file."},
+                          {.name = "width",
+                           .value_name = "N",
+                           .help = "Plot columns in the terminal.",
+                           .default_value = "72"},
+                          {.name = "height",
+                           .value_name = "N",
+                           .help = "Plot rows in the terminal.",
+                           .default_value = "15"}};
   for (Flag& f : JsonInputFlags()) flags.push_back(std::move(f));
   return {.name = "progress",
-          .summary = "Progress of a goal toward its target, drawn in the terminal "
-                     "(GetGoalProgress).",
+          .summary =
+              "Progress of a goal toward its target, drawn in the terminal "
+              "(GetGoalProgress).",
           .description =
               "Prints the figures (baseline, latest, change, trend, projection, on-track, "
               "reliable change, stalled, suggested status) and a chart of the series over time "

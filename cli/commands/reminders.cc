@@ -127,12 +127,11 @@ Command Resume() {
 
 Command Delete() {
   const Descriptor* d = v1::DeleteReminderRequest::descriptor();
-  return UnaryCommand(
-      {.name = "delete",
-       .summary = "End a reminder (soft delete: it and its history stay readable) "
-                  "(DeleteReminder).",
-       .positional = "name"},
-      &v1::ReminderService::Stub::DeleteReminder, {NameFlag(d), EtagFlag(d)});
+  return UnaryCommand({.name = "delete",
+                       .summary = "End a reminder (soft delete: it and its history stay readable) "
+                                  "(DeleteReminder).",
+                       .positional = "name"},
+                      &v1::ReminderService::Stub::DeleteReminder, {NameFlag(d), EtagFlag(d)});
 }
 
 Command Preview() {
@@ -146,8 +145,7 @@ Command Preview() {
        .description = "Shows how a rule behaves across DST changes before a reminder uses it.\n\n"
                       "  trellisctl reminders preview --start 2024-03-09T02:30 --zone "
                       "America/New_York --rrule FREQ=DAILY --count 3"},
-      &v1::ReminderService::Stub::PreviewSchedule, flags,
-      [](const v1::PreviewScheduleResponse& r) {
+      &v1::ReminderService::Stub::PreviewSchedule, flags, [](const v1::PreviewScheduleResponse& r) {
         std::string out = RenderRows(r.occurrences(), {{"UTC", "time"},
                                                        {"LOCAL", "local_time"},
                                                        {"RULE LOCAL TIME", "rule_local_time"},
@@ -193,27 +191,29 @@ std::string AdherenceTable(const v1::AdherenceReport& r) {
   std::string out = absl::StrCat("window ", FieldText(r, "interval.start_time"), " .. ",
                                  FieldText(r, "interval.end_time"), "\n");
   const v1::AdherenceCounts& t = r.totals();
-  absl::StrAppend(&out, RenderKeyValues({{"scheduled", absl::StrCat(t.scheduled())},
-                                         {"done", absl::StrCat(t.done())},
-                                         {"skipped", absl::StrCat(t.skipped())},
-                                         {"missed", absl::StrCat(t.missed())},
-                                         {"pending", absl::StrCat(t.pending())},
-                                         {"skipped while paused", absl::StrCat(t.skipped_paused())},
-                                         {"snoozed", absl::StrCat(t.snoozed())},
-                                         {"adherence", t.has_adherence_rate()
-                                                           ? absl::StrCat(FormatDouble(
-                                                                 100 * t.adherence_rate()), "%")
-                                                           : "-"},
-                                         {"current streak", absl::StrCat(r.current_streak())}}));
+  absl::StrAppend(
+      &out,
+      RenderKeyValues({{"scheduled", absl::StrCat(t.scheduled())},
+                       {"done", absl::StrCat(t.done())},
+                       {"skipped", absl::StrCat(t.skipped())},
+                       {"missed", absl::StrCat(t.missed())},
+                       {"pending", absl::StrCat(t.pending())},
+                       {"skipped while paused", absl::StrCat(t.skipped_paused())},
+                       {"snoozed", absl::StrCat(t.snoozed())},
+                       {"adherence", t.has_adherence_rate()
+                                         ? absl::StrCat(FormatDouble(100 * t.adherence_rate()), "%")
+                                         : "-"},
+                       {"current streak", absl::StrCat(r.current_streak())}}));
   if (r.reminders_size() > 0) {
-    absl::StrAppend(&out, "\n", RenderRows(r.reminders(), {{"REMINDER", "reminder"},
-                                                           {"SCHEDULED", "counts.scheduled", true},
-                                                           {"DONE", "counts.done", true},
-                                                           {"SKIPPED", "counts.skipped", true},
-                                                           {"MISSED", "counts.missed", true},
-                                                           {"PENDING", "counts.pending", true},
-                                                           {"RATE", "counts.adherence_rate", true},
-                                                           {"STREAK", "current_streak", true}}));
+    absl::StrAppend(&out, "\n",
+                    RenderRows(r.reminders(), {{"REMINDER", "reminder"},
+                                               {"SCHEDULED", "counts.scheduled", true},
+                                               {"DONE", "counts.done", true},
+                                               {"SKIPPED", "counts.skipped", true},
+                                               {"MISSED", "counts.missed", true},
+                                               {"PENDING", "counts.pending", true},
+                                               {"RATE", "counts.adherence_rate", true},
+                                               {"STREAK", "current_streak", true}}));
   }
   return out;
 }
@@ -286,8 +286,8 @@ int RunWatch(Invocation& inv) {
       inv.out() << ToJson(delivery, /*pretty=*/false) << std::endl;
     } else {
       const v1::Reminder& r = delivery.reminder();
-      std::vector<std::string> tags{FieldText(r, "kind"), absl::StrCat("attempt ",
-                                                                       delivery.attempt())};
+      std::vector<std::string> tags{FieldText(r, "kind"),
+                                    absl::StrCat("attempt ", delivery.attempt())};
       if (delivery.late()) tags.push_back("late");
       if (delivery.snoozed()) tags.push_back("snoozed");
       tags.push_back(acked);
@@ -323,8 +323,9 @@ Command Watch() {
       {.name = "for", .value_name = "DURATION", .help = "Stop after this long (e.g. 30s, 5m)."}};
   for (Flag& f : JsonInputFlags()) flags.push_back(std::move(f));
   return {.name = "watch",
-          .summary = "Subscribe to due reminders, print each delivery and acknowledge it "
-                     "(StreamDueReminders; role service).",
+          .summary =
+              "Subscribe to due reminders, print each delivery and acknowledge it "
+              "(StreamDueReminders; role service).",
           .description =
               "Runs until --max deliveries, --for elapsed, or Ctrl-C. --output json prints one "
               "Delivery per line (JSON Lines). Delivery is at-least-once: an unacknowledged "
@@ -340,8 +341,8 @@ Command Watch() {
 Command RemindersCommand() {
   return {.name = "reminders",
           .summary = "Reminders: schedules, pauses, delivery, completion, adherence.",
-          .subcommands = {Create(), Get(), List(), Pause(), Resume(), Delete(), Preview(),
-                          Watch(), Ack(), Complete(), Adherence()}};
+          .subcommands = {Create(), Get(), List(), Pause(), Resume(), Delete(), Preview(), Watch(),
+                          Ack(), Complete(), Adherence()}};
 }
 
 }  // namespace trellis::cli

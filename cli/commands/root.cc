@@ -6,8 +6,9 @@ namespace trellis::cli {
 
 Command TrellisctlCommand() {
   return {.name = "trellisctl",
-          .summary = "Command-line client of the Trellis services (goals, measurements, "
-                     "reminders).",
+          .summary =
+              "Command-line client of the Trellis services (goals, measurements, "
+              "reminders).",
           .description =
               "Addresses, token and TLS come from the flags below or their TRELLIS_* "
               "environment twins; the defaults reach `make run`:\n\n"

@@ -15,17 +15,20 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 Command Tree() {
-  Command create{.name = "create",
-                 .summary = "Create a goal.",
-                 .flags = {{.name = "patient", .value_name = "ID", .help = "Patient id."},
-                           {.name = "rating", .value_name = "N", .help = "Rating."},
-                           {.name = "status", .value_name = "S", .help = "Statuses.",
-                            .repeated = true},
-                           {.name = "concern", .value_name = "TEXT", .help = "Concern.",
-                            .repeated = true, .split_commas = false},
-                           {.name = "active", .help = "A switch."},
-                           {.name = "for", .value_name = "DURATION", .help = "How long."}},
-                 .run = [](const ParsedArgs&) { return 0; }};
+  Command create{
+      .name = "create",
+      .summary = "Create a goal.",
+      .flags = {{.name = "patient", .value_name = "ID", .help = "Patient id."},
+                {.name = "rating", .value_name = "N", .help = "Rating."},
+                {.name = "status", .value_name = "S", .help = "Statuses.", .repeated = true},
+                {.name = "concern",
+                 .value_name = "TEXT",
+                 .help = "Concern.",
+                 .repeated = true,
+                 .split_commas = false},
+                {.name = "active", .help = "A switch."},
+                {.name = "for", .value_name = "DURATION", .help = "How long."}},
+      .run = [](const ParsedArgs&) { return 0; }};
   Command get{.name = "get",
               .summary = "Show one goal.",
               .positional = "name",
@@ -34,9 +37,14 @@ Command Tree() {
   Command goals{.name = "goals", .summary = "Goals.", .subcommands = {create, get}};
   return {.name = "trellisctl",
           .summary = "The client.",
-          .flags = {{.name = "output", .value_name = "table|json", .help = "Output format.",
-                     .default_value = "table", .env = "TRELLIS_OUTPUT"},
-                    {.name = "token_file", .value_name = "FILE", .help = "Token file.",
+          .flags = {{.name = "output",
+                     .value_name = "table|json",
+                     .help = "Output format.",
+                     .default_value = "table",
+                     .env = "TRELLIS_OUTPUT"},
+                    {.name = "token_file",
+                     .value_name = "FILE",
+                     .help = "Token file.",
                      .env = "TRELLIS_TOKEN_FILE"}},
           .subcommands = {goals}};
 }
@@ -106,9 +114,9 @@ TEST(ArgumentParser, AnEmptyEnvironmentVariableCountsAsUnset) {
 
 TEST(ArgumentParser, RepeatedFlagsCollectEveryValueSplitAtCommas) {
   Command root = Tree();
-  auto args = ParseArgs(root, {"goals", "create", "--status", "active,planned", "--status",
-                               "on-hold", "--concern", "panic, mostly on the commute",
-                               "--concern", "sleep"});
+  auto args =
+      ParseArgs(root, {"goals", "create", "--status", "active,planned", "--status", "on-hold",
+                       "--concern", "panic, mostly on the commute", "--concern", "sleep"});
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_THAT(args->GetAll("status"), ElementsAre("active", "planned", "on-hold"));
   EXPECT_THAT(args->GetAll("concern"), ElementsAre("panic, mostly on the commute", "sleep"));
@@ -262,9 +270,8 @@ TEST(HelpText, APositionalArgumentIsShownInTheUsage) {
 
 TEST(HelpText, LinesStayWithinOneHundredColumns) {
   Command root = Tree();
-  root.subcommands[0].subcommands[0].flags[0].help = std::string(30, 'x') + " " +
-                                                     std::string(40, 'y') + " " +
-                                                     std::string(50, 'z');
+  root.subcommands[0].subcommands[0].flags[0].help =
+      std::string(30, 'x') + " " + std::string(40, 'y') + " " + std::string(50, 'z');
   auto args = ParseArgs(root, {"goals", "create", "--help"});
   ASSERT_TRUE(args.ok());
   std::string help = HelpText(args->path());

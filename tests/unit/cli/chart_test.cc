@@ -57,9 +57,8 @@ TEST(ProgressChartMarks, MarkValuesAReliableChangeAwayFromTheBaseline) {
 TEST(ProgressChartMarks, FollowTheDirectionOfImprovement) {
   ProgressChart c = Gad7Chart({15, 19, 11});
   c.lower_is_better = false;
-  EXPECT_THAT(MarkReliableChange(c),
-              ElementsAre(PointMark::kPlain, PointMark::kReliablyBetter,
-                          PointMark::kReliablyWorse));
+  EXPECT_THAT(MarkReliableChange(c), ElementsAre(PointMark::kPlain, PointMark::kReliablyBetter,
+                                                 PointMark::kReliablyWorse));
 }
 
 TEST(ProgressChartMarks, NeedABaselineAndACriterion) {
@@ -106,7 +105,7 @@ TEST(ProgressChartText, DrawsTargetPathMarksAndBaseline) {
   EXPECT_THAT(plot_row(7), StartsWith("   |" + std::string(49, '=')));
   // Baseline at the start, 14 and 12 plain (less than 4 below 15), 10 and 9 reliably better.
   EXPECT_EQ(plot_row(15)[4], 'B');
-  EXPECT_EQ(plot_row(14)[4 + 4], 'o');   // week 1: column 49 * 1/12 = 4
+  EXPECT_EQ(plot_row(14)[4 + 4], 'o');  // week 1: column 49 * 1/12 = 4
   EXPECT_EQ(plot_row(12)[4 + 8], 'o');
   EXPECT_EQ(plot_row(10)[4 + 12], '*');
   EXPECT_EQ(plot_row(9)[4 + 16], '*');

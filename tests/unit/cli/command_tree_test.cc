@@ -42,8 +42,8 @@ TEST(CommandTree, HasEveryCommandOfTheIssue) {
   std::set<std::string> lines;
   for (const auto& leaf : Leaves(root)) lines.insert(Line(leaf));
   std::vector<std::string> wanted;
-  for (const char* c : {"create", "get", "list", "update", "transition", "history", "smart",
-                        "rate", "score", "export"}) {
+  for (const char* c : {"create", "get", "list", "update", "transition", "history", "smart", "rate",
+                        "score", "export"}) {
     wanted.push_back(absl::StrCat("trellisctl goals ", c));
   }
   for (const char* c : {"record", "questionnaire", "list", "progress", "summary", "export"}) {
@@ -54,7 +54,8 @@ TEST(CommandTree, HasEveryCommandOfTheIssue) {
                         "ack", "complete", "adherence"}) {
     wanted.push_back(absl::StrCat("trellisctl reminders ", c));
   }
-  for (const char* c : {"token", "audit", "health"}) wanted.push_back(absl::StrCat("trellisctl ", c));
+  for (const char* c : {"token", "audit", "health"})
+    wanted.push_back(absl::StrCat("trellisctl ", c));
   EXPECT_THAT(lines, IsSupersetOf(wanted));
   EXPECT_EQ(lines.size(), wanted.size());
 }

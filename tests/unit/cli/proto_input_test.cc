@@ -25,8 +25,8 @@ TEST(RequestFromFlags, SetsNestedScalarFields) {
   v1::CreateGoalRequest req;
   ASSERT_TRUE(SetFieldFromText(req, "goal.measure.target", {"7"}, kNow).ok());
   ASSERT_TRUE(SetFieldFromText(req, "goal.title", {"Reduce GAD-7"}, kNow).ok());
-  ASSERT_TRUE(SetFieldFromText(req, "goal.measure.baseline_from_first_measurement", {""}, kNow)
-                  .ok());
+  ASSERT_TRUE(
+      SetFieldFromText(req, "goal.measure.baseline_from_first_measurement", {""}, kNow).ok());
   EXPECT_TRUE(req.goal().measure().has_target());
   EXPECT_EQ(req.goal().measure().target(), 7);
   EXPECT_EQ(req.goal().title(), "Reduce GAD-7");
@@ -166,9 +166,11 @@ TEST(RequestFromFlags, FieldFlagsDescribeWhatTheyAccept) {
 }
 
 Command WithFlags(std::vector<Flag> flags) {
-  return {.name = "trellisctl",
-          .subcommands = {{.name = "create", .flags = std::move(flags),
-                           .run = [](const ParsedArgs&) { return 0; }}}};
+  return {
+      .name = "trellisctl",
+      .subcommands = {{.name = "create", .flags = std::move(flags), .run = [](const ParsedArgs&) {
+                         return 0;
+                       }}}};
 }
 
 TEST(RequestFromFlags, AppliesTheFlagsGivenAndNamesTheFlagInErrors) {
