@@ -251,7 +251,16 @@ std::string RenderTextChart(const ProgressChart& chart, TextChartOptions options
   PlaceLabel(dates, width / 2 - 5, Date(time_at(width / 2)));
   while (!dates.empty() && dates.back() == ' ') dates.pop_back();
   absl::StrAppend(&out, pad, dates, "\n");
-  if (!legend.empty()) absl::StrAppend(&out, pad, absl::StrJoin(legend, "   "), "\n");
+  // The legend, wrapped to the plot's width.
+  std::string line;
+  for (const std::string& entry : legend) {
+    if (!line.empty() && line.size() + 3 + entry.size() > static_cast<size_t>(width)) {
+      absl::StrAppend(&out, pad, line, "\n");
+      line.clear();
+    }
+    absl::StrAppend(&line, line.empty() ? "" : "   ", entry);
+  }
+  if (!line.empty()) absl::StrAppend(&out, pad, line, "\n");
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <set>
 
 #include <google/protobuf/duration.pb.h>
 #include <google/protobuf/field_mask.pb.h>
@@ -191,9 +192,17 @@ absl::Status SetOne(Message& m, const FieldDescriptor* field, absl::string_view 
 // "VALUE" names and the accepted-forms note for a leaf field's flag.
 void DescribeValue(const FieldDescriptor* field, Flag& flag) {
   switch (field->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING:
-      flag.value_name = "TEXT";
+    case FieldDescriptor::CPPTYPE_STRING: {
+      // Ids and resource names read better as such than as TEXT.
+      static const auto* const kNames = new std::set<std::string>{
+          "name", "parent", "goal", "goals", "reminder", "occurrence_id", "delivery_id"};
+      static const auto* const kIds = new std::set<std::string>{
+          "patient",    "id",        "metric",     "metrics", "instrument",
+          "subscriber", "clinician", "request_id", "etag",    "page_token"};
+      const std::string& n = field->name();
+      flag.value_name = kNames->count(n) ? "NAME" : kIds->count(n) ? "ID" : "TEXT";
       return;
+    }
     case FieldDescriptor::CPPTYPE_INT32:
     case FieldDescriptor::CPPTYPE_INT64:
     case FieldDescriptor::CPPTYPE_UINT32:

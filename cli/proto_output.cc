@@ -38,7 +38,7 @@ std::string FormatLeafMessage(const Message& m) {
   }
   if (name == "google.protobuf.Duration") {
     const auto& d = static_cast<const google::protobuf::Duration&>(m);
-    return absl::FormatDuration(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
+    return FormatDurationForPeople(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
   }
   if (name == "google.protobuf.FieldMask") {
     return absl::StrJoin(static_cast<const google::protobuf::FieldMask&>(m).paths(), ",");
@@ -150,7 +150,18 @@ std::string FormatDouble(double value) {
 }
 
 std::string FormatUtc(absl::Time time) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
+}
+
+std::string FormatDurationForPeople(absl::Duration d) {
+  const absl::Duration day = absl::Hours(24);
+  if (d != absl::ZeroDuration() && d % (7 * day) == absl::ZeroDuration()) {
+    return absl::StrCat(d / (7 * day), "w");
+  }
+  if (d != absl::ZeroDuration() && d % day == absl::ZeroDuration()) {
+    return absl::StrCat(d / day, "d");
+  }
+  return absl::FormatDuration(d);
 }
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {

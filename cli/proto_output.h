@@ -5,9 +5,9 @@
 // included so that `jq .passes` is `false` rather than `null`. `--output table` shows a list as
 // columns and one resource as "path: value" lines of its set fields.
 //
-// Values for people: enums by their short name (proto_names.h), Timestamps as RFC 3339 in UTC,
-// Durations as "1h30m", LocalDate as "2024-03-10", LocalDateTime as "2024-03-10T20:00:00",
-// doubles with at most two decimals (three significant digits below 0.01).
+// Values for people: enums by their short name (proto_names.h), Timestamps as RFC 3339 in UTC to
+// the second, Durations as "8w", "3d" or "1h30m", LocalDate as "2024-03-10", LocalDateTime as
+// "2024-03-10T20:00:00", doubles with at most two decimals (three significant digits below 0.01).
 
 #include <string>
 #include <utility>
@@ -26,7 +26,10 @@ namespace trellis::cli {
 std::string ToJson(const google::protobuf::Message& message, bool pretty = true);
 
 std::string FormatDouble(double value);
+// RFC 3339 in UTC to the second: "2024-03-10T20:00:00Z".
 std::string FormatUtc(absl::Time time);
+// "8w", "3d", else absl's "1h30m".
+std::string FormatDurationForPeople(absl::Duration d);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
 
 // The value at `path` ("measure.target", "latest.value") for people; "" when unset. Repeated

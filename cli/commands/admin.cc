@@ -170,16 +170,12 @@ Command AuditCommand() {
        FieldFlag(d, "since", "start_time", "Entries at or after."),
        FieldFlag(d, "until", "end_time", "Entries before.")},
       [](const v1::ListAuditEventsResponse& r) {
-        std::string out = RenderRows(r.events(), {{"TIME", "time"},
-                                                  {"ACTOR", "actor.subject"},
-                                                  {"ROLE", "actor.role"},
-                                                  {"ACTION", "action"},
-                                                  {"RESOURCE", "resource"},
-                                                  {"RESULT", "result_code"}});
-        if (!r.next_page_token().empty()) {
-          absl::StrAppend(&out, "next page: --page_token ", r.next_page_token(), "\n");
-        }
-        return out;
+        return RenderRows(r.events(), {{"TIME", "time"},
+                                       {"ACTOR", "actor.subject"},
+                                       {"ROLE", "actor.role"},
+                                       {"ACTION", "action"},
+                                       {"RESOURCE", "resource"},
+                                       {"RESULT", "result_code"}});
       });
 }
 

@@ -52,11 +52,6 @@ std::vector<Flag> GoalFieldFlags(const Descriptor* request, bool with_patient) {
   return f;
 }
 
-Flag RequestIdFlag(const Descriptor* request) {
-  return FieldFlag(request, "request_id", "request_id",
-                   "Idempotency key: a retry with the same id returns the first result.");
-}
-
 std::string GoalsTable(const google::protobuf::RepeatedPtrField<v1::Goal>& goals) {
   return RenderRows(goals, {{"NAME", "name"},
                             {"TITLE", "title"},
@@ -66,7 +61,7 @@ std::string GoalsTable(const google::protobuf::RepeatedPtrField<v1::Goal>& goals
                             {"BASELINE", "measure.baseline", true},
                             {"TARGET", "measure.target", true},
                             {"DUE", "due_date"},
-                            {"REVIEW", "needs_review"}});
+                            {"NEEDS REVIEW", "needs_review"}});
 }
 
 // Reads the goal's current etag when the request has none (the update applies to the goal as it
@@ -142,13 +137,7 @@ Command List() {
        FieldFlag(d, "category", "category", "Only this category."),
        FieldFlag(d, "needs_review", "needs_review",
                  "Only goals that need review (--needs_review=false: only those that do not).")},
-      [](const v1::ListGoalsResponse& r) {
-        std::string out = GoalsTable(r.goals());
-        if (!r.next_page_token().empty()) {
-          absl::StrAppend(&out, "next page: --page_token ", r.next_page_token(), "\n");
-        }
-        return out;
-      });
+      [](const v1::ListGoalsResponse& r) { return GoalsTable(r.goals()); });
 }
 
 Command Update() {

@@ -85,6 +85,11 @@ std::vector<Flag> JsonInputFlags() {
   };
 }
 
+Flag RequestIdFlag(const google::protobuf::Descriptor* request) {
+  return FieldFlag(request, "request_id", "request_id",
+                   "Idempotency key: a retry with the same id returns the first result.");
+}
+
 void AddPagingFlags(const google::protobuf::Descriptor* request, bool merge_pages,
                     std::vector<Flag>& flags) {
   flags.push_back(

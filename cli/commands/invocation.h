@@ -117,6 +117,9 @@ struct CommandInfo {
   bool merge_pages = true;
 };
 
+// --request_id for a request with an idempotency key.
+Flag RequestIdFlag(const google::protobuf::Descriptor* request);
+
 // Adds the paging flags (--page_size, --page_token, and --all with `merge_pages`) of a request
 // that has them.
 void AddPagingFlags(const google::protobuf::Descriptor* request, bool merge_pages,
@@ -186,6 +189,13 @@ Command UnaryCommand(CommandInfo info, UnaryMethod<Stub, Request, Response> meth
       inv.Print(response, [&] { return table(response); });
     } else {
       inv.Print(response);
+    }
+    if constexpr (kPaged) {
+      // JSON carries nextPageToken itself; people are told on stderr, keeping stdout a table
+      // (or a document) that tools can read.
+      if (!inv.json() && !response.next_page_token().empty()) {
+        inv.err() << "next page: --page_token " << response.next_page_token() << "\n";
+      }
     }
     return kExitOk;
   });

@@ -14,11 +14,6 @@ namespace {
 namespace v1 = trellis::v1;
 using google::protobuf::Descriptor;
 
-Flag RequestIdFlag(const Descriptor* request) {
-  return FieldFlag(request, "request_id", "request_id",
-                   "Idempotency key: a retry with the same id returns the first result.");
-}
-
 std::string FlagsTable(const google::protobuf::RepeatedPtrField<v1::SafetyFlag>& flags) {
   return RenderRows(flags, {{"SAFETY FLAG", "name"},
                             {"KIND", "kind"},
@@ -118,17 +113,13 @@ Command ListMeasurements() {
        FieldFlag(d, "until", "observe_interval.end_time", "Observed before."),
        FieldFlag(d, "order", "order", "Time order (default newest-first).")},
       [](const v1::ListMeasurementsResponse& r) {
-        std::string out = RenderRows(r.measurements(), {{"OBSERVED", "observe_time"},
-                                                        {"METRIC", "metric"},
-                                                        {"VALUE", "value", true},
-                                                        {"BAND", "questionnaire.severity_band"},
-                                                        {"SOURCE", "source"},
-                                                        {"GOAL", "goal"},
-                                                        {"NAME", "name"}});
-        if (!r.next_page_token().empty()) {
-          absl::StrAppend(&out, "next page: --page_token ", r.next_page_token(), "\n");
-        }
-        return out;
+        return RenderRows(r.measurements(), {{"OBSERVED", "observe_time"},
+                                             {"METRIC", "metric"},
+                                             {"VALUE", "value", true},
+                                             {"BAND", "questionnaire.severity_band"},
+                                             {"SOURCE", "source"},
+                                             {"GOAL", "goal"},
+                                             {"NAME", "name"}});
       });
 }
 
@@ -196,12 +187,7 @@ Command ExportObservations() {
        FieldFlag(d, "metric", "metrics", "Only these metrics."),
        FieldFlag(d, "since", "observe_interval.start_time", "Observed at or after."),
        FieldFlag(d, "until", "observe_interval.end_time", "Observed before.")},
-      [](const v1::ExportObservationsFhirResponse& r) {
-        if (!r.next_page_token().empty()) {
-          std::cerr << "next page: --page_token " << r.next_page_token() << "\n";
-        }
-        return r.bundle_json();
-      });
+      [](const v1::ExportObservationsFhirResponse& r) { return r.bundle_json(); });
 }
 
 Command DefineMetric() {

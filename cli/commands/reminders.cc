@@ -59,8 +59,7 @@ Command Create() {
                 "Plan-review reminders: the clinician's subject id."),
       FieldFlag(d, "channel", "reminder.channel", "Delivery channel hint.")};
   for (Flag& f : ScheduleFlags(d, "reminder.schedule.")) flags.push_back(std::move(f));
-  flags.push_back(FieldFlag(d, "request_id", "request_id",
-                            "Idempotency key: a retry with the same id returns the first result."));
+  flags.push_back(RequestIdFlag(d));
   return UnaryCommand(
       {.name = "create",
        .summary = "Create a reminder on an RFC 5545 schedule in the person's zone "
@@ -92,13 +91,7 @@ Command List() {
        FieldFlag(d, "kind", "kinds", "Only these kinds."),
        FieldFlag(d, "state", "states", "Only these states (default: active, paused)."),
        FieldFlag(d, "clinician", "clinician", "Only plan reviews for this clinician.")},
-      [](const v1::ListRemindersResponse& r) {
-        std::string out = RemindersTable(r.reminders());
-        if (!r.next_page_token().empty()) {
-          absl::StrAppend(&out, "next page: --page_token ", r.next_page_token(), "\n");
-        }
-        return out;
-      });
+      [](const v1::ListRemindersResponse& r) { return RemindersTable(r.reminders()); });
 }
 
 Command Pause() {

@@ -122,6 +122,14 @@ TEST(ProgressChartText, DrawsTargetPathMarksAndBaseline) {
   EXPECT_THAT(text, Not(HasSubstr("! reliable deterioration")));
 }
 
+TEST(ProgressChartText, KeepsEveryLineWithinTheLabelsAndTheWidthGiven) {
+  ProgressChart c = Gad7Chart({15, 14, 12, 19, 9});
+  std::string text = RenderTextChart(c, {.width = 40, .height = 11});
+  std::vector<std::string> lines = Lines(text);
+  for (size_t i = 1; i < lines.size(); ++i) EXPECT_LE(lines[i].size(), 4u + 40u) << lines[i];
+  EXPECT_THAT(text, HasSubstr("! reliable deterioration"));
+}
+
 TEST(ProgressChartText, DrawsBothBoundsOfARangeTarget) {
   ProgressChart c;
   c.series = {{kStart, 5}, {Week(1), 6}, {Week(2), 7.5}};

@@ -41,6 +41,14 @@ TEST(OutputForPeople, FormatsNumbersWithoutNoise) {
   EXPECT_EQ(FormatDouble(1234.5), "1234.5");
 }
 
+TEST(OutputForPeople, ShowsTimesToTheSecondAndDurationsInWeeksOrDays) {
+  EXPECT_EQ(FormatUtc(absl::FromUnixMillis(1710100800123)), "2024-03-10T20:00:00Z");
+  EXPECT_EQ(FormatDurationForPeople(absl::Hours(24 * 7 * 8)), "8w");
+  EXPECT_EQ(FormatDurationForPeople(absl::Hours(24 * 3)), "3d");
+  EXPECT_EQ(FormatDurationForPeople(absl::Minutes(90)), "1h30m");
+  EXPECT_EQ(FormatDurationForPeople(absl::ZeroDuration()), "0");
+}
+
 TEST(OutputForPeople, ShowsFieldsByPathInTheirHumanForm) {
   v1::Goal g = SampleGoal();
   EXPECT_EQ(FieldText(g, "title"), "Reduce GAD-7");
