@@ -24,9 +24,7 @@ std::string NormalizeName(absl::string_view name) {
 }
 
 std::string PathLine(const std::vector<const Command*>& path) {
-  std::vector<std::string> names;
-  for (const Command* c : path) names.push_back(c->name);
-  return absl::StrJoin(names, " ");
+  return absl::StrJoin(path, " ", [](std::string* out, const Command* c) { out->append(c->name); });
 }
 
 const Flag* FindOnPath(const std::vector<const Command*>& path, absl::string_view name) {

@@ -92,6 +92,15 @@ std::string FormatValue(const Message& m, const FieldDescriptor* field, int inde
   return "";
 }
 
+// Every element of a repeated field, ", " between them.
+std::string JoinRepeated(const Message& m, const FieldDescriptor* field) {
+  int n = m.GetReflection()->FieldSize(m, field);
+  std::vector<std::string> values;
+  values.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) values.push_back(FormatValue(m, field, i));
+  return absl::StrJoin(values, ", ");
+}
+
 void Flatten(const Message& m, const std::string& prefix,
              std::vector<std::pair<std::string, std::string>>& out) {
   std::vector<const FieldDescriptor*> fields;
@@ -114,9 +123,7 @@ void Flatten(const Message& m, const std::string& prefix,
         Flatten(r->GetRepeatedMessage(m, field, i), absl::StrCat(key, "[", i, "]."), out);
       }
     } else if (field->is_repeated()) {
-      std::vector<std::string> values;
-      for (int i = 0; i < r->FieldSize(m, field); ++i) values.push_back(FormatValue(m, field, i));
-      out.emplace_back(key, absl::StrJoin(values, ", "));
+      out.emplace_back(key, JoinRepeated(m, field));
     } else if (message) {
       Flatten(r->GetMessage(m, field), key + ".", out);
     } else {
@@ -178,9 +185,7 @@ std::string FieldText(const Message& message, absl::string_view path) {
     bool last = i + 1 == parts.size();
     if (field->is_repeated()) {
       if (!last) return "";
-      std::vector<std::string> values;
-      for (int j = 0; j < r->FieldSize(*m, field); ++j) values.push_back(FormatValue(*m, field, j));
-      return absl::StrJoin(values, ", ");
+      return JoinRepeated(*m, field);
     }
     bool has = field->has_presence() ? r->HasField(*m, field) : true;
     if (!has) return "";

@@ -63,6 +63,7 @@ std::string Table::Render(size_t max_cell_width) const {
   cells.push_back(headers_);
   for (const auto& row : rows_) {
     std::vector<std::string> fitted;
+    fitted.reserve(row.size());
     for (const std::string& c : row) fitted.push_back(c.empty() ? "-" : FitCell(c, max_cell_width));
     cells.push_back(std::move(fitted));
   }

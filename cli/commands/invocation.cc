@@ -51,7 +51,7 @@ void Invocation::Print(const google::protobuf::Message& response,
   out_ << text;
 }
 
-Handler Run(Needs needs, Action action) {
+Handler Run(Needs needs, const Action& action) {
   return [needs, action](const ParsedArgs& args) {
     std::string output = args.GetOr("output");
     if (output != "table" && output != "json") {

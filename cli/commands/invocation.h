@@ -102,7 +102,7 @@ enum class Needs {
 };
 
 // A Handler that checks --output, builds the connection (per `needs`), and runs `action`.
-Handler Run(Needs needs, Action action);
+Handler Run(Needs needs, const Action& action);
 
 // --json and --json_file, added to every command that sends a request.
 std::vector<Flag> JsonInputFlags();
