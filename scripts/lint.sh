@@ -12,7 +12,7 @@ else
   files=$( (git diff --name-only --diff-filter=ACMR "$base" -- '*.cc' '*.h'; \
             git ls-files --others --exclude-standard -- '*.cc' '*.h') | sort -u)
 fi
-files=$(echo "$files" | grep -E '^(common|services|tools|tests|fuzz)/' || true)
+files=$(echo "$files" | grep -E '^(common|services|cli|tools|tests|fuzz)/' || true)
 if [ -z "$files" ]; then
   echo "lint: no changed C++ files"
   exit 0

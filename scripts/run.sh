@@ -87,6 +87,8 @@ valid 12 hours) is in $RUN_DIR/dev-token:
   # send it as gRPC metadata:  authorization: Bearer \$TRELLIS_TOKEN
 Tokens for other roles (client, admin, service) or tenants:
   /usr/bin/python3 tools/mint_token.py $SECRET_FILE --role client --patient p1
+The command-line client (see the README's trellisctl section) uses that token:
+  TRELLIS_TOKEN_FILE=$RUN_DIR/dev-token $ROOT/$BUILD_DIR/cli/trellisctl health
 
 Press Ctrl-C to stop.
 MSG
