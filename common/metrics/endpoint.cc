@@ -7,11 +7,10 @@
 namespace trellis::metrics {
 
 absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& host,
-                                                                         int port) {
+                                                                        int port) {
   // civetweb's listening_ports syntax: "127.0.0.1:9101", "[::]:9101".
-  std::string address = host.find(':') != std::string::npos
-                            ? absl::StrCat("[", host, "]:", port)
-                            : absl::StrCat(host, ":", port);
+  std::string address = host.find(':') != std::string::npos ? absl::StrCat("[", host, "]:", port)
+                                                            : absl::StrCat(host, ":", port);
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     // Two HTTP threads, so one stuck client cannot hold up the scraper.

@@ -63,12 +63,11 @@ absl::StatusOr<ProcStat> ParseProcStat(absl::string_view text) {
   // f[0] is field 3 (state); field n is f[n - 3]. rss is field 24.
   if (f.size() < 22) return absl::InvalidArgumentError("not a /proc/<pid>/stat line: too short");
   ProcStat out;
-  bool ok = absl::SimpleAtoi(f[14 - 3], &out.utime_ticks) &&
-            absl::SimpleAtoi(f[15 - 3], &out.stime_ticks) &&
-            absl::SimpleAtoi(f[20 - 3], &out.threads) &&
-            absl::SimpleAtoi(f[22 - 3], &out.start_ticks) &&
-            absl::SimpleAtoi(f[23 - 3], &out.vsize_bytes) &&
-            absl::SimpleAtoi(f[24 - 3], &out.rss_pages);
+  bool ok =
+      absl::SimpleAtoi(f[14 - 3], &out.utime_ticks) &&
+      absl::SimpleAtoi(f[15 - 3], &out.stime_ticks) && absl::SimpleAtoi(f[20 - 3], &out.threads) &&
+      absl::SimpleAtoi(f[22 - 3], &out.start_ticks) &&
+      absl::SimpleAtoi(f[23 - 3], &out.vsize_bytes) && absl::SimpleAtoi(f[24 - 3], &out.rss_pages);
   if (!ok) return absl::InvalidArgumentError("not a /proc/<pid>/stat line: bad number");
   return out;
 }
@@ -93,7 +92,8 @@ ProcessSample SampleOf(const ProcStat& stat, int64_t ticks_per_second, int64_t p
   s.virtual_bytes = static_cast<double>(stat.vsize_bytes);
   s.open_fds = open_fds;
   s.max_fds = max_fds;
-  s.start_time_seconds = static_cast<double>(boot_time) + static_cast<double>(stat.start_ticks) / ticks;
+  s.start_time_seconds =
+      static_cast<double>(boot_time) + static_cast<double>(stat.start_ticks) / ticks;
   s.threads = static_cast<double>(stat.threads);
   return s;
 }
@@ -107,13 +107,11 @@ std::vector<prometheus::MetricFamily> ProcessFamilies(const ProcessSample& s) {
              s.resident_bytes),
       Family("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge,
              s.virtual_bytes),
-      Family("process_open_fds", "Number of open file descriptors.", MetricType::Gauge,
-             s.open_fds),
+      Family("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, s.open_fds),
       Family("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
              s.max_fds),
-      Family("process_start_time_seconds",
-             "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
-             s.start_time_seconds),
+      Family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+             MetricType::Gauge, s.start_time_seconds),
       Family("process_threads", "Number of OS threads in the process.", MetricType::Gauge,
              s.threads),
   };
@@ -127,8 +125,8 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   double max_fds = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
                        ? static_cast<double>(files.rlim_cur)
                        : -1;
-  ProcessSample sample = SampleOf(*stat, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), *boot,
-                                  CountOpenFds(), max_fds);
+  ProcessSample sample =
+      SampleOf(*stat, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), *boot, CountOpenFds(), max_fds);
   std::vector<prometheus::MetricFamily> families = ProcessFamilies(sample);
   // Leave out what could not be read rather than report a made-up number.
   std::erase_if(families, [](const prometheus::MetricFamily& f) {

@@ -20,12 +20,12 @@ namespace trellis::metrics {
 
 // The fields of /proc/<pid>/stat the collector uses (proc(5)), in their raw units.
 struct ProcStat {
-  uint64_t utime_ticks = 0;      // user CPU time, clock ticks
-  uint64_t stime_ticks = 0;      // system CPU time, clock ticks
-  int64_t threads = 0;           // num_threads
-  uint64_t start_ticks = 0;      // starttime: clock ticks after boot
-  uint64_t vsize_bytes = 0;      // virtual memory size
-  int64_t rss_pages = 0;         // resident set size, pages
+  uint64_t utime_ticks = 0;  // user CPU time, clock ticks
+  uint64_t stime_ticks = 0;  // system CPU time, clock ticks
+  int64_t threads = 0;       // num_threads
+  uint64_t start_ticks = 0;  // starttime: clock ticks after boot
+  uint64_t vsize_bytes = 0;  // virtual memory size
+  int64_t rss_pages = 0;     // resident set size, pages
 };
 
 // Parses the text of /proc/<pid>/stat. The command name (field 2) is in parentheses and may

@@ -15,11 +15,11 @@ class ConnectionGauges final : public prometheus::Collectable {
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     int ready = ready_();
-    return {Gauge("trellis_redis_up",
-                  "1 while at least one Redis connection is established and ready, else 0.",
-                  ready > 0 ? 1 : 0),
-            Gauge("trellis_redis_connections_ready", "Redis connections ready for commands.",
-                  ready)};
+    return {
+        Gauge("trellis_redis_up",
+              "1 while at least one Redis connection is established and ready, else 0.",
+              ready > 0 ? 1 : 0),
+        Gauge("trellis_redis_connections_ready", "Redis connections ready for commands.", ready)};
   }
 
  private:
@@ -106,7 +106,8 @@ void RedisMetrics::OnCommand(absl::string_view name, bool script, absl::Duration
   auto& slot = series.errors[static_cast<size_t>(error)];
   prometheus::Counter* counter = slot.load(std::memory_order_acquire);
   if (counter == nullptr) {
-    counter = &errors_.Add({{"command", series.label}, {"kind", std::string(ErrorKindName(error))}});
+    counter =
+        &errors_.Add({{"command", series.label}, {"kind", std::string(ErrorKindName(error))}});
     slot.store(counter, std::memory_order_release);
   }
   counter->Increment();

@@ -53,7 +53,8 @@ RpcMetrics::MethodSeries& RpcMetrics::SeriesOf(absl::string_view method, absl::s
     if (auto unknown = methods_.find(key); unknown != methods_.end()) return *unknown->second;
   }
   auto series = std::make_unique<MethodSeries>();
-  series->labels = {{"grpc_service", service}, {"grpc_method", name}, {"grpc_type", std::string(type)}};
+  series->labels = {
+      {"grpc_service", service}, {"grpc_method", name}, {"grpc_type", std::string(type)}};
   series->started = &started_.Add(series->labels);
   series->handling = &handling_.Add(series->labels, LatencyBuckets());
   MethodSeries& out = *series;

@@ -45,15 +45,17 @@ OutboxRelay::OutboxRelay(redis::RedisClient* redis, const Clock* clock, RelayOpt
   prometheus::Labels outbox = {{"outbox", options_.service}};
   backlog_ = &prometheus::BuildGauge()
                   .Name("trellis_outbox_backlog_patients")
-                  .Help("Patients with outbox entries not yet delivered to their peer service, "
-                        "sampled by the relay at every pass.")
+                  .Help(
+                      "Patients with outbox entries not yet delivered to their peer service, "
+                      "sampled by the relay at every pass.")
                   .Register(*registry)
                   .Add(outbox);
   auto& deliveries = prometheus::BuildCounter()
                          .Name("trellis_outbox_deliveries_total")
-                         .Help("Outbox entries handed to their peer service, by result: "
-                               "delivered, retry (tried again later), dead_letter (refused for "
-                               "good and parked).")
+                         .Help(
+                             "Outbox entries handed to their peer service, by result: "
+                             "delivered, retry (tried again later), dead_letter (refused for "
+                             "good and parked).")
                          .Register(*registry);
   delivered_ = &deliveries.Add({{"outbox", options_.service}, {"result", "delivered"}});
   retried_ = &deliveries.Add({{"outbox", options_.service}, {"result", "retry"}});

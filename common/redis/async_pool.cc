@@ -472,7 +472,7 @@ int RedisPool::ReadyConnections() const {
 void RedisPool::Submit(std::unique_ptr<Request> request) {
   if (stopped_.load(std::memory_order_acquire)) {
     request->Complete(UnavailableError("storage client is shutting down", "SHUTTING_DOWN"),
-                        CommandError::kIo);
+                      CommandError::kIo);
     return;
   }
   // Round-robin over the ready connections.
@@ -486,7 +486,7 @@ void RedisPool::Submit(std::unique_ptr<Request> request) {
     }
   }
   request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"),
-                        CommandError::kIo);
+                    CommandError::kIo);
 }
 
 void RedisPool::Execute(std::vector<std::string> args, ReplyCallback done, CallOptions options) {

@@ -58,8 +58,8 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
     exporter = std::move(*started);
     exporter->Serve(registry);
     exporter->Serve(std::make_shared<metrics::ProcessCollector>());
-    exporter->Serve(metrics::RedisConnectionGauges(
-        [pool = pool.get()] { return pool->ReadyConnections(); }));
+    exporter->Serve(
+        metrics::RedisConnectionGauges([pool = pool.get()] { return pool->ReadyConnections(); }));
   }
 
   auto authenticator = auth::Authenticator::Create(config->auth, &RealClock::Get());
@@ -69,8 +69,8 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   }
   auth::RateLimiter limiter({config->rate_limit_per_tenant, config->rate_limit_burst});
   audit::AuditLog audit_log(pool.get(), &RealClock::Get(), {config->audit_retention});
-  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, authenticator->get(), registry.get(),
-                 &limiter,   &audit_log};
+  ServiceEnv env{pool.get(),     &RealClock::Get(), &*config,  authenticator->get(),
+                 registry.get(), &limiter,          &audit_log};
   env.peer_credentials = PeerCredentialsFor(config->tls);
   ServiceParts parts = spec.build(env);
   parts.services.push_back(std::make_unique<AuditServiceHandler>(env));

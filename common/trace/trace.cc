@@ -59,8 +59,7 @@ std::string FormatTraceparent(const SpanContext& span) {
   if (!span.valid()) return "";
   static constexpr char kHex[] = "0123456789abcdef";
   char flags[2] = {kHex[span.flags >> 4], kHex[span.flags & 0xf]};
-  return absl::StrCat("00-", span.trace_id, "-", span.span_id, "-",
-                      absl::string_view(flags, 2));
+  return absl::StrCat("00-", span.trace_id, "-", span.span_id, "-", absl::string_view(flags, 2));
 }
 
 SpanContext NewTrace() {
@@ -83,8 +82,8 @@ SpanContext ChildOf(const SpanContext& parent) {
 std::string SanitizeRequestId(absl::string_view value) {
   if (value.empty() || value.size() > kMaxRequestIdLength) return "";
   for (char c : value) {
-    bool ok = absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '+' ||
-              c == '=' || c == '~' || c == '-';
+    bool ok = absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '+' || c == '=' ||
+              c == '~' || c == '-';
     if (!ok) return "";
   }
   return std::string(value);

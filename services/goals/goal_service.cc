@@ -326,8 +326,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::UpdateGoal(grpc::CallbackServerCon
         EvaluateThen(who, *current, ParentLookup::kNotLookedUp, now, deadline, reactor,
                      [this, reactor, who, now, deadline, status, after = std::move(applied->goal),
                       store](SmartEvaluation before) mutable {
-                       EvaluateThen(who, after, ParentLookup::kNotLookedUp, now, deadline,
-                                    reactor,
+                       EvaluateThen(who, after, ParentLookup::kNotLookedUp, now, deadline, reactor,
                                     [reactor, status, before = std::move(before), after,
                                      store](SmartEvaluation evaluated) mutable {
                                       if (auto s = CheckUpdateKeepsSmart(status, before, evaluated);

@@ -204,9 +204,10 @@ DeliveryStreams::DeliveryStreams(redis::RedisClient* redis, const Clock* clock,
                        .Add({});
   auto& sent = prometheus::BuildCounter()
                    .Name("trellis_reminders_deliveries_sent_total")
-                   .Help("Deliveries written to subscribers: attempt=\"first\" hand-overs and "
-                         "attempt=\"retry\" redeliveries of deliveries not acknowledged within "
-                         "the visibility timeout.")
+                   .Help(
+                       "Deliveries written to subscribers: attempt=\"first\" hand-overs and "
+                       "attempt=\"retry\" redeliveries of deliveries not acknowledged within "
+                       "the visibility timeout.")
                    .Register(*registry);
   sent_first_ = &sent.Add({{"attempt", "first"}});
   sent_again_ = &sent.Add({{"attempt", "retry"}});

@@ -64,8 +64,9 @@ Dispatcher::Dispatcher(redis::RedisClient* redis, const Clock* clock, Dispatcher
   if (registry == nullptr) return;
   auto& dispatched = prometheus::BuildCounter()
                          .Name("trellis_reminders_dispatched_total")
-                         .Help("Occurrences processed by this replica's dispatcher, by outcome "
-                               "(delivered, late, missed, skipped_paused, ended).")
+                         .Help(
+                             "Occurrences processed by this replica's dispatcher, by outcome "
+                             "(delivered, late, missed, skipped_paused, ended).")
                          .Register(*registry);
   series_.delivered = &dispatched.Add({{"outcome", "delivered"}});
   series_.late = &dispatched.Add({{"outcome", "late"}});
@@ -74,8 +75,9 @@ Dispatcher::Dispatcher(redis::RedisClient* redis, const Clock* clock, Dispatcher
   series_.ended = &dispatched.Add({{"outcome", "ended"}});
   series_.lost_leases = &prometheus::BuildCounter()
                              .Name("trellis_reminders_dispatch_lost_leases_total")
-                             .Help("Claimed due entries whose lease was gone at completion "
-                                   "(another replica took them over, or an edit moved them).")
+                             .Help(
+                                 "Claimed due entries whose lease was gone at completion "
+                                 "(another replica took them over, or an edit moved them).")
                              .Register(*registry)
                              .Add({});
   series_.errors = &prometheus::BuildCounter()
@@ -85,9 +87,10 @@ Dispatcher::Dispatcher(redis::RedisClient* redis, const Clock* clock, Dispatcher
                         .Add({});
   series_.lag = &prometheus::BuildHistogram()
                      .Name("trellis_reminders_dispatch_lag_seconds")
-                     .Help("Seconds from an occurrence's due time to its delivery entering the "
-                           "tenant's delivery stream (on time, late or caught up after an "
-                           "outage).")
+                     .Help(
+                         "Seconds from an occurrence's due time to its delivery entering the "
+                         "tenant's delivery stream (on time, late or caught up after an "
+                         "outage).")
                      .Register(*registry)
                      .Add({}, LagBuckets());
 }

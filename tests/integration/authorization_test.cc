@@ -38,8 +38,8 @@ namespace {
 namespace v1 = ::trellis::v1;
 using auth::Grant;
 using testing::Date;
-using testing::ReasonOf;
 using testing::Merge;
+using testing::ReasonOf;
 using testing::ServiceFixture;
 
 // A call of one RPC with `token`, valid for the seeded resources of `patient`.

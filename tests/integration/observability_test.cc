@@ -93,9 +93,9 @@ class MetricsEndpointTest : public ::testing::Test {
   }
 
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
-  ServiceFixture fixture_{absl::FromCivil(absl::CivilSecond(2026, 1, 5, 9, 0, 0),
-                                          absl::UTCTimeZone()),
-                          registry_.get()};
+  ServiceFixture fixture_{
+      absl::FromCivil(absl::CivilSecond(2026, 1, 5, 9, 0, 0), absl::UTCTimeZone()),
+      registry_.get()};
   std::unique_ptr<metrics::MetricsEndpoint> endpoint_;
   std::unique_ptr<v1::GoalService::Stub> goals_;
 };
@@ -123,9 +123,8 @@ TEST_F(MetricsEndpointTest, ScrapeShowsTheGrpcSeriesByCodeRedisLatencyAndTheProc
   std::string scrape = Scrape();
   EXPECT_NE(scrape.find("# TYPE grpc_server_handled_total counter\n"), std::string::npos);
   EXPECT_NE(scrape.find("# TYPE grpc_server_handling_seconds histogram\n"), std::string::npos);
-  EXPECT_EQ(Sample(scrape, absl::StrCat("grpc_server_started_total{", GoalLabels("CreateGoal"),
-                                        "}")),
-            1)
+  EXPECT_EQ(
+      Sample(scrape, absl::StrCat("grpc_server_started_total{", GoalLabels("CreateGoal"), "}")), 1)
       << scrape;
   EXPECT_EQ(Sample(scrape, absl::StrCat("grpc_server_handled_total{grpc_code=\"OK\",",
                                         GoalLabels("CreateGoal"), "}")),
@@ -139,8 +138,8 @@ TEST_F(MetricsEndpointTest, ScrapeShowsTheGrpcSeriesByCodeRedisLatencyAndTheProc
                                         GoalLabels("GetGoal"), "}")),
             -1)
       << scrape;
-  EXPECT_EQ(Sample(scrape, absl::StrCat("grpc_server_handling_seconds_count{",
-                                        GoalLabels("GetGoal"), "}")),
+  EXPECT_EQ(Sample(scrape,
+                   absl::StrCat("grpc_server_handling_seconds_count{", GoalLabels("GetGoal"), "}")),
             1)
       << scrape;
   EXPECT_EQ(Sample(scrape, absl::StrCat("grpc_server_handling_seconds_bucket{",
@@ -192,8 +191,9 @@ TEST_F(MetricsEndpointTest, RedisOutageShowsAsIoErrorsAndRedisDown) {
 
   std::string scrape = Scrape();
   EXPECT_EQ(Sample(scrape, "trellis_redis_up"), 0) << scrape;
-  EXPECT_GE(Sample(scrape, "trellis_redis_command_errors_total{command=\"script:goals_get\","
-                           "kind=\"io\"}"),
+  EXPECT_GE(Sample(scrape,
+                   "trellis_redis_command_errors_total{command=\"script:goals_get\","
+                   "kind=\"io\"}"),
             1)
       << scrape;
   EXPECT_GE(Sample(scrape, absl::StrCat("grpc_server_handled_total{grpc_code=\"Unavailable\",",
@@ -220,9 +220,8 @@ class ReminderMetricsTest : public ::testing::Test {
   std::string Text() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
 
   prometheus::Registry registry_;
-  ServiceFixture fixture_{absl::FromCivil(absl::CivilSecond(2026, 1, 5, 9, 0, 0),
-                                          absl::UTCTimeZone()),
-                          &registry_};
+  ServiceFixture fixture_{
+      absl::FromCivil(absl::CivilSecond(2026, 1, 5, 9, 0, 0), absl::UTCTimeZone()), &registry_};
   std::unique_ptr<v1::ReminderService::Stub> stub_;
 };
 
@@ -420,22 +419,21 @@ TEST_F(TraceTest, AnEffectRelayedThroughTheOutboxContinuesTheTraceOfTheCallThatR
   done.set_value(12);
   v1::Completion completion;
   ASSERT_TRUE(reminders_
-                  ->RecordCompletion(Traced(fixture_.Token("t1", v1::ROLE_CLIENT, "p1"),
-                                            absl::StrCat("00-", trace_id, "-b7ad6b7169203331-01"),
-                                            "req-done-7")
-                                         .get(),
-                                     done, &completion)
+                  ->RecordCompletion(
+                      Traced(fixture_.Token("t1", v1::ROLE_CLIENT, "p1"),
+                             absl::StrCat("00-", trace_id, "-b7ad6b7169203331-01"), "req-done-7")
+                          .get(),
+                      done, &completion)
                   .ok());
-  std::string completion_span = RpcLines("/trellis.v1.ReminderService/RecordCompletion")
-                                    .at(0)["span_id"];
+  std::string completion_span =
+      RpcLines("/trellis.v1.ReminderService/RecordCompletion").at(0)["span_id"];
 
   // The completion's call has ended; the relay delivers the measurement afterwards.
-  outbox::OutboxRelay relay(&fixture_.pool(), &fixture_.clock(),
-                            outbox::RelayOptions{.service = "rem"},
-                            [this](const outbox::Delivery& d) {
-                              return reminders::DeliverEffect(fixture_.channel(),
-                                                              fixture_.auth_options(), d);
-                            });
+  outbox::OutboxRelay relay(
+      &fixture_.pool(), &fixture_.clock(), outbox::RelayOptions{.service = "rem"},
+      [this](const outbox::Delivery& d) {
+        return reminders::DeliverEffect(fixture_.channel(), fixture_.auth_options(), d);
+      });
   EXPECT_EQ(relay.RunOnce(), 1);
   auto recorded = RpcLines("/trellis.v1.MeasurementService/RecordMeasurement");
   ASSERT_EQ(recorded.size(), 1u);

@@ -176,12 +176,10 @@ TEST(ProcessSample, ConvertsTicksAndPagesToSecondsAndBytes) {
 
 TEST(ProcessCollector, ReportsThisProcess) {
   std::string text = Text(ProcessCollector());
-  for (const char* name :
-       {"process_cpu_seconds_total", "process_resident_memory_bytes",
-        "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
-        "process_start_time_seconds", "process_threads"}) {
-    EXPECT_NE(text.find(std::string("\n") + name + " "), std::string::npos) << name << "\n"
-                                                                              << text;
+  for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
+                           "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
+                           "process_start_time_seconds", "process_threads"}) {
+    EXPECT_NE(text.find(std::string("\n") + name + " "), std::string::npos) << name << "\n" << text;
   }
 }
 

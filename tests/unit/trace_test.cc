@@ -30,9 +30,8 @@ TEST(Traceparent, ParsesTraceIdParentIdAndFlags) {
 
 TEST(Traceparent, FormatIsTheInverseOfParse) {
   EXPECT_EQ(FormatTraceparent(*ParseTraceparent(kValid)), kValid);
-  SpanContext span{.trace_id = "0af7651916cd43dd8448eb211c80319c",
-                   .span_id = "b7ad6b7169203331",
-                   .flags = 0xa3};
+  SpanContext span{
+      .trace_id = "0af7651916cd43dd8448eb211c80319c", .span_id = "b7ad6b7169203331", .flags = 0xa3};
   EXPECT_EQ(FormatTraceparent(span), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-a3");
   EXPECT_EQ(FormatTraceparent(SpanContext{}), "");
 }
@@ -148,8 +147,8 @@ namespace {
 TEST(OutboxEntry, CarriesTheRecordingCallsTraceThroughEncoding) {
   trace::CallContext origin =
       trace::ServerCallContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "r-7");
-  OutboxEntry entry = WithOrigin({.id = "e1", .kind = "EndGoalReminders", .payload = "a|b;c"},
-                                 origin);
+  OutboxEntry entry =
+      WithOrigin({.id = "e1", .kind = "EndGoalReminders", .payload = "a|b;c"}, origin);
   std::string encoded = EncodeEntry(entry);
   auto decoded = DecodeEntry(encoded);
   ASSERT_TRUE(decoded.ok()) << decoded.status();

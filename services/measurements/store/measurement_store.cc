@@ -710,9 +710,8 @@ void MeasurementStore::ReadCachedGoal(const std::string& tenant, const std::stri
 void MeasurementStore::EnqueueWriteBack(const std::string& tenant, const std::string& patient,
                                         const std::string& goal_id,
                                         const v1::SetAchievementStatusRequest& request,
-                                        const std::string& dedupe,
-                                        const trace::CallContext& origin, Callback<bool> done,
-                                        absl::Time deadline) {
+                                        const std::string& dedupe, const trace::CallContext& origin,
+                                        Callback<bool> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
   redis_->Eval(kWriteBackScript,
                {outbox::OutboxKey(kService, tenant, patient), keys.Key({"wb", goal_id}),
