@@ -10,10 +10,15 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libevent-dev libssl-dev libical-dev libcpp-jwt-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev tzdata ca-certificates
+  # metrics: prometheus-cpp core + pull (the /metrics endpoint)
+  prometheus-cpp-dev
   # runtime and tests
   redis-server redis-tools python3 python3-grpcio python3-protobuf python3-jwt
   # PyJWT's RS256/ES256 (the token interop test mints and checks tokens with it)
   python3-cryptography
+  # promtool checks deploy/observability's alert rules and dashboard queries (see below: the
+  # package's Prometheus server is not left running); the e2e test reads the rules with PyYAML
+  prometheus python3-yaml
   # lint
   clang-format clang-tidy
   # `make fuzz`: clang with libFuzzer (libclang_rt.fuzzer) and the sanitizer runtimes
@@ -66,5 +71,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian's `prometheus` package enables and starts a Prometheus server (port 9090, data in
+# /var/lib/prometheus) on systemd machines. We only want its promtool: stop and disable the server
+# we just installed (one that was there before is left alone).
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  "${SUDO[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
 install_node_modules
 echo "bootstrap: done"

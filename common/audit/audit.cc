@@ -1,12 +1,8 @@
 #include "common/audit/audit.h"
 
-#include <array>
-
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "common/calls/call_map.h"
 #include "common/log/log.h"
 #include "common/redis/script.h"
 #include "common/status/status.h"
@@ -17,40 +13,10 @@ namespace {
 
 using grpc::experimental::InterceptionHookPoints;
 
-// Calls in flight, by server context. Sharded so that concurrent calls rarely share a lock.
-class Registry {
- public:
-  void Put(const void* ctx, std::shared_ptr<Note> note) {
-    Shard& s = ShardOf(ctx);
-    absl::MutexLock lock(&s.mu);
-    s.notes[ctx] = std::move(note);
-  }
-  std::shared_ptr<Note> Get(const void* ctx) {
-    Shard& s = ShardOf(ctx);
-    absl::MutexLock lock(&s.mu);
-    auto it = s.notes.find(ctx);
-    return it == s.notes.end() ? nullptr : it->second;
-  }
-  void Erase(const void* ctx) {
-    Shard& s = ShardOf(ctx);
-    absl::MutexLock lock(&s.mu);
-    s.notes.erase(ctx);
-  }
-
- private:
-  struct Shard {
-    absl::Mutex mu;
-    absl::flat_hash_map<const void*, std::shared_ptr<Note>> notes ABSL_GUARDED_BY(mu);
-  };
-  Shard& ShardOf(const void* ctx) {
-    return shards_[(reinterpret_cast<uintptr_t>(ctx) >> 6) % shards_.size()];
-  }
-  std::array<Shard, 16> shards_;
-};
-
-Registry& Calls() {
-  static auto* registry = new Registry();
-  return *registry;
+// Calls in flight, by server context.
+calls::CallMap<Note>& Calls() {
+  static auto* calls = new calls::CallMap<Note>();
+  return *calls;
 }
 
 // Appends one entry (ARGV: min id, ms, then field/value pairs) to KEYS[1] with an id that follows

@@ -357,11 +357,13 @@ std::string MintServiceToken(const AuthOptions& options, const Identity& who, ab
 }
 
 void PrepareServiceCall(grpc::ClientContext& ctx, const AuthOptions& options,
-                        absl::string_view tenant, absl::string_view service, absl::Time deadline) {
+                        absl::string_view tenant, absl::string_view service, absl::Time deadline,
+                        const trace::CallContext& origin) {
   static ServiceTokenCache* const cache = new ServiceTokenCache();
   ctx.AddMetadata("authorization",
                   absl::StrCat("Bearer ", cache->Get(options, tenant, service, absl::Now())));
   ctx.set_deadline(absl::ToChronoTime(deadline));
+  trace::Propagate(ctx, origin);
 }
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view field) {

@@ -27,6 +27,7 @@
 #include "common/auth/jwks.h"
 #include "common/auth/signing_key.h"
 #include "common/time/clock.h"
+#include "common/trace/trace.h"
 
 namespace trellis::auth {
 
@@ -110,20 +111,23 @@ std::string MintServiceToken(const AuthOptions& options, const Identity& who, ab
 
 // Prepares `ctx` for a call from a Trellis service (`service`, e.g. "trellis-reminders") to a peer
 // on behalf of `tenant`: a service-role token (MintServiceToken, valid 5 minutes, reused for up
-// to a minute so a busy relay signs about once a minute per tenant) as bearer, and `deadline`.
+// to a minute so a busy relay signs about once a minute per tenant) as bearer, `deadline`, and
+// the trace of the work it is done for (`origin`: the served call's Identity::trace, or the
+// context an outbox entry was recorded with): a child `traceparent` of its span and its
+// `x-request-id` (common/trace). An invalid `origin` starts a new trace.
 //
 // Which calls carry which token, today: every service-to-service call carries this service
 // token, whether it runs in the background or on behalf of a user's request. Background work is
 // the outbox relays (reminders -> measurements RecordMeasurement for completed homework;
 // measurements -> goals SetAchievementStatus; goals -> reminders when a goal closes). Calls made
 // while serving a user's RPC (goals -> measurements metric lookups for the SMART check;
-// reminders -> goals/measurements checks of a new reminder's goal and metric) also use this
-// service token for the caller's tenant, after the handler has authenticated and admitted the
-// caller; measurements -> goals lookups (goal-cache misses, the patient summary) mint their own
-// through MintServiceToken (MeasurementServiceHandler::ServiceToken, cached per tenant). The
+// reminders -> goals/measurements checks of a new reminder's goal and metric; measurements ->
+// goals lookups on goal-cache misses and for the patient summary) also use this service token
+// for the caller's tenant, after the handler has authenticated and admitted the caller. The
 // caller's own token is never forwarded to a peer.
 void PrepareServiceCall(grpc::ClientContext& ctx, const AuthOptions& options,
-                        absl::string_view tenant, absl::string_view service, absl::Time deadline);
+                        absl::string_view tenant, absl::string_view service, absl::Time deadline,
+                        const trace::CallContext& origin);
 
 // Reads a secret file (trailing whitespace trimmed); INVALID_ARGUMENT naming `field` when it is
 // missing or shorter than 32 bytes.

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/trace/trace.h"
 #include "trellis/v1/common.pb.h"
 
 namespace trellis::audit {
@@ -23,6 +24,9 @@ struct Identity {
   // The audit note of the call this identity was admitted for (null outside a call or when the
   // server keeps no audit trail). Stores write the audit entry of a change with the change.
   std::shared_ptr<audit::Note> audit_note = nullptr;
+  // The trace context of that call (server::TraceOf): the calls made for it to peer services,
+  // and the outbox entries it records, carry it on (common/trace). Empty outside a call.
+  trace::CallContext trace = {};
 
   trellis::v1::Actor ToActor() const;
 };

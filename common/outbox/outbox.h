@@ -9,6 +9,12 @@
 // Receivers are idempotent on the entry id (sent as the peer request's request_id), so a
 // redelivery after a crash is harmless.
 //
+// An entry also carries the trace context of the call that recorded it (common/trace), so the
+// peer's log line of the relayed call shares that call's trace id. It rides in the id field,
+// "id;tp=<traceparent>;rid=<request id>", which relays only ever log: a relay built before the
+// field existed still delivers such entries (and logs the longer id), and this one reads entries
+// written without it.
+//
 // The pending index is one key outside the patient's slot: fine on one Redis (and with a replica
 // and Sentinel); on Redis Cluster the write scripts cannot touch it, and the cluster work replaces
 // it with per-slot discovery.
@@ -17,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/trace/trace.h"
 
 namespace trellis::outbox {
 
@@ -24,7 +31,15 @@ struct OutboxEntry {
   std::string id;       // unique; the receiver's idempotency key
   std::string kind;     // what to do, e.g. "EndGoalReminders"
   std::string payload;  // serialized request message for the peer
+  // The recording call's span (trace::FormatTraceparent) and request id; empty: none.
+  std::string traceparent = "";
+  std::string request_id = "";
 };
+
+// `entry` with the trace context of the call recording it (auth::Identity::trace).
+OutboxEntry WithOrigin(OutboxEntry entry, const trace::CallContext& origin);
+// The context to relay `entry` in: its recording call's span and request id, or a new trace.
+trace::CallContext OriginOf(const OutboxEntry& entry);
 
 std::string OutboxKey(absl::string_view service, absl::string_view tenant,
                       absl::string_view patient);
@@ -32,7 +47,8 @@ std::string PendingKey(absl::string_view service);
 // "tenant:patient": a member of the pending index.
 std::string PatientTag(absl::string_view tenant, absl::string_view patient);
 
-// "id|kind|payload" (ids and kinds never contain '|'; the payload may).
+// "id[;tp=...][;rid=...]|kind|payload" (ids, kinds and the trace fields never contain '|'; the
+// payload may). Trace fields that are malformed are dropped when decoding.
 std::string EncodeEntry(const OutboxEntry& entry);
 absl::StatusOr<OutboxEntry> DecodeEntry(absl::string_view text);
 

@@ -35,12 +35,32 @@ bool Retryable(const absl::Status& s) {
 }  // namespace
 
 OutboxRelay::OutboxRelay(redis::RedisClient* redis, const Clock* clock, RelayOptions options,
-                         DeliverFn deliver)
+                         DeliverFn deliver, prometheus::Registry* registry)
     : redis_(redis),
       clock_(clock),
       options_(std::move(options)),
       deliver_(std::move(deliver)),
-      owner_(NewId()) {}
+      owner_(NewId()) {
+  if (registry == nullptr) return;
+  prometheus::Labels outbox = {{"outbox", options_.service}};
+  backlog_ = &prometheus::BuildGauge()
+                  .Name("trellis_outbox_backlog_patients")
+                  .Help(
+                      "Patients with outbox entries not yet delivered to their peer service, "
+                      "sampled by the relay at every pass.")
+                  .Register(*registry)
+                  .Add(outbox);
+  auto& deliveries = prometheus::BuildCounter()
+                         .Name("trellis_outbox_deliveries_total")
+                         .Help(
+                             "Outbox entries handed to their peer service, by result: "
+                             "delivered, retry (tried again later), dead_letter (refused for "
+                             "good and parked).")
+                         .Register(*registry);
+  delivered_ = &deliveries.Add({{"outbox", options_.service}, {"result", "delivered"}});
+  retried_ = &deliveries.Add({{"outbox", options_.service}, {"result", "retry"}});
+  dead_lettered_ = &deliveries.Add({{"outbox", options_.service}, {"result", "dead_letter"}});
+}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
@@ -57,6 +77,10 @@ void OutboxRelay::Stop() {
 
 int OutboxRelay::RunOnce() {
   redis::SyncRedis sync(redis_);
+  if (backlog_ != nullptr) {
+    auto backlog = sync.Run({"ZCARD", PendingKey(options_.service)});
+    if (backlog.ok()) backlog_->Set(static_cast<double>(backlog->integer));
+  }
   auto due = sync.Run({"ZRANGEBYSCORE", PendingKey(options_.service), "-inf",
                        absl::StrCat(Millis(clock_->Now())), "LIMIT", "0",
                        absl::StrCat(options_.patients_per_pass)});
@@ -93,6 +117,7 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
       if (status.ok()) {
         sync.Run({"LREM", list, "1", raw.str}).IgnoreError();
         ++delivered;
+        if (delivered_ != nullptr) delivered_->Increment();
         continue;
       }
       if (Retryable(status)) {
@@ -108,6 +133,7 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
                    {"kind", entry.ok() ? entry->kind : ""},
                    {"code", absl::StatusCodeToString(status.code())},
                    {"retry_in_ms", absl::ToInt64Milliseconds(backoff)}});
+        if (retried_ != nullptr) retried_->Increment();
         failed = true;
         peer_down_ = absl::IsUnavailable(status);
         break;  // keep this patient's effects in order
@@ -120,6 +146,7 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
       std::string dead = redis::PatientKeys(options_.service, tenant, patient).Key({"outbox_dead"});
       sync.Run({"RPUSH", dead, raw.str}).IgnoreError();
       sync.Run({"LREM", list, "1", raw.str}).IgnoreError();
+      if (dead_lettered_ != nullptr) dead_lettered_->Increment();
     }
   }
   if (!failed && entries.ok()) {

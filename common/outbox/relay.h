@@ -5,10 +5,21 @@
 // delivering the same patient's entries at once (a lost lease only costs a duplicate delivery,
 // which receivers absorb). Entries of one patient go out in order; a failing peer is retried with
 // exponential backoff per patient, without blocking other patients.
+//
+// Metrics (when given a registry), labelled outbox="<service>":
+//   trellis_outbox_backlog_patients   patients with undelivered entries (the pending index),
+//                                     sampled at every pass
+//   trellis_outbox_deliveries_total{result}   delivered, retry (the peer failed; tried again
+//                                     later) or dead_letter (refused for good; an operator's
+//                                     matter)
 
 #include <functional>
 #include <string>
 #include <thread>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -44,8 +55,9 @@ struct RelayOptions {
 
 class OutboxRelay final : public server::Worker {
  public:
+  // `registry` may be null (no metrics).
   OutboxRelay(redis::RedisClient* redis, const Clock* clock, RelayOptions options,
-              DeliverFn deliver);
+              DeliverFn deliver, prometheus::Registry* registry = nullptr);
   ~OutboxRelay() override;
 
   void Start() override;
@@ -65,6 +77,11 @@ class OutboxRelay final : public server::Worker {
   std::string owner_;                                         // lease value: unique per relay
   absl::flat_hash_map<std::string, absl::Duration> backoff_;  // relay thread only
   bool peer_down_ = false;                                    // relay thread only
+  // Null without a registry.
+  prometheus::Gauge* backlog_ = nullptr;
+  prometheus::Counter* delivered_ = nullptr;
+  prometheus::Counter* retried_ = nullptr;
+  prometheus::Counter* dead_lettered_ = nullptr;
   absl::Notification stop_;
   std::thread thread_;
 };

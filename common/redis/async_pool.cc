@@ -42,6 +42,18 @@ std::string Format(const std::vector<std::string>& args) {
   return out;
 }
 
+CommandError ErrorOfReply(absl::string_view error_text) {
+  switch (ClassifyErrorReply(error_text)) {
+    case ErrorReplyKind::kScriptOutcome:
+      return CommandError::kNone;
+    case ErrorReplyKind::kTransient:
+      return CommandError::kTransient;
+    case ErrorReplyKind::kOther:
+      break;
+  }
+  return CommandError::kReply;
+}
+
 absl::Status ConnectionLost() {
   return UnavailableError("storage connection lost", "STORE_UNAVAILABLE");
 }
@@ -54,6 +66,11 @@ struct RedisPool::Request {
   std::string formatted;
   ReplyCallback done;
   absl::Time deadline;
+  // For the observer: when the caller handed the command over, and its name (scripts: the
+  // script's).
+  CommandObserver* observer = nullptr;
+  absl::Time start;
+  std::string command;
   // For the NOSCRIPT fallback: the script and its keys+args, to resend as EVAL once.
   const Script* script = nullptr;
   std::vector<std::string> keys;
@@ -66,9 +83,13 @@ struct RedisPool::Request {
   std::multimap<absl::Time, Request*>::iterator deadline_it;
   bool in_deadline_index = false;
 
-  void Complete(absl::StatusOr<Reply> result) {
+  void Complete(absl::StatusOr<Reply> result, CommandError error) {
     if (completed) return;
     completed = true;
+    if (observer != nullptr) {
+      observer->OnCommand(script != nullptr ? absl::string_view(script->name()) : command,
+                          script != nullptr, absl::Now() - start, error);
+    }
     done(std::move(result));
   }
 };
@@ -118,7 +139,8 @@ class RedisPool::Loop {
       }
     }
     if (!accepted) {
-      request->Complete(UnavailableError("storage client is shutting down", "SHUTTING_DOWN"));
+      request->Complete(UnavailableError("storage client is shutting down", "SHUTTING_DOWN"),
+                        CommandError::kIo);
       return;
     }
     if (wake) Wake();
@@ -186,13 +208,14 @@ class RedisPool::Loop {
 
   void Send(std::unique_ptr<Request> request) {
     if (ctx_ == nullptr || !ready()) {
-      request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"));
+      request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"),
+                        CommandError::kIo);
       return;
     }
     Request* r = request.get();
     if (redisAsyncFormattedCommand(ctx_, &Loop::OnReplyThunk, r, r->formatted.data(),
                                    r->formatted.size()) != REDIS_OK) {
-      request->Complete(ConnectionLost());
+      request->Complete(ConnectionLost(), CommandError::kIo);
       return;
     }
     // hiredis calls back exactly once; OnReply takes ownership back and deletes it.
@@ -213,7 +236,7 @@ class RedisPool::Loop {
     std::unique_ptr<Request> owned(r);
     if (reply == nullptr) {
       Unindex(r);
-      r->Complete(ConnectionLost());
+      r->Complete(ConnectionLost(), CommandError::kIo);
       return;
     }
     last_reply_time_ = absl::Now();
@@ -232,15 +255,15 @@ class RedisPool::Loop {
           return;
         }
         Unindex(r);
-        r->Complete(ConnectionLost());
+        r->Complete(ConnectionLost(), CommandError::kIo);
         return;
       }
       Unindex(r);
-      r->Complete(ErrorReplyToStatus(text));
+      r->Complete(ErrorReplyToStatus(text), ErrorOfReply(text));
       return;
     }
     Unindex(r);
-    r->Complete(Reply::FromHiredis(*reply));
+    r->Complete(Reply::FromHiredis(*reply), CommandError::kNone);
   }
 
   void OnWatchdog() {
@@ -255,7 +278,8 @@ class RedisPool::Loop {
       if (last_reply_time_ < r->sent_time && now - r->sent_time >= options_.command_timeout) {
         stalled = true;
       }
-      r->Complete(UnavailableError("storage did not answer in time", "STORE_UNAVAILABLE"));
+      r->Complete(UnavailableError("storage did not answer in time", "STORE_UNAVAILABLE"),
+                  CommandError::kTimeout);
       // The request object stays alive until hiredis calls back.
     }
     if (stalled && ctx_ != nullptr) {
@@ -447,7 +471,8 @@ int RedisPool::ReadyConnections() const {
 
 void RedisPool::Submit(std::unique_ptr<Request> request) {
   if (stopped_.load(std::memory_order_acquire)) {
-    request->Complete(UnavailableError("storage client is shutting down", "SHUTTING_DOWN"));
+    request->Complete(UnavailableError("storage client is shutting down", "SHUTTING_DOWN"),
+                      CommandError::kIo);
     return;
   }
   // Round-robin over the ready connections.
@@ -460,14 +485,18 @@ void RedisPool::Submit(std::unique_ptr<Request> request) {
       return;
     }
   }
-  request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"));
+  request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"),
+                    CommandError::kIo);
 }
 
 void RedisPool::Execute(std::vector<std::string> args, ReplyCallback done, CallOptions options) {
   auto request = std::make_unique<Request>();
   request->formatted = Format(args);
   request->done = std::move(done);
-  request->deadline = std::min(options.deadline, absl::Now() + options_.command_timeout);
+  request->start = absl::Now();
+  request->deadline = std::min(options.deadline, request->start + options_.command_timeout);
+  request->observer = options_.observer;
+  if (request->observer != nullptr && !args.empty()) request->command = std::move(args[0]);
   Submit(std::move(request));
 }
 
@@ -483,7 +512,9 @@ void RedisPool::Eval(const Script& script, std::vector<std::string> keys,
   auto request = std::make_unique<Request>();
   request->formatted = Format(argv);
   request->done = std::move(done);
-  request->deadline = std::min(options.deadline, absl::Now() + options_.command_timeout);
+  request->start = absl::Now();
+  request->deadline = std::min(options.deadline, request->start + options_.command_timeout);
+  request->observer = options_.observer;
   request->script = &script;
   request->keys = std::move(keys);
   request->args = std::move(args);

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "common/config/redis_url.h"
 #include "common/redis/client.h"
+#include "common/redis/observer.h"
 
 namespace trellis::redis {
 
@@ -30,6 +31,7 @@ struct PoolOptions {
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration min_backoff = absl::Milliseconds(50);  // reconnect backoff, doubled up to max
   absl::Duration max_backoff = absl::Seconds(1);
+  CommandObserver* observer = nullptr;  // told of every completed command; not owned
 };
 
 class RedisPool final : public RedisClient {

@@ -61,22 +61,52 @@ constexpr absl::string_view kTransientPrefixes[] = {
     "LOADING", "BUSY",  "READONLY", "MASTERDOWN", "TRYAGAIN",  "CLUSTERDOWN",
     "OOM",     "MOVED", "ASK",      "NOAUTH",     "WRONGPASS", "NOREPLICAS"};
 
+struct ParsedError {
+  absl::string_view head;     // "ABORTED:ETAG_MISMATCH", "LOADING", ...
+  absl::string_view code;     // "ABORTED"
+  absl::string_view reason;   // "ETAG_MISMATCH" (the code when there is no reason)
+  absl::string_view message;  // the rest
+};
+
+ParsedError Parse(absl::string_view text) {
+  ParsedError e;
+  e.head = text.substr(0, text.find(' '));
+  e.message = e.head.size() < text.size() ? text.substr(e.head.size() + 1) : "";
+  e.code = e.head.substr(0, e.head.find(':'));
+  e.reason = e.code.size() < e.head.size() ? e.head.substr(e.code.size() + 1) : e.code;
+  return e;
+}
+
+const CodeName* ScriptCode(absl::string_view code) {
+  for (const auto& c : kScriptCodes) {
+    if (code == c.name) return &c;
+  }
+  return nullptr;
+}
+
+bool Transient(absl::string_view head) {
+  for (absl::string_view prefix : kTransientPrefixes) {
+    if (head == prefix) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
+ErrorReplyKind ClassifyErrorReply(absl::string_view text) {
+  ParsedError e = Parse(text);
+  if (ScriptCode(e.code) != nullptr) return ErrorReplyKind::kScriptOutcome;
+  return Transient(e.head) ? ErrorReplyKind::kTransient : ErrorReplyKind::kOther;
+}
+
 absl::Status ErrorReplyToStatus(absl::string_view text) {
-  absl::string_view head = text.substr(0, text.find(' '));
-  absl::string_view message = head.size() < text.size() ? text.substr(head.size() + 1) : "";
-  absl::string_view code_part = head.substr(0, head.find(':'));
-  absl::string_view reason =
-      code_part.size() < head.size() ? head.substr(code_part.size() + 1) : code_part;
-  for (const auto& c : kScriptCodes) {
-    if (code_part == c.name) return WithReason(absl::Status(c.code, message), reason);
+  ParsedError e = Parse(text);
+  if (const CodeName* c = ScriptCode(e.code); c != nullptr) {
+    return WithReason(absl::Status(c->code, e.message), e.reason);
   }
-  for (absl::string_view prefix : kTransientPrefixes) {
-    if (head == prefix) {
-      log::Warn("redis transient error", {{"redis_error", std::string(head)}});
-      return UnavailableError("storage is temporarily unavailable", "STORE_UNAVAILABLE");
-    }
+  if (Transient(e.head)) {
+    log::Warn("redis transient error", {{"redis_error", std::string(e.head)}});
+    return UnavailableError("storage is temporarily unavailable", "STORE_UNAVAILABLE");
   }
   log::Error("redis error reply", {{"redis_error", std::string(text.substr(0, 200))}});
   return WithReason(absl::InternalError("storage error"), "STORE_ERROR");

@@ -37,4 +37,8 @@ struct Reply {
 // status message.
 absl::Status ErrorReplyToStatus(absl::string_view error_text);
 
+// Which of those three an error reply is.
+enum class ErrorReplyKind { kScriptOutcome, kTransient, kOther };
+ErrorReplyKind ClassifyErrorReply(absl::string_view error_text);
+
 }  // namespace trellis::redis

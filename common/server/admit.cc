@@ -5,6 +5,7 @@
 #include "common/audit/audit.h"
 #include "common/auth/policy.h"
 #include "common/auth/rate_limit.h"
+#include "common/server/interceptors.h"
 #include "common/status/status.h"
 
 namespace trellis::server {
@@ -58,6 +59,7 @@ absl::StatusOr<auth::Identity> Admit(const ServiceEnv& env, const grpc::Callback
   if (!validation.ok()) return validation;
   if (absl::Status s = auth::CheckScope(*rule, *who, patient); !s.ok()) return s;
   who->audit_note = std::move(note);
+  who->trace = TraceOf(ctx);
   return who;
 }
 

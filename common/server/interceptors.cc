@@ -1,8 +1,8 @@
 #include "common/server/interceptors.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "common/calls/call_map.h"
 #include "common/log/log.h"
 
 namespace trellis::server {
@@ -12,6 +12,20 @@ using grpc::experimental::InterceptionHookPoints;
 
 constexpr absl::string_view kHealthPrefix = "/grpc.health.v1.Health/";
 constexpr absl::string_view kReflectionPrefix = "/grpc.reflection.";
+
+// The trace context of every call in flight, by server context.
+calls::CallMap<trace::CallContext>& Traces() {
+  static auto* traces = new calls::CallMap<trace::CallContext>();
+  return *traces;
+}
+
+absl::string_view MetadataValue(const std::multimap<grpc::string_ref, grpc::string_ref>* md,
+                                absl::string_view key) {
+  if (md == nullptr) return "";
+  auto it = md->find(grpc::string_ref(key.data(), key.size()));
+  return it == md->end() ? absl::string_view()
+                         : absl::string_view(it->second.data(), it->second.size());
+}
 
 std::string CodeName(grpc::StatusCode code) {
   static constexpr const char* kNames[] = {"OK",
@@ -48,23 +62,23 @@ absl::string_view TypeName(grpc::experimental::ServerRpcInfo::Type type) {
 class AccessLogInterceptor final : public grpc::experimental::Interceptor {
  public:
   AccessLogInterceptor(grpc::experimental::ServerRpcInfo* info, metrics::RpcObserver* observer)
-      : method_(info->method()),
+      : ctx_(info->server_context()),
+        method_(info->method()),
         type_(TypeName(info->type())),
         observer_(observer),
         start_(absl::Now()) {
     if (observer_ != nullptr) observer_->OnRpcStart(method_, type_);
   }
+  ~AccessLogInterceptor() override { Traces().Erase(ctx_); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      // Before the handler runs: it finds the context through TraceOf.
       auto* md = methods->GetRecvInitialMetadata();
-      if (md != nullptr) {
-        auto it = md->find("traceparent");
-        if (it != md->end()) {
-          trace_id_ =
-              TraceIdFromTraceparent(absl::string_view(it->second.data(), it->second.size()));
-        }
-      }
+      trace_ = std::make_shared<trace::CallContext>(
+          trace::ServerCallContext(MetadataValue(md, trace::kTraceparentHeader),
+                                   MetadataValue(md, trace::kRequestIdHeader)));
+      Traces().Put(ctx_, trace_);
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
@@ -81,7 +95,14 @@ class AccessLogInterceptor final : public grpc::experimental::Interceptor {
         nlohmann::json fields = {{"method", method_},
                                  {"code", CodeName(status.error_code())},
                                  {"latency_ms", absl::ToDoubleMilliseconds(latency)}};
-        if (!trace_id_.empty()) fields["trace_id"] = trace_id_;
+        // A call that ends before its metadata arrived still gets ids of its own.
+        if (trace_ == nullptr) {
+          trace_ = std::make_shared<trace::CallContext>(trace::ServerCallContext("", ""));
+        }
+        fields["trace_id"] = trace_->span.trace_id;
+        fields["span_id"] = trace_->span.span_id;
+        if (!trace_->parent_id.empty()) fields["parent_span_id"] = trace_->parent_id;
+        fields["request_id"] = trace_->request_id;
         log::Write(level, "rpc", fields);
       }
     }
@@ -89,25 +110,19 @@ class AccessLogInterceptor final : public grpc::experimental::Interceptor {
   }
 
  private:
+  const void* ctx_;
   std::string method_;
   absl::string_view type_;
   metrics::RpcObserver* observer_;
   absl::Time start_;
-  std::string trace_id_;
+  std::shared_ptr<trace::CallContext> trace_;
 };
 
 }  // namespace
 
-std::string TraceIdFromTraceparent(absl::string_view tp) {
-  // version "-" trace-id(32 hex) "-" parent-id(16 hex) "-" flags(2 hex)
-  if (tp.size() < 55 || tp[2] != '-' || tp[35] != '-') return "";
-  absl::string_view id = tp.substr(3, 32);
-  bool all_zero = true;
-  for (char c : id) {
-    if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return "";
-    if (c != '0') all_zero = false;
-  }
-  return all_zero ? "" : std::string(id);
+trace::CallContext TraceOf(const grpc::ServerContextBase& ctx) {
+  std::shared_ptr<trace::CallContext> found = Traces().Get(&ctx);
+  return found != nullptr ? *found : trace::CallContext{};
 }
 
 grpc::experimental::Interceptor* AccessLogInterceptorFactory::CreateServerInterceptor(

@@ -6,7 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/log/log.h"
-#include "common/metrics/http_exporter.h"
+#include "common/metrics/endpoint.h"
+#include "common/metrics/process_metrics.h"
+#include "common/metrics/redis_metrics.h"
 #include "common/metrics/rpc_metrics.h"
 #include "common/redis/async_pool.h"
 #include "common/server/audit_service.h"
@@ -32,25 +34,32 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   log::ParseLevel(config->log_level, &level);
   log::Configure(spec.name, level);
 
+  auto registry = std::make_shared<prometheus::Registry>();
+  metrics::RpcMetrics rpc_metrics(*registry);
+  metrics::RedisMetrics redis_metrics(*registry);
+
   redis::PoolOptions pool_options;
   pool_options.endpoint = config->redis;
   pool_options.connections = config->redis_connections;
   pool_options.command_timeout = config->redis_timeout;
   pool_options.connect_timeout = config->redis_connect_timeout;
+  pool_options.observer = &redis_metrics;
   auto pool = std::make_unique<redis::RedisPool>(pool_options);
 
-  metrics::Registry registry;
-  metrics::RpcMetrics rpc_metrics(&registry);
-  std::unique_ptr<metrics::HttpExporter> exporter;
+  // Declared after the pool: it stops serving (and reading the pool) before the pool goes.
+  std::unique_ptr<metrics::MetricsEndpoint> exporter;
   if (config->metrics_port >= 0) {
-    auto started =
-        metrics::HttpExporter::Start(config->listen_host, config->metrics_port, &registry);
+    auto started = metrics::MetricsEndpoint::Start(config->listen_host, config->metrics_port);
     if (!started.ok()) {
       log::Error("cannot start metrics endpoint",
                  {{"error", std::string(started.status().message())}});
       return 1;
     }
     exporter = std::move(*started);
+    exporter->Serve(registry);
+    exporter->Serve(std::make_shared<metrics::ProcessCollector>());
+    exporter->Serve(
+        metrics::RedisConnectionGauges([pool = pool.get()] { return pool->ReadyConnections(); }));
   }
 
   auto authenticator = auth::Authenticator::Create(config->auth, &RealClock::Get());
@@ -60,8 +69,8 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   }
   auth::RateLimiter limiter({config->rate_limit_per_tenant, config->rate_limit_burst});
   audit::AuditLog audit_log(pool.get(), &RealClock::Get(), {config->audit_retention});
-  ServiceEnv env{pool.get(), &RealClock::Get(), &*config, authenticator->get(), &registry,
-                 &limiter,   &audit_log};
+  ServiceEnv env{pool.get(),     &RealClock::Get(), &*config,  authenticator->get(),
+                 registry.get(), &limiter,          &audit_log};
   env.peer_credentials = PeerCredentialsFor(config->tls);
   ServiceParts parts = spec.build(env);
   parts.services.push_back(std::make_unique<AuditServiceHandler>(env));
@@ -106,7 +115,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   // workers (inside Shutdown), then the Redis loops, then destruction.
   host.Shutdown();
   pool->Stop();
-  if (exporter) exporter->Stop();
+  exporter.reset();
   return 0;
 }
 

@@ -14,11 +14,11 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/service_type.h>
+#include <prometheus/registry.h>
 
 #include "common/audit/audit.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/rate_limit.h"
-#include "common/metrics/registry.h"
 #include "common/redis/client.h"
 #include "common/server/flags.h"
 #include "common/server/host.h"
@@ -40,7 +40,7 @@ struct ServiceEnv {
   const Clock* clock;
   const ServerConfig* config;  // null in tests that build a service directly
   const auth::Authenticator* authenticator;
-  metrics::Registry* registry = nullptr;   // the process's metrics; null in tests
+  prometheus::Registry* registry = nullptr;  // the process's metrics; null in tests
   auth::RateLimiter* limiter = nullptr;    // per-tenant rate limit; null: none
   const audit::AuditLog* audit = nullptr;  // the audit trail; null: calls are not audited
   PeerCredentials peer_credentials = {};  // for every PeerChannel; default plaintext

@@ -76,7 +76,9 @@ void Advance(v1::Goal& goal, absl::Time now) {
   *goal.mutable_update_time() = ToProto(now);
 }
 
-OutboxEntry EndRemindersEffect(const v1::Goal& goal, absl::string_view reason) {
+// The outbox entry that ends `goal`'s reminders, recorded by the call of `who`.
+OutboxEntry EndRemindersEffect(const v1::Goal& goal, absl::string_view reason,
+                               const auth::Identity& who) {
   OutboxEntry e;
   e.id = NewId();
   e.kind = "EndGoalReminders";
@@ -85,7 +87,7 @@ OutboxEntry EndRemindersEffect(const v1::Goal& goal, absl::string_view reason) {
   req.set_reason(std::string(reason));
   req.set_request_id(e.id);
   e.payload = req.SerializeAsString();
-  return e;
+  return outbox::WithOrigin(std::move(e), who.trace);
 }
 
 absl::Status EtagMismatch() {
@@ -103,11 +105,11 @@ GoalServiceHandler::GoalServiceHandler(const server::ServiceEnv& env, GoalServic
       store_(env.redis),
       catalog_(std::move(catalog)) {}
 
-void GoalServiceHandler::EvaluateThen(const std::string& tenant, const v1::Goal& goal,
+void GoalServiceHandler::EvaluateThen(const auth::Identity& who, const v1::Goal& goal,
                                       ParentLookup parent, absl::Time now, absl::Time deadline,
                                       grpc::ServerUnaryReactor* reactor,
                                       absl::AnyInvocable<void(SmartEvaluation)> then) const {
-  catalog_.Lookup(tenant, goal.measure().metric(), deadline,
+  catalog_.Lookup(who, goal.measure().metric(), deadline,
                   [this, goal, parent, now, reactor,
                    then = std::move(then)](absl::StatusOr<MetricInfo> metric) mutable {
                     if (!metric.ok()) return Finish(reactor, metric.status());
@@ -162,7 +164,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::CreateGoal(grpc::CallbackServerCon
           deadline);
     };
     if (!RequiresSmart(goal.lifecycle_status())) return store(std::move(goal));
-    EvaluateThen(who.tenant, goal, parent, now, deadline, reactor,
+    EvaluateThen(who, goal, parent, now, deadline, reactor,
                  [reactor, goal, store](SmartEvaluation evaluation) mutable {
                    if (auto s = CheckActivation(evaluation); !s.ok()) return Finish(reactor, s);
                    store(std::move(goal));
@@ -321,11 +323,10 @@ grpc::ServerUnaryReactor* GoalServiceHandler::UpdateGoal(grpc::CallbackServerCon
           return store(std::move(applied->goal));
         }
         // An update must not break a goal that is in force: compare SMART before and after.
-        EvaluateThen(who.tenant, *current, ParentLookup::kNotLookedUp, now, deadline, reactor,
+        EvaluateThen(who, *current, ParentLookup::kNotLookedUp, now, deadline, reactor,
                      [this, reactor, who, now, deadline, status, after = std::move(applied->goal),
                       store](SmartEvaluation before) mutable {
-                       EvaluateThen(who.tenant, after, ParentLookup::kNotLookedUp, now, deadline,
-                                    reactor,
+                       EvaluateThen(who, after, ParentLookup::kNotLookedUp, now, deadline, reactor,
                                     [reactor, status, before = std::move(before), after,
                                      store](SmartEvaluation evaluated) mutable {
                                       if (auto s = CheckUpdateKeepsSmart(status, before, evaluated);
@@ -369,7 +370,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
                                     ? current->measure().metric()
                                     : std::string();
         catalog_.Lookup(
-            who.tenant, metric_id, deadline,
+            who, metric_id, deadline,
             [this, reactor, response, request, who, expected, deadline, children, name,
              current = *current](absl::StatusOr<MetricInfo> metric) mutable {
               store_.List(
@@ -418,7 +419,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
                            NewRevision(goal, v1::GOAL_REVISION_KIND_TRANSITION, who, now,
                                        request->reason(), {"lifecycle_status"})});
                       if (IsClosed(to))
-                        w.outbox.push_back(EndRemindersEffect(goal, request->reason()));
+                        w.outbox.push_back(EndRemindersEffect(goal, request->reason(), who));
                       for (const v1::Goal& objective : objectives->goals) {
                         if (std::find(cancel.begin(), cancel.end(), objective.name()) ==
                             cancel.end()) {
@@ -434,7 +435,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::TransitionGoal(
                             {o, before,
                              NewRevision(o, v1::GOAL_REVISION_KIND_TRANSITION, who, now,
                                          request->reason(), {"lifecycle_status"})});
-                        w.outbox.push_back(EndRemindersEffect(o, request->reason()));
+                        w.outbox.push_back(EndRemindersEffect(o, request->reason(), who));
                         *result.add_cancelled_objectives() = o;
                       }
                       *result.mutable_goal() = goal;
@@ -511,8 +512,8 @@ grpc::ServerUnaryReactor* GoalServiceHandler::EvaluateSmart(grpc::CallbackServer
   absl::Time now = env_.clock->Now();
   absl::Time deadline = DeadlineOf(*ctx);
   auto evaluate = [this, reactor, response, request, now, deadline,
-                   tenant = who->tenant](ParentLookup parent) {
-    EvaluateThen(tenant, request->goal(), parent, now, deadline, reactor,
+                   who = *who](ParentLookup parent) {
+    EvaluateThen(who, request->goal(), parent, now, deadline, reactor,
                  [reactor, response](SmartEvaluation evaluation) {
                    *response = evaluation.ToResponse();
                    Finish(reactor, absl::OkStatus());
@@ -781,7 +782,7 @@ server::ServiceParts BuildGoalService(const server::ServiceEnv& env) {
     relay.service = "goals";
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
         env.redis, env.clock, relay,
-        [effects](const outbox::Delivery& d) { return effects->Deliver(d); }));
+        [effects](const outbox::Delivery& d) { return effects->Deliver(d); }, env.registry));
   }
   return parts;
 }

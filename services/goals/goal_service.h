@@ -59,9 +59,10 @@ class GoalServiceHandler final : public trellis::v1::GoalService::CallbackServic
       trellis::v1::SetAchievementStatusResponse* response) override;
 
  private:
-  // Looks up the goal's metric, evaluates SMART and passes the evaluation to `then`; finishes
-  // `reactor` with the lookup's error instead when the catalogue is unavailable.
-  void EvaluateThen(const std::string& tenant, const trellis::v1::Goal& goal, ParentLookup parent,
+  // Looks up the goal's metric (for `who`'s tenant, in its call's trace), evaluates SMART and
+  // passes the evaluation to `then`; finishes `reactor` with the lookup's error instead when the
+  // catalogue is unavailable.
+  void EvaluateThen(const auth::Identity& who, const trellis::v1::Goal& goal, ParentLookup parent,
                     absl::Time now, absl::Time deadline, grpc::ServerUnaryReactor* reactor,
                     absl::AnyInvocable<void(SmartEvaluation)> then) const;
 

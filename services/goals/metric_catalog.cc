@@ -26,7 +26,7 @@ MetricInfo MetricCatalog::FromMetric(const v1::Metric& m) {
   return info;
 }
 
-void MetricCatalog::Lookup(const std::string& tenant, const std::string& metric_id,
+void MetricCatalog::Lookup(const auth::Identity& who, const std::string& metric_id,
                            absl::Time deadline, Callback done) const {
   if (metric_id.empty()) return done(MetricInfo{});
   if (const v1::Metric* builtin = clinical::FindBuiltIn(metric_id); builtin != nullptr) {
@@ -44,7 +44,7 @@ void MetricCatalog::Lookup(const std::string& tenant, const std::string& metric_
   auto* call = new Call();
   call->request.set_id(metric_id);
   call->done = std::move(done);
-  auth::PrepareServiceCall(call->ctx, *auth_, tenant, "trellis-goals", deadline);
+  auth::PrepareServiceCall(call->ctx, *auth_, who.tenant, "trellis-goals", deadline, who.trace);
   v1::MeasurementService::NewStub(channel_)->async()->GetMetric(
       &call->ctx, &call->request, &call->response, [call](grpc::Status status) {
         std::unique_ptr<Call> owned(call);

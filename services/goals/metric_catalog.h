@@ -29,9 +29,9 @@ class MetricCatalog {
   MetricCatalog(std::shared_ptr<grpc::Channel> measurements, auth::AuthOptions auth);
 
   // `done` gets the metric's info (known = false when no such metric exists), or UNAVAILABLE
-  // with reason PEER_UNAVAILABLE when the measurement service cannot answer. Runs inline for
-  // built-ins and empty ids.
-  void Lookup(const std::string& tenant, const std::string& metric_id, absl::Time deadline,
+  // with reason PEER_UNAVAILABLE when the measurement service cannot answer. Asks for `who`'s
+  // tenant, in its call's trace. Runs inline for built-ins and empty ids.
+  void Lookup(const auth::Identity& who, const std::string& metric_id, absl::Time deadline,
               Callback done) const;
 
   static MetricInfo FromMetric(const trellis::v1::Metric& metric);

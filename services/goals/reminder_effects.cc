@@ -20,7 +20,8 @@ absl::Status ReminderEffects::Deliver(const outbox::Delivery& delivery) const {
     return absl::InvalidArgumentError("malformed EndGoalReminders effect");
   }
   grpc::ClientContext ctx;
-  auth::PrepareServiceCall(ctx, auth_, delivery.tenant, "trellis-goals", absl::Now() + timeout_);
+  auth::PrepareServiceCall(ctx, auth_, delivery.tenant, "trellis-goals", absl::Now() + timeout_,
+                           outbox::OriginOf(delivery.entry));
   trellis::v1::EndGoalRemindersResponse response;
   auto stub = trellis::v1::ReminderService::NewStub(channel_);
   return FromGrpcStatus(stub->EndGoalReminders(&ctx, request, &response));

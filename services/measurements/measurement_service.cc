@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clinical/severity.h"
 #include "common/ids/ids.h"
 #include "common/log/log.h"
@@ -36,7 +38,6 @@ using server::Finish;
 
 constexpr int kMaxBatchItems = 10000;
 constexpr int kMaxExportMetrics = 50;
-constexpr absl::Duration kServiceTokenTtl = absl::Hours(1);
 constexpr size_t kMaxCachedTenants = 10000;
 
 absl::Status PermissionDenied(absl::string_view what) {
@@ -332,7 +333,7 @@ void MeasurementServiceHandler::Record(const auth::Identity& who,
         w.fingerprint = Fingerprint(request);
         w.result = stored.SerializeAsString();
         CheckGoalThenWrite(
-            "measurement.goal", std::move(w),
+            "measurement.goal", std::move(w), who.trace,
             [stored, done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
               if (!r.ok()) return done(r.status());
               RecordOutcome out;
@@ -414,9 +415,9 @@ void MeasurementServiceHandler::ScoreAndStore(const auth::Identity& who,
   size_t flag_count = w.flags.size();
   std::vector<v1::SafetyFlag> flags = w.flags;
   std::string tenant = w.tenant;
-  auto write = [this, w = std::move(w),
+  auto write = [this, w = std::move(w), origin = who.trace,
                 deadline](MeasurementStore::Callback<WriteResult> written) mutable {
-    CheckGoalThenWrite("goal", std::move(w), std::move(written), deadline);
+    CheckGoalThenWrite("goal", std::move(w), origin, std::move(written), deadline);
   };
   auto on_written = [stored, flag_count,
                      done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
@@ -450,6 +451,7 @@ void MeasurementServiceHandler::ScoreAndStore(const auth::Identity& who,
 }
 
 void MeasurementServiceHandler::CheckGoalThenWrite(std::string field, MeasurementWrite write,
+                                                   const trace::CallContext& origin,
                                                    MeasurementStore::Callback<WriteResult> done,
                                                    absl::Time deadline) {
   if (write.measurement.goal().empty()) {
@@ -459,7 +461,7 @@ void MeasurementServiceHandler::CheckGoalThenWrite(std::string field, Measuremen
   if (!name.ok()) return done(name.status());
   std::string tenant = write.tenant;
   // The goal must exist (usually a hit in the shared cache; GoalService on a miss).
-  FetchGoal(tenant, name->patient, name->id, deadline,
+  FetchGoal(tenant, name->patient, name->id, origin, deadline,
             [this, field, write = std::move(write), done = std::move(done),
              deadline](absl::StatusOr<v1::Goal> goal) mutable {
               if (absl::IsNotFound(goal.status())) {
@@ -771,23 +773,21 @@ std::shared_ptr<grpc::Channel> MeasurementServiceHandler::GoalsChannel() {
   return options_.goals_channel ? options_.goals_channel() : nullptr;
 }
 
-std::string MeasurementServiceHandler::ServiceToken(const std::string& tenant) {
+void MeasurementServiceHandler::PreparePeerCall(grpc::ClientContext& ctx, const std::string& tenant,
+                                                const trace::CallContext& origin,
+                                                absl::Time deadline) const {
+  deadline = std::min(deadline, absl::Now() + options_.peer_timeout);
   const auth::AuthOptions* auth_options = env_.config != nullptr ? &env_.config->auth
                                           : env_.authenticator != nullptr
                                               ? &env_.authenticator->options()
                                               : nullptr;
-  if (auth_options == nullptr) return "";
-  absl::Time now = absl::Now();
-  absl::MutexLock lock(&mu_);
-  auto it = tokens_.find(tenant);
-  if (it != tokens_.end() && it->second.second - now > absl::Minutes(5)) return it->second.first;
-  auth::Identity me;
-  me.tenant = tenant;
-  me.subject = "trellis-measurements";
-  me.role = v1::ROLE_SERVICE;
-  std::string token = auth::MintServiceToken(*auth_options, me, kServiceTokenTtl, now);
-  tokens_[tenant] = {token, now + kServiceTokenTtl};
-  return token;
+  if (auth_options != nullptr) {
+    auth::PrepareServiceCall(ctx, *auth_options, tenant, "trellis-measurements", deadline, origin);
+    return;
+  }
+  // No credentials to sign with: the call goes out unauthenticated and the peer refuses it.
+  ctx.set_deadline(absl::ToChronoTime(deadline));
+  trace::Propagate(ctx, origin);
 }
 
 namespace {
@@ -817,14 +817,13 @@ absl::Status FromPeer(const grpc::Status& s) {
 }  // namespace
 
 void MeasurementServiceHandler::PeerGetGoal(const std::string& tenant, const std::string& name,
-                                            absl::Time deadline, GoalDone done) {
+                                            const trace::CallContext& origin, absl::Time deadline,
+                                            GoalDone done) {
   auto channel = GoalsChannel();
   if (channel == nullptr) return done(PeerUnavailable());
   auto call = std::make_shared<PeerCall<v1::GetGoalRequest, v1::Goal>>();
   call->stub = v1::GoalService::NewStub(channel);
-  call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceToken(tenant)));
-  call->ctx.set_deadline(
-      absl::ToChronoTime(std::min(deadline, absl::Now() + options_.peer_timeout)));
+  PreparePeerCall(call->ctx, tenant, origin, deadline);
   v1::GetGoalRequest& request = call->request;
   request.set_name(name);
   auto shared_done = std::make_shared<GoalDone>(std::move(done));
@@ -836,15 +835,14 @@ void MeasurementServiceHandler::PeerGetGoal(const std::string& tenant, const std
 }
 
 void MeasurementServiceHandler::PeerListActiveGoals(const std::string& tenant,
-                                                    const std::string& patient, absl::Time deadline,
-                                                    GoalsDone done) {
+                                                    const std::string& patient,
+                                                    const trace::CallContext& origin,
+                                                    absl::Time deadline, GoalsDone done) {
   auto channel = GoalsChannel();
   if (channel == nullptr) return done(PeerUnavailable());
   auto call = std::make_shared<PeerCall<v1::ListGoalsRequest, v1::ListGoalsResponse>>();
   call->stub = v1::GoalService::NewStub(channel);
-  call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", ServiceToken(tenant)));
-  call->ctx.set_deadline(
-      absl::ToChronoTime(std::min(deadline, absl::Now() + options_.peer_timeout)));
+  PreparePeerCall(call->ctx, tenant, origin, deadline);
   v1::ListGoalsRequest& request = call->request;
   request.set_patient(patient);
   request.add_lifecycle_statuses(v1::GOAL_LIFECYCLE_STATUS_ACTIVE);
@@ -859,16 +857,17 @@ void MeasurementServiceHandler::PeerListActiveGoals(const std::string& tenant,
 }
 
 void MeasurementServiceHandler::FetchGoal(const std::string& tenant, const std::string& patient,
-                                          const std::string& goal_id, absl::Time deadline,
+                                          const std::string& goal_id,
+                                          const trace::CallContext& origin, absl::Time deadline,
                                           GoalDone done) {
   store_.ReadCachedGoal(
       tenant, patient, goal_id,
-      [this, tenant, patient, goal_id, deadline,
+      [this, tenant, patient, goal_id, origin, deadline,
        done = std::move(done)](absl::StatusOr<std::optional<v1::Goal>> cached) mutable {
         if (cached.ok() && cached->has_value()) return done(**std::move(cached));
         // A miss or a cache failure falls back to the owner (DESIGN.md §5.3).
-        PeerGetGoal(tenant, absl::StrCat("patients/", patient, "/goals/", goal_id), deadline,
-                    std::move(done));
+        PeerGetGoal(tenant, absl::StrCat("patients/", patient, "/goals/", goal_id), origin,
+                    deadline, std::move(done));
       },
       deadline);
 }
@@ -891,15 +890,16 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetGoalProgress(
                    absl::Nanoseconds(request->trend_window().nanos());
   }
   std::string tenant = who->tenant, patient = name->patient, goal_id = name->id;
-  FetchGoal(tenant, patient, goal_id, deadline,
-            [this, reactor, response, tenant, patient, goal_id, deadline,
+  trace::CallContext origin = who->trace;
+  FetchGoal(tenant, patient, goal_id, origin, deadline,
+            [this, reactor, response, tenant, patient, goal_id, origin, deadline,
              trend_window](absl::StatusOr<v1::Goal> goal) mutable {
               if (!goal.ok()) return Finish(reactor, goal.status());
-              auto compute = [this, reactor, response, tenant, patient, goal_id, deadline,
+              auto compute = [this, reactor, response, tenant, patient, goal_id, origin, deadline,
                               trend_window,
                               goal = *goal](std::optional<v1::Metric> metric) mutable {
-                auto with_series = [this, reactor, response, tenant, patient, goal_id, deadline,
-                                    trend_window, goal,
+                auto with_series = [this, reactor, response, tenant, patient, goal_id, origin,
+                                    deadline, trend_window, goal,
                                     metric](absl::StatusOr<ProgressSeries> series) mutable {
                   if (!series.ok()) return Finish(reactor, series.status());
                   ProgressConfig config = calculator_.config();
@@ -923,7 +923,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetGoalProgress(
                       absl::StrCat(static_cast<int>(wb.achievement_status()), ",",
                                    wb.has_needs_review() && wb.needs_review(), ",", goal.etag());
                   store_.EnqueueWriteBack(
-                      tenant, patient, goal_id, wb, dedupe,
+                      tenant, patient, goal_id, wb, dedupe, origin,
                       [reactor, goal_name = goal.name()](absl::StatusOr<bool> added) {
                         // The progress is answered either way; the next read re-enqueues.
                         if (!added.ok()) {
@@ -967,7 +967,7 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetPatientSummary(
   absl::Time deadline = DeadlineOf(*ctx);
   std::string tenant = who->tenant, patient = request->patient();
   PeerListActiveGoals(
-      tenant, patient, deadline,
+      tenant, patient, who->trace, deadline,
       [this, reactor, response, tenant, patient,
        deadline](absl::StatusOr<std::vector<v1::Goal>> goals) mutable {
         if (!goals.ok()) return Finish(reactor, goals.status());
@@ -1326,7 +1326,7 @@ absl::Status DeliverWriteBack(const std::shared_ptr<grpc::Channel>& goals,
   }
   grpc::ClientContext ctx;
   auth::PrepareServiceCall(ctx, auth, delivery.tenant, "trellis-measurements",
-                           absl::Now() + timeout);
+                           absl::Now() + timeout, outbox::OriginOf(delivery.entry));
   v1::SetAchievementStatusResponse response;
   auto stub = v1::GoalService::NewStub(goals);
   return FromGrpcStatus(stub->SetAchievementStatus(&ctx, request, &response));
@@ -1342,9 +1342,11 @@ server::ServiceParts BuildMeasurementService(const server::ServiceEnv& env) {
     outbox::RelayOptions relay;
     relay.service = "meas";
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
-        env.redis, env.clock, relay, [channel, auth = env.config->auth](const outbox::Delivery& d) {
+        env.redis, env.clock, relay,
+        [channel, auth = env.config->auth](const outbox::Delivery& d) {
           return DeliverWriteBack(channel, auth, d);
-        }));
+        },
+        env.registry));
   }
   return parts;
 }

@@ -11,14 +11,12 @@
 #include <memory>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
 #include "common/auth/authenticator.h"
 #include "common/clinical/instruments.h"
 #include "common/outbox/relay.h"
 #include "common/server/run.h"
+#include "common/trace/trace.h"
 #include "services/measurements/domain/measurement_validation.h"
 #include "services/measurements/domain/progress.h"
 #include "services/measurements/settings_cache.h"
@@ -129,17 +127,21 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
 
   using GoalDone = absl::AnyInvocable<void(absl::StatusOr<trellis::v1::Goal>)>;
   using GoalsDone = absl::AnyInvocable<void(absl::StatusOr<std::vector<trellis::v1::Goal>>)>;
-  // The goal from the shared cache, or on a miss from GoalService over gRPC.
+  // The goal from the shared cache, or on a miss from GoalService over gRPC. Calls to GoalService
+  // continue the trace of `origin` (the served call's Identity::trace).
   void FetchGoal(const std::string& tenant, const std::string& patient, const std::string& goal_id,
-                 absl::Time deadline, GoalDone done);
-  void PeerGetGoal(const std::string& tenant, const std::string& name, absl::Time deadline,
-                   GoalDone done);
+                 const trace::CallContext& origin, absl::Time deadline, GoalDone done);
+  void PeerGetGoal(const std::string& tenant, const std::string& name,
+                   const trace::CallContext& origin, absl::Time deadline, GoalDone done);
   void PeerListActiveGoals(const std::string& tenant, const std::string& patient,
-                           absl::Time deadline, GoalsDone done);
+                           const trace::CallContext& origin, absl::Time deadline, GoalsDone done);
   // Stores `write` once its goal (if any) is known to exist: NOT_FOUND naming `field` otherwise.
   void CheckGoalThenWrite(std::string field, MeasurementWrite write,
+                          const trace::CallContext& origin,
                           MeasurementStore::Callback<WriteResult> done, absl::Time deadline);
-  std::string ServiceToken(const std::string& tenant);
+  // Service token, deadline and trace for a call to GoalService on behalf of `tenant`.
+  void PreparePeerCall(grpc::ClientContext& ctx, const std::string& tenant,
+                       const trace::CallContext& origin, absl::Time deadline) const;
   std::shared_ptr<grpc::Channel> GoalsChannel();
 
   server::ServiceEnv env_;
@@ -147,8 +149,6 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   MeasurementStore store_;
   SettingsCache settings_;
   ProgressCalculator calculator_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> tokens_ ABSL_GUARDED_BY(mu_);
 };
 
 // Delivers one of this service's outbox entries (kind "SetAchievementStatus") to GoalService with

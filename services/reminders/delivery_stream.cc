@@ -14,11 +14,6 @@ namespace trellis::reminders {
 
 namespace v1 = trellis::v1;
 
-namespace {
-constexpr absl::string_view kOpenStreams = "trellis_reminders_open_streams";
-constexpr absl::string_view kSent = "trellis_reminders_deliveries_sent_total";
-}  // namespace
-
 class DueStream final : public grpc::ServerWriteReactor<v1::Delivery> {
  public:
   DueStream(DeliveryStreams* owner, std::string tenant, std::string subscriber,
@@ -106,6 +101,7 @@ class DueStream final : public grpc::ServerWriteReactor<v1::Delivery> {
     }
     switch (action) {
       case Action::kWrite:
+        owner_->CountSent(queue_.front().attempt());
         StartWrite(&queue_.front());
         break;
       case Action::kPoll:
@@ -146,7 +142,6 @@ class DueStream final : public grpc::ServerWriteReactor<v1::Delivery> {
     owner_->store().Poll(
         req, kinds_,
         [this, ack_deadline = ToProto(req.ack_deadline)](absl::StatusOr<PollResult> r) {
-          int first = 0, again = 0;
           {
             absl::MutexLock lock(&mu_);
             busy_ = false;
@@ -167,14 +162,9 @@ class DueStream final : public grpc::ServerWriteReactor<v1::Delivery> {
                 }
                 msg.set_attempt(d.attempt);
                 *msg.mutable_ack_deadline() = ack_deadline;
-                (d.attempt == 1 ? first : again)++;
                 queue_.push_back(std::move(msg));
               }
             }
-          }
-          if (metrics::Registry* reg = owner_->registry(); reg != nullptr) {
-            if (first > 0) reg->Add(kSent, {{"attempt", "first"}}, first);
-            if (again > 0) reg->Add(kSent, {{"attempt", "retry"}}, again);
           }
           Step();
         },
@@ -204,18 +194,28 @@ class DueStream final : public grpc::ServerWriteReactor<v1::Delivery> {
 FailedStream::FailedStream(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
 
 DeliveryStreams::DeliveryStreams(redis::RedisClient* redis, const Clock* clock,
-                                 DeliveryOptions options, metrics::Registry* registry)
-    : store_(redis),
-      clock_(clock),
-      options_(std::move(options)),
-      registry_(registry),
-      replica_(NewId()) {
-  if (registry_ != nullptr) {
-    registry_->Describe(kOpenStreams, "gauge", "Open StreamDueReminders calls on this replica.");
-    registry_->Describe(kSent, "counter",
-                        "Deliveries written to subscribers, first hand-overs and retries after "
-                        "the visibility timeout.");
-  }
+                                 DeliveryOptions options, prometheus::Registry* registry)
+    : store_(redis), clock_(clock), options_(std::move(options)), replica_(NewId()) {
+  if (registry == nullptr) return;
+  open_streams_ = &prometheus::BuildGauge()
+                       .Name("trellis_reminders_open_streams")
+                       .Help("Open StreamDueReminders calls on this replica.")
+                       .Register(*registry)
+                       .Add({});
+  auto& sent = prometheus::BuildCounter()
+                   .Name("trellis_reminders_deliveries_sent_total")
+                   .Help(
+                       "Deliveries written to subscribers: attempt=\"first\" hand-overs and "
+                       "attempt=\"retry\" redeliveries of deliveries not acknowledged within "
+                       "the visibility timeout.")
+                   .Register(*registry);
+  sent_first_ = &sent.Add({{"attempt", "first"}});
+  sent_again_ = &sent.Add({{"attempt", "retry"}});
+}
+
+void DeliveryStreams::CountSent(int attempt) const {
+  if (sent_first_ == nullptr) return;
+  (attempt <= 1 ? sent_first_ : sent_again_)->Increment();
 }
 
 grpc::ServerWriteReactor<v1::Delivery>* DeliveryStreams::Open(std::string tenant,
@@ -237,7 +237,7 @@ grpc::ServerWriteReactor<v1::Delivery>* DeliveryStreams::Open(std::string tenant
     open_.insert(stream);
     open = open_.size();
   }
-  if (registry_ != nullptr) registry_->Set(kOpenStreams, {}, static_cast<double>(open));
+  if (open_streams_ != nullptr) open_streams_->Set(static_cast<double>(open));
   stream->Begin();
   return stream;
 }
@@ -249,7 +249,7 @@ void DeliveryStreams::Remove(DueStream* stream) {
     open_.erase(stream);
     open = open_.size();
   }
-  if (registry_ != nullptr) registry_->Set(kOpenStreams, {}, static_cast<double>(open));
+  if (open_streams_ != nullptr) open_streams_->Set(static_cast<double>(open));
 }
 
 void DeliveryStreams::Drain() {

@@ -19,13 +19,15 @@
 
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/metrics/registry.h"
 #include "common/server/host.h"
 #include "common/time/clock.h"
 #include "services/reminders/domain/delivery_policy.h"
@@ -51,8 +53,9 @@ class DueStream;
 // The open streams of this replica. A worker so that shutdown drains them first.
 class DeliveryStreams final : public server::Worker {
  public:
+  // `registry` may be null (no metrics).
   DeliveryStreams(redis::RedisClient* redis, const Clock* clock, DeliveryOptions options,
-                  metrics::Registry* registry);
+                  prometheus::Registry* registry);
 
   void Start() override {}
   // Ends every open stream with UNAVAILABLE and refuses new ones.
@@ -67,16 +70,20 @@ class DeliveryStreams final : public server::Worker {
   DispatchStore& store() { return store_; }
   const DeliveryOptions& options() const { return options_; }
   const Clock* clock() const { return clock_; }
-  metrics::Registry* registry() const { return registry_; }
-
   // Called by a stream when it is done.
   void Remove(DueStream* stream);
+  // Called by a stream as it writes a delivery to its subscriber (`attempt` 1: the first
+  // hand-over; more: a redelivery of one not acknowledged in time).
+  void CountSent(int attempt) const;
 
  private:
   DispatchStore store_;
   const Clock* clock_;
   DeliveryOptions options_;
-  metrics::Registry* registry_;
+  // Null without a registry.
+  prometheus::Gauge* open_streams_ = nullptr;
+  prometheus::Counter* sent_first_ = nullptr;
+  prometheus::Counter* sent_again_ = nullptr;
   std::string replica_;
   std::atomic<uint64_t> next_stream_{0};
   absl::Mutex mu_;

@@ -17,10 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "common/metrics/registry.h"
 #include "common/redis/client.h"
 #include "common/server/host.h"
 #include "common/time/clock.h"
@@ -69,7 +72,7 @@ class Dispatcher final : public server::Worker {
  public:
   // `registry` may be null (tests).
   Dispatcher(redis::RedisClient* redis, const Clock* clock, DispatcherOptions options,
-             metrics::Registry* registry = nullptr);
+             prometheus::Registry* registry = nullptr);
   ~Dispatcher() override;
 
   void Start() override;
@@ -91,12 +94,26 @@ class Dispatcher final : public server::Worker {
   DispatchStats RunBatch(int bucket);
   EntryCompletion Plan(const ClaimedEntry& entry, absl::Time now, DispatchStats& stats) const;
   void Record(const DispatchStats& stats);
+  // The lag of every delivery a completed batch put on its tenant's stream.
+  void RecordLag(const std::vector<EntryCompletion>& items, absl::Time now);
+
+  // Series, null without a registry.
+  struct Series {
+    prometheus::Counter* delivered = nullptr;
+    prometheus::Counter* late = nullptr;
+    prometheus::Counter* missed = nullptr;
+    prometheus::Counter* skipped_paused = nullptr;
+    prometheus::Counter* ended = nullptr;
+    prometheus::Counter* lost_leases = nullptr;
+    prometheus::Counter* errors = nullptr;
+    prometheus::Histogram* lag = nullptr;
+  };
 
   redis::RedisClient* redis_;
   const Clock* clock_;
   DispatcherOptions options_;
   DispatchStore store_;
-  metrics::Registry* registry_;
+  Series series_;
   absl::Notification stop_;
   std::vector<std::thread> threads_;
 };

@@ -32,20 +32,20 @@ bool Closed(v1::GoalLifecycleStatus s) {
 
 }  // namespace
 
-void ReminderPeers::Check(const std::string& tenant, const v1::Reminder& reminder,
+void ReminderPeers::Check(const auth::Identity& who, const v1::Reminder& reminder,
                           bool check_metric, bool check_goal, absl::Time deadline,
                           absl::AnyInvocable<void(absl::Status)> done) const {
   std::string metric =
       check_metric && clinical::FindBuiltIn(reminder.metric()) == nullptr ? reminder.metric() : "";
   std::string goal = check_goal ? reminder.goal() : "";
-  CheckMetric(tenant, metric, deadline,
-              [this, tenant, goal, deadline, done = std::move(done)](absl::Status s) mutable {
+  CheckMetric(who, metric, deadline,
+              [this, who, goal, deadline, done = std::move(done)](absl::Status s) mutable {
                 if (!s.ok()) return done(s);
-                CheckGoal(tenant, goal, deadline, std::move(done));
+                CheckGoal(who, goal, deadline, std::move(done));
               });
 }
 
-void ReminderPeers::CheckMetric(const std::string& tenant, const std::string& metric,
+void ReminderPeers::CheckMetric(const auth::Identity& who, const std::string& metric,
                                 absl::Time deadline,
                                 absl::AnyInvocable<void(absl::Status)> done) const {
   if (metric.empty() || !options_.measurements || !options_.auth.has_value()) {
@@ -54,8 +54,8 @@ void ReminderPeers::CheckMetric(const std::string& tenant, const std::string& me
   auto* call = new Call<v1::GetMetricRequest, v1::Metric>();
   call->request.set_id(metric);
   call->done = std::move(done);
-  auth::PrepareServiceCall(call->ctx, *options_.auth, tenant, kSubject,
-                           std::min(deadline, absl::Now() + options_.timeout));
+  auth::PrepareServiceCall(call->ctx, *options_.auth, who.tenant, kSubject,
+                           std::min(deadline, absl::Now() + options_.timeout), who.trace);
   v1::MeasurementService::NewStub(options_.measurements())
       ->async()
       ->GetMetric(&call->ctx, &call->request, &call->response, [call](grpc::Status status) {
@@ -76,7 +76,7 @@ void ReminderPeers::CheckMetric(const std::string& tenant, const std::string& me
       });
 }
 
-void ReminderPeers::CheckGoal(const std::string& tenant, const std::string& goal,
+void ReminderPeers::CheckGoal(const auth::Identity& who, const std::string& goal,
                               absl::Time deadline,
                               absl::AnyInvocable<void(absl::Status)> done) const {
   if (goal.empty() || !options_.goals || !options_.auth.has_value()) {
@@ -85,8 +85,8 @@ void ReminderPeers::CheckGoal(const std::string& tenant, const std::string& goal
   auto* call = new Call<v1::GetGoalRequest, v1::Goal>();
   call->request.set_name(goal);
   call->done = std::move(done);
-  auth::PrepareServiceCall(call->ctx, *options_.auth, tenant, kSubject,
-                           std::min(deadline, absl::Now() + options_.timeout));
+  auth::PrepareServiceCall(call->ctx, *options_.auth, who.tenant, kSubject,
+                           std::min(deadline, absl::Now() + options_.timeout), who.trace);
   v1::GoalService::NewStub(options_.goals())
       ->async()
       ->GetGoal(&call->ctx, &call->request, &call->response, [call](grpc::Status status) {

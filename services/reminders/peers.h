@@ -37,15 +37,16 @@ class ReminderPeers {
   // OK, or the answer for the caller: INVALID_ARGUMENT naming "reminder.metric" (unknown, or a
   // questionnaire); NOT_FOUND (goal); FAILED_PRECONDITION reason RESOURCE_CLOSED (goal closed);
   // UNAVAILABLE reason PEER_UNAVAILABLE. Checks the metric when `check_metric` and it is not
-  // built in, the goal when `check_goal` and it is set. `done` may run inline.
-  void Check(const std::string& tenant, const trellis::v1::Reminder& reminder, bool check_metric,
+  // built in, the goal when `check_goal` and it is set, for `who`'s tenant and in its call's
+  // trace. `done` may run inline.
+  void Check(const auth::Identity& who, const trellis::v1::Reminder& reminder, bool check_metric,
              bool check_goal, absl::Time deadline,
              absl::AnyInvocable<void(absl::Status)> done) const;
 
  private:
-  void CheckMetric(const std::string& tenant, const std::string& metric, absl::Time deadline,
+  void CheckMetric(const auth::Identity& who, const std::string& metric, absl::Time deadline,
                    absl::AnyInvocable<void(absl::Status)> done) const;
-  void CheckGoal(const std::string& tenant, const std::string& goal, absl::Time deadline,
+  void CheckGoal(const auth::Identity& who, const std::string& goal, absl::Time deadline,
                  absl::AnyInvocable<void(absl::Status)> done) const;
 
   PeerOptions options_;

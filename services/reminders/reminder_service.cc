@@ -487,7 +487,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::CreateReminder(
   w.changes.push_back(std::move(c));
   absl::Time deadline = DeadlineOf(*ctx);
   peers_.Check(
-      who->tenant, r, /*check_metric=*/true, /*check_goal=*/true, deadline,
+      *who, r, /*check_metric=*/true, /*check_goal=*/true, deadline,
       [this, reactor, response, r, w = std::move(w), deadline](absl::Status checked) mutable {
         if (!checked.ok()) return Finish(reactor, checked);
         store_.Write(
@@ -622,7 +622,7 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::UpdateReminder(
   if (new_metric || new_goal) {
     // The new metric or goal is checked with its service first (the merged value is checked
     // again locally below).
-    peers_.Check(who->tenant, request->reminder(), new_metric, new_goal, DeadlineOf(*ctx),
+    peers_.Check(*who, request->reminder(), new_metric, new_goal, DeadlineOf(*ctx),
                  [this, ctx, reactor, request, response, who = *who, name = *name, paths,
                   expected](absl::Status checked) {
                    if (!checked.ok()) return Finish(reactor, checked);
@@ -1147,8 +1147,10 @@ grpc::ServerUnaryReactor* ReminderServiceHandler::RecordCompletion(
           mm->set_occurrence(occurrence_id);
           std::string entry_id = NewId();
           m.set_request_id(entry_id);
-          effect = outbox::OutboxEntry{entry_id, std::string(kRecordMeasurementEffect),
-                                       m.SerializeAsString()};
+          effect = outbox::WithOrigin({.id = entry_id,
+                                       .kind = std::string(kRecordMeasurementEffect),
+                                       .payload = m.SerializeAsString()},
+                                      who.trace);
         }
         c.set_note(request->note());
         *c.mutable_actor() = who.ToActor();
@@ -1394,7 +1396,8 @@ absl::Status DeliverEffect(const std::shared_ptr<grpc::Channel>& measurements,
     return absl::InvalidArgumentError("malformed RecordMeasurement effect");
   }
   grpc::ClientContext ctx;
-  auth::PrepareServiceCall(ctx, auth, delivery.tenant, "trellis-reminders", absl::Now() + timeout);
+  auth::PrepareServiceCall(ctx, auth, delivery.tenant, "trellis-reminders", absl::Now() + timeout,
+                           outbox::OriginOf(delivery.entry));
   v1::Measurement response;
   auto stub = v1::MeasurementService::NewStub(measurements);
   return FromGrpcStatus(stub->RecordMeasurement(&ctx, request, &response));
@@ -1447,9 +1450,11 @@ server::ServiceParts BuildReminderService(const server::ServiceEnv& env) {
     outbox::RelayOptions relay;
     relay.service = "rem";
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
-        env.redis, env.clock, relay, [channel, auth = env.config->auth](const outbox::Delivery& d) {
+        env.redis, env.clock, relay,
+        [channel, auth = env.config->auth](const outbox::Delivery& d) {
           return DeliverEffect(channel, auth, d);
-        }));
+        },
+        env.registry));
   }
   return parts;
 }

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 PY_STUBS = os.environ["TRELLIS_PY_STUBS"]
 sys.path.insert(0, PY_STUBS)
@@ -268,6 +269,12 @@ class Service:
     def log_lines(self):
         with open(self.log_path) as f:
             return [json.loads(raw) for raw in f if raw.strip()]
+
+    def metrics(self):
+        """The text of one scrape of the service's /metrics endpoint."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
 
     def health(self, service=""):
         stub = health_pb2_grpc.HealthStub(self.channel)

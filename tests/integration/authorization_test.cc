@@ -38,6 +38,7 @@ namespace {
 namespace v1 = ::trellis::v1;
 using auth::Grant;
 using testing::Date;
+using testing::Merge;
 using testing::ReasonOf;
 using testing::ServiceFixture;
 
@@ -124,12 +125,6 @@ class AuthorizationTest : public ::testing::Test {
     reminders::Dispatcher dispatcher(&fixture_.pool(), &fixture_.clock(),
                                      reminders::DispatcherOptions{});
     EXPECT_EQ(dispatcher.RunOnce().delivered, 2);
-  }
-
-  static void Merge(server::ServiceParts& into, server::ServiceParts from) {
-    for (auto& s : from.services) into.services.push_back(std::move(s));
-    for (auto& w : from.workers) into.workers.push_back(std::move(w));
-    for (auto& n : from.health_names) into.health_names.push_back(n);
   }
 
   static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "common/outbox/relay.h"
 #include "common/redis/keys.h"
+#include "common/trace/trace.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "services/goals/goal_service.h"
@@ -788,14 +789,15 @@ TEST_F(MeasurementServiceTest, GoalProgressReadsTheCachedGoalAndFallsBackToGoalS
   auto entry = fixture_.redis_server().Command(
       {"LINDEX", redis::PatientKeys("meas", "t1", "p1").Key({"outbox"}), "0"});
   ASSERT_TRUE(entry.ok());
-  size_t bar1 = entry->find('|');
-  size_t bar2 = entry->find('|', bar1 + 1);
-  ASSERT_NE(bar2, std::string::npos);
-  EXPECT_EQ(entry->substr(bar1 + 1, bar2 - bar1 - 1), "SetAchievementStatus");
+  auto decoded = outbox::DecodeEntry(*entry);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->kind, "SetAchievementStatus");
+  // Recorded in the trace of the GetGoalProgress call that found the suggestion.
+  EXPECT_TRUE(trace::ParseTraceparent(decoded->traceparent).has_value()) << *entry;
   v1::SetAchievementStatusRequest wb;
-  ASSERT_TRUE(wb.ParseFromString(entry->substr(bar2 + 1)));
+  ASSERT_TRUE(wb.ParseFromString(decoded->payload));
   EXPECT_EQ(wb.name(), goal.name());
-  EXPECT_EQ(wb.request_id(), entry->substr(0, bar1));
+  EXPECT_EQ(wb.request_id(), decoded->id);
   EXPECT_EQ(wb.achievement_status(), progress.suggested_achievement_status());
 
   // The relay delivers the write-back once the goal service is reachable again.

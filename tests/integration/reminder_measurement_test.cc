@@ -30,10 +30,7 @@ class ReminderMeasurementTest : public ::testing::Test {
           env, measurements::MeasurementServiceOptions{});
       ReminderServiceOptions options;
       options.run_dispatcher = false;
-      server::ServiceParts reminders = BuildReminderServiceWith(env, options);
-      for (auto& s : reminders.services) parts.services.push_back(std::move(s));
-      for (auto& w : reminders.workers) parts.workers.push_back(std::move(w));
-      for (auto& n : reminders.health_names) parts.health_names.push_back(n);
+      testing::Merge(parts, BuildReminderServiceWith(env, options));
       return parts;
     });
     reminders_ = v1::ReminderService::NewStub(fixture_.channel());

@@ -2,11 +2,7 @@
 
 #include "common/server/host.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <vector>
@@ -14,39 +10,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log/log.h"
-#include "common/metrics/http_exporter.h"
+#include "common/metrics/endpoint.h"
 #include "common/metrics/rpc_metrics.h"
 #include "common/redis/async_pool.h"
 #include "services/goals/goal_service.h"
 #include "tests/support/health.h"
+#include "tests/support/http.h"
 #include "tests/support/redis_server.h"
 
 namespace trellis::server {
 namespace {
 
 using testing::HealthOf;
+using testing::HttpGet;
 using testing::RedisServer;
 using testing::WaitForHealth;
-
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string req = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
-  send(fd, req.data(), req.size(), 0);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
 
 class ServiceHostTest : public ::testing::Test {
  protected:
@@ -166,10 +144,11 @@ TEST_F(ServiceHostTest, InterceptorLogsEachRpcAndFeedsMetrics) {
     lines.push_back(line);
   });
   log::Configure("goals", log::Level::kDebug);
-  metrics::Registry registry;
-  metrics::RpcMetrics rpc_metrics(&registry);
-  auto exporter = metrics::HttpExporter::Start("127.0.0.1", 0, &registry);
+  auto registry = std::make_shared<prometheus::Registry>();
+  metrics::RpcMetrics rpc_metrics(*registry);
+  auto exporter = metrics::MetricsEndpoint::Start("127.0.0.1", 0);
   ASSERT_TRUE(exporter.ok()) << exporter.status();
+  (*exporter)->Serve(registry);
 
   HostOptions options;
   options.observer = &rpc_metrics;
@@ -192,6 +171,8 @@ TEST_F(ServiceHostTest, InterceptorLogsEachRpcAndFeedsMetrics) {
       if (j.value("method", "") == "/trellis.v1.GoalService/GetGoal") {
         found = true;
         EXPECT_EQ(j["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        EXPECT_EQ(j["parent_span_id"], "00f067aa0ba902b7");
+        EXPECT_EQ(j["request_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
         EXPECT_TRUE(j["latency_ms"].is_number());
         EXPECT_TRUE(j["code"].is_string());
       }

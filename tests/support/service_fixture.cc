@@ -8,7 +8,11 @@
 
 namespace trellis::testing {
 
-ServiceFixture::ServiceFixture(absl::Time start) : clock_(start) {
+ServiceFixture::ServiceFixture(absl::Time start, prometheus::Registry* metrics) : clock_(start) {
+  if (metrics != nullptr) {
+    rpc_metrics_ = std::make_unique<metrics::RpcMetrics>(*metrics);
+    redis_metrics_ = std::make_unique<metrics::RedisMetrics>(*metrics);
+  }
   auth_options_.hs256_secret = kTestSecret;
   authenticator_ = std::make_unique<auth::Authenticator>(auth_options_);
   auto server = RedisServer::Start();
@@ -18,12 +22,14 @@ ServiceFixture::ServiceFixture(absl::Time start) : clock_(start) {
   redis::PoolOptions o;
   o.endpoint = *config::ParseRedisUrl(redis_server_->url());
   o.max_backoff = absl::Milliseconds(200);
+  o.observer = redis_metrics_.get();
   pool_ = std::make_unique<redis::RedisPool>(o);
   absl::Time give_up = absl::Now() + absl::Seconds(10);
   while (!pool_->Ready() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
   audit_ = std::make_unique<audit::AuditLog>(pool_.get(), &clock_);
   env_ = server::ServiceEnv{pool_.get(), &clock_, nullptr, authenticator_.get()};
   env_.audit = audit_.get();
+  env_.registry = metrics;
 }
 
 ServiceFixture::~ServiceFixture() {
@@ -43,6 +49,7 @@ void ServiceFixture::Start(
   options.health_interval = absl::Milliseconds(100);
   options.shutdown_grace = absl::Seconds(2);
   options.credentials = credentials;
+  options.observer = rpc_metrics_.get();
   host_ = std::make_unique<server::ServiceHost>(options, pool_.get());
   for (auto& s : parts_.services) host_->AddService(s.get());
   for (auto& w : parts_.workers) host_->AddWorker(w.get());
@@ -77,6 +84,12 @@ std::unique_ptr<grpc::ClientContext> ServiceFixture::Context(const std::string& 
   ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   return ctx;
+}
+
+void Merge(server::ServiceParts& into, server::ServiceParts from) {
+  for (auto& s : from.services) into.services.push_back(std::move(s));
+  for (auto& w : from.workers) into.workers.push_back(std::move(w));
+  for (auto& n : from.health_names) into.health_names.push_back(std::move(n));
 }
 
 }  // namespace trellis::testing

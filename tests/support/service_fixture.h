@@ -12,6 +12,8 @@
 #include "common/audit/audit.h"
 #include "common/auth/authenticator.h"
 #include "common/auth/rate_limit.h"
+#include "common/metrics/redis_metrics.h"
+#include "common/metrics/rpc_metrics.h"
 #include "common/redis/async_pool.h"
 #include "common/server/host.h"
 #include "common/server/run.h"
@@ -24,9 +26,11 @@ inline constexpr char kTestSecret[] = "integration-test-secret-0123456789abcdef"
 
 class ServiceFixture {
  public:
-  // Starts Redis and the pool; Start() then hosts the services `build` makes.
+  // Starts Redis and the pool; Start() then hosts the services `build` makes. With `metrics`, the
+  // Redis pool, the host's RPCs and the services record their series there, as in a binary.
   explicit ServiceFixture(absl::Time start = absl::FromCivil(absl::CivilSecond(2026, 1, 5, 9, 0, 0),
-                                                             absl::UTCTimeZone()));
+                                                             absl::UTCTimeZone()),
+                          prometheus::Registry* metrics = nullptr);
   ~ServiceFixture();
 
   // With `credentials` (e.g. TLS) the host serves with them, and channel() is null: the test
@@ -54,6 +58,9 @@ class ServiceFixture {
 
  private:
   FakeClock clock_;
+  // Before the pool, which reports to redis_metrics_ until it is gone.
+  std::unique_ptr<metrics::RpcMetrics> rpc_metrics_;
+  std::unique_ptr<metrics::RedisMetrics> redis_metrics_;
   auth::AuthOptions auth_options_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<RedisServer> redis_server_;
@@ -65,5 +72,8 @@ class ServiceFixture {
   std::unique_ptr<server::ServiceHost> host_;
   std::shared_ptr<grpc::Channel> channel_;
 };
+
+// Adds `from`'s services, workers and health names to `into` (several services on one host).
+void Merge(server::ServiceParts& into, server::ServiceParts from);
 
 }  // namespace trellis::testing

@@ -4,8 +4,6 @@
 
 #include <vector>
 
-#include "common/server/interceptors.h"
-
 namespace trellis {
 namespace {
 
@@ -49,22 +47,6 @@ TEST(LogLevel, ParsesKnownNamesOnly) {
   EXPECT_TRUE(log::ParseLevel("warn", &l));
   EXPECT_EQ(l, log::Level::kWarn);
   EXPECT_FALSE(log::ParseLevel("verbose", &l));
-}
-
-TEST(Traceparent, ExtractsTheTraceId) {
-  EXPECT_EQ(
-      server::TraceIdFromTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-      "4bf92f3577b34da6a3ce929d0e0e4736");
-}
-
-TEST(Traceparent, RejectsMalformedValues) {
-  EXPECT_EQ(server::TraceIdFromTraceparent("garbage"), "");
-  EXPECT_EQ(
-      server::TraceIdFromTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
-      "");
-  EXPECT_EQ(
-      server::TraceIdFromTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
-      "");
 }
 
 }  // namespace

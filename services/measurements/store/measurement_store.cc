@@ -710,15 +710,17 @@ void MeasurementStore::ReadCachedGoal(const std::string& tenant, const std::stri
 void MeasurementStore::EnqueueWriteBack(const std::string& tenant, const std::string& patient,
                                         const std::string& goal_id,
                                         const v1::SetAchievementStatusRequest& request,
-                                        const std::string& dedupe, Callback<bool> done,
-                                        absl::Time deadline) {
+                                        const std::string& dedupe, const trace::CallContext& origin,
+                                        Callback<bool> done, absl::Time deadline) {
   redis::PatientKeys keys(kService, tenant, patient);
   redis_->Eval(kWriteBackScript,
                {outbox::OutboxKey(kService, tenant, patient), keys.Key({"wb", goal_id}),
                 outbox::PendingKey(kService)},
                {dedupe,
-                outbox::EncodeEntry(
-                    {request.request_id(), "SetAchievementStatus", request.SerializeAsString()}),
+                outbox::EncodeEntry(outbox::WithOrigin({.id = request.request_id(),
+                                                        .kind = "SetAchievementStatus",
+                                                        .payload = request.SerializeAsString()},
+                                                       origin)),
                 outbox::PatientTag(tenant, patient)},
                [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());

@@ -56,6 +56,7 @@
 #include "absl/time/time.h"
 #include "common/audit/audit.h"
 #include "common/redis/client.h"
+#include "common/trace/trace.h"
 #include "services/measurements/domain/progress.h"
 #include "trellis/v1/goals.pb.h"
 #include "trellis/v1/measurements.pb.h"
@@ -195,11 +196,13 @@ class MeasurementStore {
                       absl::Time deadline);
   // Records an outbox entry for `request` (request_id = entry id) unless the last entry enqueued
   // for the goal carried the same `dedupe` value (the caller's "suggestion for this revision of
-  // the goal"). Returns true when an entry was added.
+  // the goal"). The entry carries `origin`, the trace of the call that found the suggestion.
+  // Returns true when an entry was added.
   void EnqueueWriteBack(const std::string& tenant, const std::string& patient,
                         const std::string& goal_id,
                         const trellis::v1::SetAchievementStatusRequest& request,
-                        const std::string& dedupe, Callback<bool> done, absl::Time deadline);
+                        const std::string& dedupe, const trace::CallContext& origin,
+                        Callback<bool> done, absl::Time deadline);
 
  private:
   redis::RedisClient* redis_;
