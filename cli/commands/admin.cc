@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cli/commands/invocation.h"
 #include "cli/proto_input.h"
 #include "cli/proto_names.h"
@@ -73,11 +74,37 @@ int RunToken(Invocation& inv) {
 int RunHealth(Invocation& inv) {
   struct Target {
     Service service;
+    const char* flag_name;
     const char* name;
   };
-  const Target targets[] = {{Service::kGoals, "trellis.v1.GoalService"},
-                            {Service::kMeasurements, "trellis.v1.MeasurementService"},
-                            {Service::kReminders, "trellis.v1.ReminderService"}};
+  const Target all[] = {{Service::kGoals, "goals", "trellis.v1.GoalService"},
+                        {Service::kMeasurements, "measurements", "trellis.v1.MeasurementService"},
+                        {Service::kReminders, "reminders", "trellis.v1.ReminderService"}};
+  const ParsedArgs& args = inv.args();
+  std::vector<Target> targets;
+  if (args.IsSet("only")) {
+    for (absl::string_view want : absl::StrSplit(args.GetOr("only"), ',', absl::SkipEmpty())) {
+      bool known = false;
+      for (const Target& t : all) {
+        if (want == t.flag_name) {
+          targets.push_back(t);
+          known = true;
+        }
+      }
+      if (!known) {
+        return inv.UsageError(absl::InvalidArgumentError(absl::StrCat(
+            "--only: unknown service '", want, "' (goals, measurements or reminders)")));
+      }
+    }
+    if (targets.empty()) {
+      return inv.UsageError(absl::InvalidArgumentError("--only: names no service"));
+    }
+  } else {
+    targets.assign(std::begin(all), std::end(all));
+  }
+  // The health name asked for: the service's own name unless --health_service says otherwise
+  // ("liveness" for a liveness probe, "" for the server as a whole).
+  const bool name_override = args.IsSet("health_service");
   Connection& connection = *inv.connection();
   Table table({"SERVICE", "ADDRESS", "STATUS"});
   nlohmann::json services = nlohmann::json::array();
@@ -86,7 +113,7 @@ int RunHealth(Invocation& inv) {
     health::Health::Stub stub(connection.Channel(t.service));
     std::unique_ptr<grpc::ClientContext> ctx = connection.NewContext();
     health::HealthCheckRequest request;
-    request.set_service(t.name);
+    request.set_service(name_override ? args.GetOr("health_service") : t.name);
     health::HealthCheckResponse response;
     grpc::Status status = stub.Check(ctx.get(), request, &response);
     std::string state = status.ok()
@@ -186,7 +213,16 @@ Command HealthCommand() {
               "SERVING.",
           .description =
               "Needs no token. A service is NOT_SERVING while its Redis is "
-              "unreachable.",
+              "unreachable; the health name 'liveness' stays SERVING while the process takes "
+              "calls. As a Kubernetes exec probe over TLS:\n\n"
+              "  trellisctl health --only goals --health_service liveness --deadline 2s",
+          .flags = {{.name = "only",
+                     .value_name = "goals,measurements,reminders",
+                     .help = "Check only these services (comma-separated)."},
+                    {.name = "health_service",
+                     .value_name = "NAME",
+                     .help = "Ask for this health name instead of each service's own name "
+                             "(liveness, or empty for the server as a whole)."}},
           .run = Run(Needs::kConnection, RunHealth)};
 }
 

@@ -16,11 +16,12 @@ smoke() {
   local ctr
   ctr=$(podman ps --format '{{.Names}}' | grep -E '^trellis-goals-pod-[0-9]+-goals$' | head -n1)
   [ -n "$ctr" ] || { echo "FAIL: the goals container is not running" >&2; return 1; }
-  # trellisctl inside the goals container, addressing the services by their Service names.
+  # trellisctl inside the goals container. The pods share the host's network, where the adapter
+  # put every Service on loopback (the containers' /etc/hosts has no Service names).
   ctl() {
-    podman exec -e "TRELLIS_GOALS_ADDR=trellis-goals:$goals_port" \
-      -e "TRELLIS_MEASUREMENTS_ADDR=trellis-measurements:$measurements_port" \
-      -e "TRELLIS_REMINDERS_ADDR=trellis-reminders:$reminders_port" \
+    podman exec -e "TRELLIS_GOALS_ADDR=127.0.0.1:$goals_port" \
+      -e "TRELLIS_MEASUREMENTS_ADDR=127.0.0.1:$measurements_port" \
+      -e "TRELLIS_REMINDERS_ADDR=127.0.0.1:$reminders_port" \
       -e "TRELLIS_TOKEN=${SMOKE_TOKEN:-}" "$ctr" trellisctl "$@"
   }
 
@@ -43,7 +44,7 @@ smoke() {
                   --role clinician --output json | json_get .token)
   local goal measurement listed
   goal=$(ctl goals create --patient smoke-p1 --title "Feel less anxious: GAD-7 below 8" \
-           --metric gad7 --direction decrease --baseline 15 --target 8 --due 2027-06-01 \
+           --metric gad7 --direction decrease --baseline 15 --target 8 --start today --due today+12w \
            --output json | json_get .name)
   echo "    goals create -> $goal"
   [ "$(ctl goals get "$goal" --output json | json_get .name)" = "$goal" ] ||
@@ -56,6 +57,9 @@ smoke() {
   grep -qF "$measurement" <<<"$listed" ||
     { echo "FAIL: measure list does not show $measurement" >&2; return 1; }
   echo "    measure list shows it"
+  ctl reminders list --patient smoke-p1 --output json >/dev/null ||
+    { echo "FAIL: reminders list failed" >&2; return 1; }
+  echo "    reminders list -> answered"
   # A NOT_FOUND, so the error series shows up too; trellisctl must exit non-zero.
   if ctl goals get patients/smoke-p1/goals/does-not-exist >/dev/null 2>&1; then
     echo "FAIL: goals get of a missing goal succeeded" >&2; return 1

@@ -181,6 +181,22 @@ class CliTest(CtlTestCase):
                       ("UNAVAILABLE", "DEADLINE_EXCEEDED"))
         self.assertIn("error: trellis.v1.MeasurementService", down.stderr)
 
+        # --only checks a subset (the down service is not asked); --health_service asks for
+        # another health name: "liveness", as the prod overlay's exec probes do, or an unknown
+        # name, which the server reports as NOT_FOUND.
+        only = self.ctl("health", "--only", "goals,reminders", "--health_service", "liveness",
+                        token="", env={"TRELLIS_MEASUREMENTS_ADDR": f"127.0.0.1:{free_port()}"})
+        self.assertTrue(only["serving"])
+        self.assertEqual([s["service"] for s in only["services"]],
+                         ["trellis.v1.GoalService", "trellis.v1.ReminderService"])
+        unknown = self.ctl_raw("health", "--only", "goals", "--health_service", "no.such.Name",
+                               token="")
+        self.assertEqual(unknown.returncode, 1)
+        self.assertEqual(json.loads(unknown.stdout)["services"][0]["status"], "NOT_FOUND")
+        bad = self.ctl_raw("health", "--only", "billing", token="")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--only", bad.stderr)
+
     def test_goals_from_vague_draft_to_rated_plan_and_export(self):
         draft = self.ctl("goals", "create", "--patient", "pg", "--title", "Feel less anxious")
         self.assertEqual(draft["lifecycleStatus"], "GOAL_LIFECYCLE_STATUS_PROPOSED")
