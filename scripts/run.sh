@@ -6,9 +6,7 @@ BUILD_DIR=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/$BUILD_DIR/services"
 RUN_DIR="$ROOT/$BUILD_DIR/run"
-mkdir -p "$RUN_DIR/redis"
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+source "$ROOT/scripts/stack.sh"
 
 for p in 50051 50052 50053 9101 9102 9103; do
   if ! port_free "$p"; then
@@ -20,42 +18,18 @@ done
 REDIS_PORT=${TRELLIS_RUN_REDIS_PORT:-6379}
 while ! port_free "$REDIS_PORT"; do REDIS_PORT=$((REDIS_PORT + 1)); done
 
-pids=()
 stop_all() {
   trap - INT TERM EXIT
   echo
-  echo "stopping services..."
-  for pid in "${pids[@]:1}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]:1}"; do wait "$pid" 2>/dev/null || true; done
-  echo "stopping redis..."
-  redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill -TERM "${pids[0]}" 2>/dev/null || true
-  wait "${pids[0]}" 2>/dev/null || true
+  echo "stopping services and redis..."
+  stack_stop
   echo "stopped."
 }
 trap stop_all INT TERM EXIT
 
-redis-server "$ROOT/deploy/redis/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 \
-  --dir "$RUN_DIR/redis" --daemonize no --logfile "$RUN_DIR/redis.log" &
-pids+=($!)
-for _ in $(seq 1 100); do
-  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-  sleep 0.1
-done
-
-# A development signing secret, made once and kept under the build tree. Mint tokens with it
-# (see the README); production uses a secret or keys from the platform's identity provider.
+# Redis (AOF on) and the services; the development signing secret is $RUN_DIR/dev-secret.
+stack_start "$RUN_DIR" "$BIN" "$REDIS_PORT" 50051 50052 50053
 SECRET_FILE="$RUN_DIR/dev-secret"
-if [ ! -s "$SECRET_FILE" ]; then
-  head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > "$SECRET_FILE"
-  chmod 600 "$SECRET_FILE"
-fi
-export TRELLIS_AUTH_HS256_SECRET_FILE="$SECRET_FILE"
-export TRELLIS_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
-export TRELLIS_LISTEN_HOST=127.0.0.1
-for svc in goals measurements reminders; do
-  "$BIN/$svc/trellis-$svc" >>"$RUN_DIR/$svc.log" 2>&1 &
-  pids+=($!)
-done
 
 # Wait until each service says it is SERVING.
 /usr/bin/python3 "$ROOT/tools/probe.py" --wait 20 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053 || {
@@ -92,4 +66,4 @@ The command-line client (see the README's trellisctl section) uses that token:
 
 Press Ctrl-C to stop.
 MSG
-wait "${pids[0]}"
+wait "${STACK_PIDS[0]}"
