@@ -8,8 +8,8 @@ FUZZ_TARGETS ?= schedule jwt questionnaire request
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test run lint asan fuzz unit integration e2e bench clean image \
-	deploy-check
+.PHONY: all bootstrap configure build test run demo lint asan fuzz unit integration e2e bench clean \
+	image deploy-check
 
 all: build
 
@@ -39,6 +39,12 @@ bench: build
 # Starts Redis and the three services on their default ports; Ctrl-C stops everything.
 run: build
 	@bash scripts/run.sh $(BUILD_DIR)
+
+# The guided demo: a client's goal from a vague wish to progress, adherence, a stalled second
+# goal and the FHIR export, through trellisctl, each step checked. Uses the stack of `make run`
+# when it is up, else starts one of its own on free ports and stops it at the end.
+demo: build
+	@bash scripts/demo.sh $(BUILD_DIR)
 
 # clang-format check and clang-tidy on files changed against origin/main (or all with ALL=1).
 lint: configure

@@ -80,7 +80,8 @@ print(*(s.getsockname()[1] for s in socks))')
     "$REMINDERS_PORT" "0 0 0"
   export TRELLIS_GOALS_ADDR=127.0.0.1:$GOALS_PORT TRELLIS_MEASUREMENTS_ADDR=127.0.0.1:$MEASUREMENTS_PORT \
     TRELLIS_REMINDERS_ADDR=127.0.0.1:$REMINDERS_PORT
-  for _ in $(seq 1 100); do
+  ready_by=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$ready_by" ]; do
     health "$TRELLIS_GOALS_ADDR" "$TRELLIS_MEASUREMENTS_ADDR" "$TRELLIS_REMINDERS_ADDR" && break
     sleep 0.2
   done
