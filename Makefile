@@ -8,8 +8,8 @@ FUZZ_TARGETS ?= schedule jwt questionnaire request
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test run demo lint asan fuzz unit integration e2e bench clean \
-	image deploy-check
+.PHONY: all bootstrap configure build test run demo lint asan fuzz unit integration e2e bench \
+	clean image deploy-check
 
 all: build
 

@@ -78,7 +78,8 @@ print(*(s.getsockname()[1] for s in socks))')
   echo "Starting Redis and the three services on 127.0.0.1 (logs in $STACK_DIR)..."
   stack_start "$STACK_DIR" "$BUILD/services" "$REDIS_PORT" "$GOALS_PORT" "$MEASUREMENTS_PORT" \
     "$REMINDERS_PORT" "0 0 0"
-  export TRELLIS_GOALS_ADDR=127.0.0.1:$GOALS_PORT TRELLIS_MEASUREMENTS_ADDR=127.0.0.1:$MEASUREMENTS_PORT \
+  export TRELLIS_GOALS_ADDR=127.0.0.1:$GOALS_PORT \
+    TRELLIS_MEASUREMENTS_ADDR=127.0.0.1:$MEASUREMENTS_PORT \
     TRELLIS_REMINDERS_ADDR=127.0.0.1:$REMINDERS_PORT
   ready_by=$((SECONDS + 30))
   while [ "$SECONDS" -lt "$ready_by" ]; do

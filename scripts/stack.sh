@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by run.sh (`make run`) and demo.sh (`make demo`): a local Redis and the three services on
 # loopback, started in the background and stopped by PID. Not a script to run on its own.
 #
@@ -22,7 +23,8 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 stack_start() {
   local dir=$1 bin_dir=$2 redis_port=$3 goals_port=$4 measurements_port=$5 reminders_port=$6
-  local -a metrics_ports=(${7:-9101 9102 9103})
+  local -a metrics_ports
+  read -r -a metrics_ports <<<"${7:-9101 9102 9103}"
   local root
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   mkdir -p "$dir/redis"
