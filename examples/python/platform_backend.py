@@ -287,20 +287,25 @@ def main():
     reminders = reminders_pb2_grpc.ReminderServiceStub(channel(ARGS.reminders_addr))
     measurements = measurements_pb2_grpc.MeasurementServiceStub(channel(ARGS.measurements_addr))
 
+    step = "setup"
     try:
         reminder = setup_check_in_reminder(reminders, as_clinician, ARGS.patient)
+        step = "delivery"
         delivery = deliver_due_reminders(reminders, as_service, ARGS.subscriber, reminder.name,
                                          deadline, checks)
         if not checks.expect(delivery is not None,
                              "the reminder set up was delivered within the time budget"):
             return 1
+        step = "app callback"
         measurement = on_app_callback(measurements, reminders, as_service, delivery,
                                       GAD7_ANSWERS, checks)
+        step = "summary"
         check_patient_summary(measurements, as_clinician, measurement, checks)
     except grpc.RpcError as e:
         # Trellis errors carry a code, a message and (in grpc-status-details-bin) a
         # google.rpc.Status with an ErrorInfo reason; the code and message are enough here.
-        print(f"FAIL: call failed: {e.code().name}: {e.details()}", file=sys.stderr, flush=True)
+        print(f"FAIL: {step}: call failed: {e.code().name}: {e.details()}", file=sys.stderr,
+              flush=True)
         return 1
 
     if checks.failed:
