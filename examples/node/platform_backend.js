@@ -44,18 +44,19 @@ const CALL_TIMEOUT_MS = 10_000;
 // The answers the patient gives in the app: GAD-7, seven items scored 0..3 (total 0..21).
 const GAD7_ANSWERS = [2, 2, 1, 2, 1, 1, 1];
 
-// Retries are declared once, in the channel's service config, not written as loops around calls.
-// Only UNAVAILABLE is retried (the Trellis API returns it only for faults a retry can fix). Every
-// call this backend makes is safe to repeat: reads, acknowledgements (idempotent by delivery_id),
-// completions of the same outcome, and creates that carry a request_id. A server stream is
-// retried only until its first message arrives; after that, reconnecting is our job (below).
+// Retries are declared once, in the channel's service config, not written as loops around calls:
+// the policy the Trellis services use between themselves (docs/api.md §7). Only UNAVAILABLE is
+// retried (the Trellis API returns it only for faults a retry can fix). Every call this backend
+// makes is safe to repeat: reads, acknowledgements (idempotent by delivery_id), completions of
+// the same outcome, and creates that carry a request_id. A server stream is retried only until
+// its first message arrives; after that, reconnecting is our job (below).
 const SERVICE_CONFIG = JSON.stringify({
   methodConfig: [{
     name: [{ service: 'trellis.v1.ReminderService' }, { service: 'trellis.v1.MeasurementService' }],
     retryPolicy: {
-      maxAttempts: 4,
-      initialBackoff: '0.2s',
-      maxBackoff: '2s',
+      maxAttempts: 3,
+      initialBackoff: '0.1s',
+      maxBackoff: '1s',
       backoffMultiplier: 2,
       retryableStatusCodes: ['UNAVAILABLE'],
     },
@@ -190,7 +191,9 @@ async function deliverDueReminders(reminders, asService, subscriber, wanted, dea
   const sent = new Set(); // delivery ids already handed to the person (a real backend persists it)
   let backoffMs = 200;
   while (Date.now() < deadline) {
-    // The stream's deadline bounds the wait; the stream itself stays open until we cancel it.
+    // A long-running backend opens this stream without a deadline: it stays open, and the server
+    // ends it now and then (below). This run is bounded, so its stream carries what is left of the
+    // budget. The token is checked when the stream opens: reopen with a fresh one.
     const streamDeadline = Math.max(deadline, Date.now() + 1000);
     const stream = reminders.StreamDueReminders({ subscriber, max_unacked: 100 },
                                                 asService.clone(), { deadline: streamDeadline });
@@ -207,7 +210,9 @@ async function deliverDueReminders(reminders, asService, subscriber, wanted, dea
           sent.add(delivery.delivery_id);
         }
         // Acknowledge only after the person has been notified: if we crash in between, Trellis
-        // delivers it again after the visibility timeout (Delivery.ack_deadline).
+        // delivers it again after the visibility timeout (Delivery.ack_deadline). An
+        // acknowledgement that fails even after the retries could be left: the delivery comes
+        // again and `sent` skips it. This example checks the stack, so it fails.
         const ackRequest = { delivery_id: delivery.delivery_id, subscriber };
         const ack = await unary(reminders, 'AckDelivery', ackRequest, asService);
         if (delivery.reminder.name !== wanted) continue;

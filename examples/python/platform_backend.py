@@ -45,19 +45,20 @@ CALL_TIMEOUT_S = 10
 # The answers the patient gives in the app: GAD-7, seven items scored 0..3 (total 0..21).
 GAD7_ANSWERS = [2, 2, 1, 2, 1, 1, 1]
 
-# Retries are declared once, in the channel's service config, not written as loops around calls.
-# Only UNAVAILABLE is retried (the Trellis API returns it only for faults a retry can fix). Every
-# call this backend makes is safe to repeat: reads, acknowledgements (idempotent by delivery_id),
-# completions of the same outcome, and creates that carry a request_id. A server stream is
-# retried only until its first message arrives; after that, reconnecting is our job (below).
+# Retries are declared once, in the channel's service config, not written as loops around calls:
+# the policy the Trellis services use between themselves (docs/api.md §7). Only UNAVAILABLE is
+# retried (the Trellis API returns it only for faults a retry can fix). Every call this backend
+# makes is safe to repeat: reads, acknowledgements (idempotent by delivery_id), completions of
+# the same outcome, and creates that carry a request_id. A server stream is retried only until
+# its first message arrives; after that, reconnecting is our job (below).
 SERVICE_CONFIG = json.dumps({
     "methodConfig": [{
         "name": [{"service": "trellis.v1.ReminderService"},
                  {"service": "trellis.v1.MeasurementService"}],
         "retryPolicy": {
-            "maxAttempts": 4,
-            "initialBackoff": "0.2s",
-            "maxBackoff": "2s",
+            "maxAttempts": 3,
+            "initialBackoff": "0.1s",
+            "maxBackoff": "1s",
             "backoffMultiplier": 2,
             "retryableStatusCodes": ["UNAVAILABLE"],
         },
@@ -167,7 +168,9 @@ def deliver_due_reminders(reminders, as_service, subscriber, wanted, deadline, c
     sent = set()  # delivery ids already handed to the person (a real backend persists this)
     backoff = 0.2
     while time.monotonic() < deadline:
-        # The stream's deadline bounds the wait; the stream itself stays open until we cancel it.
+        # A long-running backend opens this stream without a deadline: it stays open, and the
+        # server ends it now and then (below). This run is bounded, so its stream carries what is
+        # left of the budget. The token is checked when the stream opens: reopen with a fresh one.
         stream = reminders.StreamDueReminders(
             R.StreamDueRemindersRequest(subscriber=subscriber, max_unacked=100),
             metadata=as_service, timeout=max(1.0, deadline - time.monotonic()))
@@ -181,6 +184,8 @@ def deliver_due_reminders(reminders, as_service, subscriber, wanted, deadline, c
                     sent.add(delivery.delivery_id)
                 # Acknowledge only after the person has been notified: if we crash in between,
                 # Trellis delivers it again after the visibility timeout (Delivery.ack_deadline).
+                # An acknowledgement that fails even after the retries could be left: the delivery
+                # comes again and `sent` skips it. This example checks the stack, so it fails.
                 ack = reminders.AckDelivery(
                     R.AckDeliveryRequest(delivery_id=delivery.delivery_id, subscriber=subscriber),
                     metadata=as_service, timeout=CALL_TIMEOUT_S)
