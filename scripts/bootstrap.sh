@@ -31,27 +31,42 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-# Node.js runs the FHIR R4 validators in the tests. Any node >= 18 with npm will do; install
-# Debian's only when none is present (an existing distribution's node may bundle its own npm).
+# Node.js runs the FHIR R4 validators in the tests and the Node.js integration example. Any
+# node >= 18 with npm will do; install Debian's only when none is present (an existing
+# distribution's node may bundle its own npm).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi
 
-# The FHIR validators (exact versions pinned in tests/fhir/package-lock.json).
+# npm dependencies, exact versions pinned in each directory's package-lock.json (which has no
+# "resolved" URLs: npm ci takes the packages from the configured registry). Reinstalled when the
+# lock file changes.
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+NODE_DIRS=(
+  tests/fhir      # the FHIR R4 validators the unit tests run
+  examples/node   # @grpc/grpc-js and @grpc/proto-loader for the Node.js integration example
+)
+
+# install_node_modules DIR: `npm ci` in DIR (relative to the repository root) unless its
+# node_modules already match its package-lock.json.
 install_node_modules() {
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/fhir"
+  local dir="$ROOT/$1"
   [ -f "$dir/package-lock.json" ] || return 0
   if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
      ! cmp -s <(grep -v '"resolved"' "$dir/package-lock.json" | md5sum) "$dir/node_modules/.trellis-lock-md5" 2>/dev/null; then
-    echo "bootstrap: installing the FHIR validators (npm ci in tests/fhir)"
+    echo "bootstrap: installing npm dependencies (npm ci in $1)"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     grep -v '"resolved"' "$dir/package-lock.json" | md5sum > "$dir/node_modules/.trellis-lock-md5"
   fi
 }
 
+install_all_node_modules() {
+  local d
+  for d in "${NODE_DIRS[@]}"; do install_node_modules "$d"; done
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
-  install_node_modules
+  install_all_node_modules
   exit 0
 fi
 
@@ -77,5 +92,5 @@ export DEBIAN_FRONTEND=noninteractive
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
   "${SUDO[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 fi
-install_node_modules
+install_all_node_modules
 echo "bootstrap: done"
