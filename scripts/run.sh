@@ -64,6 +64,10 @@ Tokens for other roles (client, admin, service) or tenants:
 The command-line client (see the README's trellisctl section) uses that token:
   TRELLIS_TOKEN_FILE=$RUN_DIR/dev-token $ROOT/$BUILD_DIR/cli/trellisctl health
 
+The guided demo (a client's plan from a vague wish to progress, reminders and FHIR) runs against
+this stack from another terminal:
+  make demo
+
 Press Ctrl-C to stop.
 MSG
 wait "${STACK_PIDS[0]}"
