@@ -50,9 +50,13 @@ smoke() {
   [ "$(ctl goals get "$goal" --output json | json_get .name)" = "$goal" ] ||
     { echo "FAIL: goals get did not return $goal" >&2; return 1; }
   echo "    goals get -> $goal"
-  measurement=$(ctl measure record --patient smoke-p1 --metric gad7 --value 12 --goal "$goal" \
-                  --output json | json_get .name)
-  echo "    measure record -> $measurement"
+  local scored
+  scored=$(ctl measure questionnaire --patient smoke-p1 --instrument gad7 --answers 2,2,1,2,1,1,1 \
+             --goal "$goal" --output json)
+  measurement=$(json_get .measurement.name <<<"$scored")
+  [ "$(json_get .measurement.questionnaire.total <<<"$scored")" = 10 ] ||
+    { echo "FAIL: the GAD-7 total is not 10" >&2; return 1; }
+  echo "    measure questionnaire (GAD-7, total 10) -> $measurement"
   listed=$(ctl measure list --patient smoke-p1 --output json | json_get .measurements)
   grep -qF "$measurement" <<<"$listed" ||
     { echo "FAIL: measure list does not show $measurement" >&2; return 1; }
