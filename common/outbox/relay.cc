@@ -27,9 +27,12 @@ return 0
 
 int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
 
+// UNAUTHENTICATED is retried too: between our own services it means keys or clocks disagree for
+// a while (a JWKS rotated on one service before another, skew), which an operator fixes; the
+// effect must then still arrive rather than sit among the dead letters.
 bool Retryable(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsResourceExhausted(s) ||
-         absl::IsAborted(s);
+         absl::IsAborted(s) || absl::IsUnauthenticated(s);
 }
 
 }  // namespace

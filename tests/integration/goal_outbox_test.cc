@@ -27,12 +27,26 @@ class FakeReminders final : public v1::ReminderService::CallbackService {
                                              const v1::EndGoalRemindersRequest* request,
                                              v1::EndGoalRemindersResponse*) override {
     absl::MutexLock lock(&mu_);
+    auto* reactor = ctx->DefaultReactor();
+    if (!refuse_.ok()) {
+      ++refused_;
+      reactor->Finish(refuse_);
+      return reactor;
+    }
     requests_.push_back(*request);
     auto md = ctx->client_metadata().find("authorization");
     authorized_ = md != ctx->client_metadata().end();
-    auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
+  }
+  // Every call is answered with `status` until it is OK again.
+  void Refuse(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    refuse_ = std::move(status);
+  }
+  int refused() {
+    absl::MutexLock lock(&mu_);
+    return refused_;
   }
   std::vector<v1::EndGoalRemindersRequest> requests() {
     absl::MutexLock lock(&mu_);
@@ -47,6 +61,8 @@ class FakeReminders final : public v1::ReminderService::CallbackService {
   absl::Mutex mu_;
   std::vector<v1::EndGoalRemindersRequest> requests_;
   bool authorized_ = false;
+  grpc::Status refuse_;
+  int refused_ = 0;
 };
 
 class GoalOutboxTest : public ::testing::Test {
@@ -161,6 +177,27 @@ TEST_F(GoalOutboxTest, EffectsOfOnePatientAreDeliveredInOrder) {
   ASSERT_EQ(received.size(), 2u);
   EXPECT_EQ(received[0].goal(), first.name());
   EXPECT_EQ(received[1].goal(), second.name());
+}
+
+TEST_F(GoalOutboxTest, AnEffectRefusedAsUnauthenticatedIsRetriedNotParked) {
+  // The reminder service does not (yet) accept the goal service's token, as while a JWKS
+  // rotation reaches one service before the other.
+  fake_.Refuse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown kid"));
+  StartReminders();
+  v1::Goal goal = CancelledGoal();
+  int delivered = 0;
+  for (int attempt = 0; attempt < 100 && fake_.requests().empty(); ++attempt) {
+    fixture_.clock().Advance(absl::Minutes(1));
+    delivered += relay_->RunOnce();
+    if (fake_.refused() > 0) fake_.Refuse(grpc::Status::OK);  // the keys agree again
+    if (fake_.requests().empty()) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(fake_.refused(), 1);
+  EXPECT_EQ(delivered, 1);
+  ASSERT_EQ(fake_.requests().size(), 1u);
+  EXPECT_EQ(fake_.requests()[0].goal(), goal.name());
+  EXPECT_EQ(Redis({"LLEN", "trellis:goals:{t1:p1}:outbox_dead"}), "0");
+  EXPECT_EQ(Redis({"LLEN", "trellis:goals:{t1:p1}:outbox"}), "0");
 }
 
 TEST_F(GoalOutboxTest, UndeliverableEntriesAreParkedNotRetriedForever) {
