@@ -50,10 +50,14 @@ def wait_until(predicate, limit=15.0, step=0.05):
 
 
 class Redis:
-    def __init__(self, workdir):
+    """A private redis-server. `extra_args` are more redis-server options (e.g. `--appendfsync
+    always`); restarting it (stop, then start) keeps its port and data directory."""
+
+    def __init__(self, workdir, extra_args=()):
         self.dir = os.path.join(workdir, "redis")
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
+        self.extra_args = list(extra_args)
         self.proc = None
         self.start()
 
@@ -61,7 +65,7 @@ class Redis:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--appendonly", "yes", "--save", "", "--daemonize", "no",
-             "--logfile", os.path.join(self.dir, "redis.log")])
+             "--logfile", os.path.join(self.dir, "redis.log"), *self.extra_args])
         ok = wait_until(lambda: self.ping(), 10)
         assert ok, "redis-server did not start"
 

@@ -1,0 +1,350 @@
+"""Shared pieces of the fault-injection scenarios (issue 10): the end-to-end harness of tests/e2e
+(a private redis-server and the real service binaries on free loopback ports in a temp dir),
+extended with what breaking things needs: a whole stack whose processes can be killed, frozen and
+restarted on their own ports and data directory, process figures from /proc, a small Redis client
+for INFO and key counts, and the result row every scenario reports.
+
+Sizes: each scenario has a CI size (the ctest subset, `make test`) and a full size (`make faults`,
+TRELLIS_FAULTS_FULL=1); single figures can be overridden with the TRELLIS_FAULTS_* variables named
+where they are read."""
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+
+import harness  # noqa: E402
+from harness import Redis, Service, auth, free_port, token, wait_until  # noqa: E402,F401
+
+import grpc  # noqa: E402
+
+FULL = os.environ.get("TRELLIS_FAULTS_FULL") == "1"
+
+
+def size(name, ci, full):
+    """A scenario size: TRELLIS_FAULTS_<NAME> if set, else the full or the CI figure."""
+    raw = os.environ.get(f"TRELLIS_FAULTS_{name.upper()}")
+    if raw:
+        return type(ci)(raw)
+    return full if FULL else ci
+
+
+def log(*parts):
+    print(time.strftime("%H:%M:%S"), *parts, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+class Result:
+    """One row of the table: what was injected, how many requests, how many were acknowledged,
+    lost and duplicated, the error window, and the verdict. `fail()` records a failed check;
+    `known_bug()` records a failed check that is a reported service bug (it fails `make faults`,
+    and the CI subset only when TRELLIS_FAULTS_STRICT=1)."""
+
+    def __init__(self, scenario, injected):
+        self.scenario = scenario
+        self.injected = injected
+        self.requests = 0
+        self.acknowledged = 0
+        self.lost = 0
+        self.duplicates = 0
+        self.error_window = "-"
+        self.failures = []
+        self.bugs = []
+        self.notes = []
+        self.figures = {}
+        self.started = time.time()
+        self.seconds = 0.0
+        self.report_only = False
+
+    def fail(self, message):
+        log(f"[{self.scenario}] FAILED CHECK: {message}")
+        self.failures.append(message)
+
+    def check(self, ok, message):
+        if not ok:
+            self.fail(message)
+        return ok
+
+    def known_bug(self, message):
+        log(f"[{self.scenario}] SERVICE BUG: {message}")
+        self.bugs.append(message)
+
+    def note(self, message):
+        log(f"[{self.scenario}] {message}")
+        self.notes.append(message)
+
+    @property
+    def result(self):
+        if self.failures:
+            return "FAIL"
+        if self.bugs:
+            return "FAIL (bug)"
+        return "REPORT" if self.report_only else "PASS"
+
+    def passed(self, strict_bugs):
+        return not self.failures and (not self.bugs or not strict_bugs)
+
+    def as_dict(self):
+        return {"scenario": self.scenario, "injected": self.injected, "requests": self.requests,
+                "acknowledged": self.acknowledged, "lost": self.lost,
+                "duplicates": self.duplicates, "error_window": self.error_window,
+                "result": self.result, "seconds": round(self.seconds, 1),
+                "failures": self.failures, "bugs": self.bugs, "notes": self.notes,
+                "figures": self.figures}
+
+
+COLUMNS = [("scenario", 24), ("injected", 46), ("requests", 9), ("acknowledged", 12),
+           ("lost", 5), ("duplicates", 10), ("error_window", 22), ("result", 10)]
+
+
+def table(rows):
+    """The results as a Markdown table (what `make faults` prints and docs/reliability.md keeps)."""
+    head = "| " + " | ".join(name.replace("_", " ") for name, _ in COLUMNS) + " |"
+    rule = "| " + " | ".join("---" for _ in COLUMNS) + " |"
+    lines = [head, rule]
+    for r in rows:
+        d = r.as_dict() if isinstance(r, Result) else r
+        lines.append("| " + " | ".join(str(d[name]) for name, _ in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def run_scenario(result, body):
+    """Runs body(result), turning an exception into a failed check, and times it."""
+    t0 = time.monotonic()
+    try:
+        body(result)
+    except Exception as e:  # a scenario that breaks is a failed scenario, with its traceback
+        traceback.print_exc()
+        result.fail(f"scenario raised {type(e).__name__}: {e}")
+    finally:
+        result.seconds = time.monotonic() - t0
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Redis: a tiny RESP client (INFO, DBSIZE, SCAN, XLEN) beside the harness's
+
+
+def resp_command(port, *args, timeout=5):
+    """Sends one command and returns the parsed reply (bytes, int, list, or an Exception object
+    for an error reply)."""
+    payload = b"*%d\r\n" % len(args) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a), a) for a in (x if isinstance(x, bytes) else str(x).encode()
+                                                  for x in args))
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(payload)
+        f = s.makefile("rb")
+        return _read_reply(f)
+
+
+def _read_reply(f):
+    line = f.readline()
+    if not line:
+        raise ConnectionError("redis closed the connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest
+    if kind == b"-":
+        return RuntimeError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_read_reply(f) for _ in range(n)]
+    raise ValueError(f"unexpected reply {line!r}")
+
+
+def redis_info(port, section=""):
+    raw = resp_command(port, "INFO", *([section] if section else []))
+    out = {}
+    for line in raw.decode().splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
+def redis_keys(port, pattern="*"):
+    keys, cursor = [], b"0"
+    while True:
+        cursor, batch = resp_command(port, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+        keys.extend(batch)
+        if cursor == b"0":
+            return keys
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def alive(proc):
+    return proc is not None and proc.poll() is None
+
+
+class Stack:
+    """A temp dir, a Redis (its own options) and services on fixed free ports, each told the
+    others' addresses, so a stopped service can come back where its peers expect it. Use as a
+    context manager: every process it started is killed (SIGCONT first, for frozen ones) and the
+    temp dir removed, whatever happens (TRELLIS_FAULTS_KEEP=1 keeps the dir, for reading logs)."""
+
+    NAMES = ("goals", "measurements", "reminders")
+
+    def __init__(self, redis_args=(), names=NAMES, service_args=None):
+        self.redis_args = list(redis_args)
+        self.names = names
+        self.service_args = service_args or {}
+        self.ports = {n: free_port() for n in Stack.NAMES}
+        self.services = {}
+        self.extra_processes = []   # replicas beyond the one per name
+        self.workdir = None
+        self.redis = None
+
+    def peer_args(self):
+        return [f"--goals_addr=127.0.0.1:{self.ports['goals']}",
+                f"--measurements_addr=127.0.0.1:{self.ports['measurements']}",
+                f"--reminders_addr=127.0.0.1:{self.ports['reminders']}"]
+
+    def __enter__(self):
+        self.workdir = tempfile.mkdtemp(prefix="trellis-faults-")
+        try:
+            self.redis = Redis(self.workdir, self.redis_args)
+            for n in self.names:
+                self.start(n)
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def start(self, name, extra=(), port=None):
+        """Starts (or restarts) the service `name` on its port and waits until it is SERVING."""
+        args = [*self.peer_args(), *self.service_args.get(name, []), *extra]
+        svc = Service(name, self.workdir, self.redis.url, args,
+                      port=self.ports[name] if port is None else port)
+        if port is None:
+            self.services[name] = svc
+        else:
+            self.extra_processes.append(svc)
+        got = svc.wait_health("SERVING", limit=30)
+        if got != "SERVING":
+            raise RuntimeError(f"{name} did not become SERVING: {svc.health()}")
+        return svc
+
+    def replica(self, name, extra=()):
+        """Another replica of `name` on a port of its own."""
+        return self.start(name, extra, port=free_port())
+
+    def all_processes(self):
+        return [*self.services.values(), *self.extra_processes]
+
+    def __exit__(self, *exc):
+        for svc in self.all_processes():
+            try:
+                if svc.proc.poll() is None:
+                    svc.proc.send_signal(signal.SIGCONT)
+                svc.kill()
+                svc.channel.close()
+            except Exception:
+                pass
+        if self.redis is not None:
+            try:
+                if self.redis.proc is not None:
+                    self.redis.proc.send_signal(signal.SIGCONT)
+                self.redis.stop()
+            except Exception:
+                pass
+        if self.workdir:
+            if os.environ.get("TRELLIS_FAULTS_KEEP") == "1":
+                print(f"faults: logs kept in {self.workdir}", file=sys.stderr)
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        return False
+
+    def channel(self, name):
+        return self.services[name].channel
+
+    def redis_kill(self):
+        """SIGKILL, as a crash of the Redis process (the OS keeps what Redis had written)."""
+        self.redis.stop(hard=True)
+
+    def redis_restart(self):
+        """Starts Redis again on its port with its data directory (it replays the AOF); returns
+        the monotonic time at which it answered PING."""
+        self.redis.start()
+        return time.monotonic()
+
+    def redis_freeze(self):
+        self.redis.proc.send_signal(signal.SIGSTOP)
+
+    def redis_thaw(self):
+        self.redis.proc.send_signal(signal.SIGCONT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calls
+
+
+CLINICIAN = auth(token(role="clinician", ttl=4 * 3600))
+PLATFORM = auth(token(sub="platform-1", role="service", ttl=4 * 3600))
+
+
+class Counter:
+    """Thread-safe counts by key (request outcomes by gRPC code)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts = {}
+
+    def add(self, key, n=1):
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + n
+
+    def total(self):
+        with self.lock:
+            return sum(self.counts.values())
+
+    def get(self, key):
+        with self.lock:
+            return self.counts.get(key, 0)
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.counts)
+
+
+def code_of(e):
+    return e.code().name if isinstance(e, grpc.RpcError) else type(e).__name__
+
+
+def write_json(path, rows, extra):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({**extra, "scenarios": [r.as_dict() for r in rows]}, f, indent=2)
