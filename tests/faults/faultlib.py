@@ -348,3 +348,188 @@ def write_json(path, rows, extra):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump({**extra, "scenarios": [r.as_dict() for r in rows]}, f, indent=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clinical fixtures the scenarios share (the same shapes as tests/e2e uses)
+
+import datetime  # noqa: E402
+
+from google.protobuf import timestamp_pb2  # noqa: E402
+from trellis.v1 import common_pb2  # noqa: E402
+from trellis.v1 import goals_pb2 as G, goals_pb2_grpc  # noqa: E402
+from trellis.v1 import measurements_pb2 as M, measurements_pb2_grpc  # noqa: E402
+from trellis.v1 import reminders_pb2 as R, reminders_pb2_grpc  # noqa: E402
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def ts(dt):
+    t = timestamp_pb2.Timestamp()
+    t.FromDatetime(dt)
+    return t
+
+
+def local(dt):
+    """A UTC datetime as a LocalDateTime (schedules in these scenarios are in UTC)."""
+    return common_pb2.LocalDateTime(year=dt.year, month=dt.month, day=dt.day, hours=dt.hour,
+                                    minutes=dt.minute, seconds=dt.second)
+
+
+def occurrence_id(reminder_name, due):
+    return reminder_name + "/occurrences/" + due.strftime("%Y%m%dT%H%M%SZ")
+
+
+def one_shot_reminder(stub, patient, due, text="Breathing, 5 minutes", **fields):
+    """A reminder that fires once, at `due` (UTC, whole seconds)."""
+    return stub.CreateReminder(R.CreateReminderRequest(reminder=R.Reminder(
+        patient=patient, kind=R.REMINDER_KIND_PRACTICE, text=text,
+        schedule=R.Schedule(start=local(due), time_zone="UTC"), **fields)),
+        metadata=CLINICIAN, timeout=10)
+
+
+def gad7_answers(total):
+    values = [0] * 7
+    for i in range(total):
+        values[i % 7] += 1
+    return [M.ItemAnswer(item=i + 1, value=v) for i, v in enumerate(values)]
+
+
+def stalled_goal(goal_stub, meas_stub, patient, weeks=7, submit=None):
+    """An active GAD-7 goal (12 to 6) started `weeks` - 1 weeks ago with a flat weekly GAD-7 of
+    12: its progress is stalled, so reading it enqueues an achievement write-back (NO_PROGRESS,
+    needs review) to the goal. `submit` limits how many of the weekly scores are recorded now."""
+    now = utcnow().replace(microsecond=0)
+    start = now - datetime.timedelta(weeks=weeks - 1, hours=1)
+    goal = goal_stub.CreateGoal(G.CreateGoalRequest(goal=G.Goal(
+        patient=patient, title="Reduce GAD-7 score from 12 to 6",
+        description="Weekly worry-time practice with a therapist-guided plan",
+        category=G.GOAL_CATEGORY_SYMPTOM_MANAGEMENT,
+        measure=common_pb2.Measure(metric="gad7", direction=common_pb2.MEASURE_DIRECTION_DECREASE,
+                                   baseline=12, target=6),
+        start_date=common_pb2.LocalDate(year=start.year, month=start.month, day=start.day),
+        due_date=common_pb2.LocalDate(
+            **dict(zip(("year", "month", "day"),
+                       (lambda d: (d.year, d.month, d.day))(now + datetime.timedelta(weeks=6))))),
+        addresses=[G.Concern(text="worry")],
+        lifecycle_status=G.GOAL_LIFECYCLE_STATUS_ACTIVE)), metadata=CLINICIAN, timeout=10)
+    for week in range(weeks if submit is None else submit):
+        submit_gad7(meas_stub, patient, goal.name, start + datetime.timedelta(weeks=week), week)
+    return goal
+
+
+def submit_gad7(meas_stub, patient, goal_name, when, week, timeout=10):
+    return meas_stub.SubmitQuestionnaire(M.SubmitQuestionnaireRequest(
+        patient=patient, instrument="gad7", answers=gad7_answers(12), observe_time=ts(when),
+        source=M.MEASUREMENT_SOURCE_CLIENT, goal=goal_name,
+        request_id=f"{goal_name.rsplit('/', 1)[-1]}-week-{week}"), metadata=CLINICIAN,
+        timeout=timeout)
+
+
+def define_minutes_metric(meas_stub):
+    meas_stub.DefineMetric(M.DefineMetricRequest(metric=M.Metric(
+        id="minutes_practised", display_name="Minutes of breathing practice",
+        kind=M.METRIC_KIND_DURATION_MINUTES, min_value=0, max_value=600,
+        better_direction=M.BETTER_DIRECTION_HIGHER), request_id="define-minutes"),
+        metadata=CLINICIAN, timeout=10)
+
+
+def simple_goal(goal_stub, patient, title="Practise breathing exercises for 15 minutes daily"):
+    return goal_stub.CreateGoal(G.CreateGoalRequest(goal=G.Goal(patient=patient, title=title)),
+                                metadata=CLINICIAN, timeout=10)
+
+
+def daily_reminder(rem_stub, patient, goal_name="", metric="", start=None):
+    """A daily practice reminder (UTC) starting at `start` (default: 30 minutes from now)."""
+    start = start or (utcnow() + datetime.timedelta(minutes=30)).replace(second=0, microsecond=0)
+    return rem_stub.CreateReminder(R.CreateReminderRequest(reminder=R.Reminder(
+        patient=patient, kind=R.REMINDER_KIND_PRACTICE, text="Breathing practice", goal=goal_name,
+        metric=metric, schedule=R.Schedule(start=local(start), time_zone="UTC",
+                                           rrule="FREQ=DAILY"))),
+        metadata=CLINICIAN, timeout=10), start
+
+
+class Subscriber(threading.Thread):
+    """A platform streaming due reminders (subscriber `platform`) from `targets` (Service objects,
+    tried in turn after a broken stream), acknowledging each delivery on the replica it came
+    from (falling back to the others), and recording what came when."""
+
+    def __init__(self, targets, subscriber="platform", deadline_s=600, max_unacked=200):
+        super().__init__(daemon=True)
+        self.targets = list(targets)
+        self.subscriber = subscriber
+        self.max_unacked = max_unacked
+        self.lock = threading.Lock()
+        self.received = {}     # delivery_id -> count
+        self.first_seen = {}   # delivery_id -> monotonic time
+        self.acked = {}        # delivery_id -> monotonic time the ack was answered
+        self.after_ack = []    # (delivery_id, seconds after its ack)
+        self.already_acked = 0
+        self.stream_errors = Counter()
+        self.errors = []
+        self.stop = threading.Event()
+        self.deadline = time.monotonic() + deadline_s
+        self.current = None
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set() and time.monotonic() < self.deadline:
+            target = self.targets[i % len(self.targets)]
+            i += 1
+            if not alive(target.proc):
+                continue
+            stub = reminders_pb2_grpc.ReminderServiceStub(target.channel)
+            stream = stub.StreamDueReminders(
+                R.StreamDueRemindersRequest(subscriber=self.subscriber,
+                                            max_unacked=self.max_unacked),
+                metadata=PLATFORM, timeout=max(1, self.deadline - time.monotonic()))
+            self.current = stream
+            try:
+                for d in stream:
+                    self.handle(d, target)
+                    if self.stop.is_set():
+                        break
+            except grpc.RpcError as e:
+                self.stream_errors.add(e.code().name)
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
+                                    grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+                                    grpc.StatusCode.DEADLINE_EXCEEDED):
+                    self.errors.append(f"stream: {e.code().name} {e.details()}")
+                time.sleep(0.2)
+            finally:
+                stream.cancel()
+
+    def handle(self, d, target):
+        now = time.monotonic()
+        did = d.delivery_id
+        with self.lock:
+            if did in self.acked:
+                self.after_ack.append((did, round(now - self.acked[did], 3)))
+                return
+            self.received[did] = self.received.get(did, 0) + 1
+            self.first_seen.setdefault(did, now)
+        order = [target] + [t for t in self.targets if t is not target]
+        for t in order:
+            if not alive(t.proc):
+                continue
+            try:
+                resp = reminders_pb2_grpc.ReminderServiceStub(t.channel).AckDelivery(
+                    R.AckDeliveryRequest(delivery_id=did, subscriber=self.subscriber),
+                    metadata=PLATFORM, timeout=3)
+            except grpc.RpcError as e:
+                self.stream_errors.add("ack " + e.code().name)
+                continue
+            with self.lock:
+                self.acked.setdefault(did, time.monotonic())
+                if resp.already_acknowledged:
+                    self.already_acked += 1
+            return
+        # Not acknowledged anywhere: it comes again after the visibility timeout.
+
+    def close(self):
+        self.stop.set()
+        if self.current is not None:
+            self.current.cancel()
+        self.join(15)
