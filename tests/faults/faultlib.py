@@ -451,27 +451,43 @@ def daily_reminder(rem_stub, patient, goal_name="", metric="", start=None):
         metadata=CLINICIAN, timeout=10), start
 
 
-class Subscriber(threading.Thread):
-    """A platform streaming due reminders (subscriber `platform`) from `targets` (Service objects,
-    tried in turn after a broken stream), acknowledging each delivery on the replica it came
-    from (falling back to the others), and recording what came when."""
+class Ledger:
+    """What a platform's subscriber streams received and acknowledged, shared by its streams."""
 
-    def __init__(self, targets, subscriber="platform", deadline_s=600, max_unacked=200):
-        super().__init__(daemon=True)
-        self.targets = list(targets)
-        self.subscriber = subscriber
-        self.max_unacked = max_unacked
+    def __init__(self):
         self.lock = threading.Lock()
         self.received = {}     # delivery_id -> count
         self.first_seen = {}   # delivery_id -> monotonic time
         self.acked = {}        # delivery_id -> monotonic time the ack was answered
-        self.after_ack = []    # (delivery_id, seconds after its ack)
+        self.after_ack = []    # (delivery_id, seconds after its ack, replica, attempt)
         self.already_acked = 0
+
+
+class Subscriber(threading.Thread):
+    """A platform streaming due reminders (subscriber `platform`) from `targets` (Service objects,
+    tried in turn after a broken stream), acknowledging each delivery on the replica it came
+    from (falling back to the others), and recording what came when in `ledger` (shared by
+    several Subscriber threads of one platform)."""
+
+    def __init__(self, targets, subscriber="platform", deadline_s=600, max_unacked=200,
+                 ledger=None, label="stream"):
+        super().__init__(daemon=True)
+        self.targets = list(targets)
+        self.subscriber = subscriber
+        self.max_unacked = max_unacked
+        self.ledger = ledger or Ledger()
+        self.label = label
         self.stream_errors = Counter()
         self.errors = []
         self.stop = threading.Event()
         self.deadline = time.monotonic() + deadline_s
         self.current = None
+
+    # The ledger's fields, for single-stream users.
+    received = property(lambda self: self.ledger.received)
+    first_seen = property(lambda self: self.ledger.first_seen)
+    acked = property(lambda self: self.ledger.acked)
+    after_ack = property(lambda self: self.ledger.after_ack)
 
     def run(self):
         i = 0
@@ -504,12 +520,14 @@ class Subscriber(threading.Thread):
     def handle(self, d, target):
         now = time.monotonic()
         did = d.delivery_id
-        with self.lock:
-            if did in self.acked:
-                self.after_ack.append((did, round(now - self.acked[did], 3)))
+        led = self.ledger
+        with led.lock:
+            if did in led.acked:
+                led.after_ack.append((did, round(now - led.acked[did], 3), target.address,
+                                      d.attempt))
                 return
-            self.received[did] = self.received.get(did, 0) + 1
-            self.first_seen.setdefault(did, now)
+            led.received[did] = led.received.get(did, 0) + 1
+            led.first_seen.setdefault(did, now)
         order = [target] + [t for t in self.targets if t is not target]
         for t in order:
             if not alive(t.proc):
@@ -521,10 +539,10 @@ class Subscriber(threading.Thread):
             except grpc.RpcError as e:
                 self.stream_errors.add("ack " + e.code().name)
                 continue
-            with self.lock:
-                self.acked.setdefault(did, time.monotonic())
+            with led.lock:
+                led.acked.setdefault(did, time.monotonic())
                 if resp.already_acknowledged:
-                    self.already_acked += 1
+                    led.already_acked += 1
             return
         # Not acknowledged anywhere: it comes again after the visibility timeout.
 
