@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap configure build test run demo lint asan fuzz unit integration e2e bench \
-	clean image deploy-check
+	clean image deploy-check faults
 
 all: build
 
@@ -30,6 +30,20 @@ test: build
 
 unit integration e2e: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L $@
+
+# The fault-injection suite at full size (tests/faults/, docs/reliability.md): Redis killed, frozen
+# and restarted, peers and replicas killed, bad bytes, a 10-minute soak. Prints the table and
+# writes $(FAULTS_JSON); exits 1 when a check fails, service bugs included (the ctest subset,
+# label `faults` in `make test`, runs smaller sizes and reports service bugs without failing).
+# The binaries and stubs default to $(BUILD_DIR)'s; TRELLIS_*_BIN / TRELLIS_PY_STUBS override.
+FAULTS_JSON ?= $(BUILD_DIR)/faults/results.json
+faults: build
+	@TRELLIS_PY_STUBS=$${TRELLIS_PY_STUBS:-$(abspath $(BUILD_DIR))/py} \
+	TRELLIS_GOALS_BIN=$${TRELLIS_GOALS_BIN:-$(abspath $(BUILD_DIR))/services/goals/trellis-goals} \
+	TRELLIS_MEASUREMENTS_BIN=$${TRELLIS_MEASUREMENTS_BIN:-$(abspath $(BUILD_DIR))/services/measurements/trellis-measurements} \
+	TRELLIS_REMINDERS_BIN=$${TRELLIS_REMINDERS_BIN:-$(abspath $(BUILD_DIR))/services/reminders/trellis-reminders} \
+	TRELLIS_FAULTS_FULL=$${TRELLIS_FAULTS_FULL:-1} PYTHONDONTWRITEBYTECODE=1 \
+	/usr/bin/python3 tests/faults/run_faults.py --json $(FAULTS_JSON)
 
 # Builds and runs every benchmark (bench/: each binary trellis_bench_<name> starts its own Redis
 # and services and prints its figures). Not part of `make test`: figures are reported, not asserted.
