@@ -1,6 +1,6 @@
 """Scenario 5: three reminder replicas on one Redis dispatch N occurrences due at the same
-instant; one replica is killed (SIGKILL) and another frozen (SIGSTOP, SIGCONT 8 s later) as soon
-as dispatching has begun. A platform subscriber (one subscriber id, one stream per replica, each
+instant; one replica is killed (SIGKILL) and another frozen (SIGSTOP, SIGCONT 8 s later) once the
+subscriber has received a tenth of them (every stream busy, deliveries queued in each replica). A platform subscriber (one subscriber id, one stream per replica, each
 moving to a surviving replica when its stream breaks) acknowledges everything it receives.
 
 Checks: every occurrence delivered (none invented); every one acknowledged; no delivery of an id
@@ -95,7 +95,9 @@ def run(result):
                 [("XLEN", f"trellis:rem:{{due:{b}}}:out:t1") for b in range(BUCKETS)]))
 
         killed, frozen = replicas[0], replicas[1]
-        began = wait_until(lambda: entered() > 0, lead + 60, 0.002)
+        # Strike while the streams are busy (deliveries in flight and queued in every replica).
+        busy = max(50, n // 10)
+        began = wait_until(lambda: len(ledger.received) >= busy, lead + 60, 0.002)
         result.check(began, "dispatching never began")
         due_mono = time.monotonic() - max(0.0, (utcnow() - due).total_seconds())
         killed.kill()
