@@ -21,7 +21,6 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
-import harness  # noqa: E402
 from harness import Redis, Service, auth, free_port, token, wait_until  # noqa: E402,F401
 
 import grpc  # noqa: E402
@@ -357,8 +356,8 @@ import datetime  # noqa: E402
 
 from google.protobuf import timestamp_pb2  # noqa: E402
 from trellis.v1 import common_pb2  # noqa: E402
-from trellis.v1 import goals_pb2 as G, goals_pb2_grpc  # noqa: E402
-from trellis.v1 import measurements_pb2 as M, measurements_pb2_grpc  # noqa: E402
+from trellis.v1 import goals_pb2 as G, goals_pb2_grpc  # noqa: E402,F401
+from trellis.v1 import measurements_pb2 as M, measurements_pb2_grpc  # noqa: E402,F401
 from trellis.v1 import reminders_pb2 as R, reminders_pb2_grpc  # noqa: E402
 
 

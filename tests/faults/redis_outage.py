@@ -145,8 +145,9 @@ def run(result, frozen):
                 stack.redis_freeze()
             else:
                 stack.redis_kill()
+            suggested = G.GoalAchievementStatus.Name(progress.suggested_achievement_status)
             log(f"[{result.scenario}] Redis {'frozen' if frozen else 'killed'}; effects queued "
-                f"just before (suggested {G.GoalAchievementStatus.Name(progress.suggested_achievement_status)})")
+                f"just before (suggested {suggested})")
             time.sleep(OUTAGE_S)
             if frozen:
                 stack.redis_thaw()

@@ -1,7 +1,8 @@
 """Scenario 5: three reminder replicas on one Redis dispatch N occurrences due at the same
 instant; one replica is killed (SIGKILL) and another frozen (SIGSTOP, SIGCONT 8 s later) once the
-subscriber has received a tenth of them (every stream busy, deliveries queued in each replica). A platform subscriber (one subscriber id, one stream per replica, each
-moving to a surviving replica when its stream breaks) acknowledges everything it receives.
+subscriber has received a tenth of them (every stream busy, deliveries queued in each replica).
+A platform subscriber (one subscriber id, one stream per replica, each moving to a surviving
+replica when its stream breaks) acknowledges everything it receives.
 
 Checks: every occurrence delivered (none invented); every one acknowledged; no delivery of an id
 after its acknowledgement was answered (a service bug if it happens: reported as such). Reported:
@@ -21,7 +22,7 @@ import time
 
 import grpc
 
-from faultlib import (CLINICIAN, Ledger, R, Result, Stack, Subscriber, alive, log,
+from faultlib import (Ledger, Result, Stack, Subscriber, alive, log,
                       occurrence_id, one_shot_reminder, reminders_pb2_grpc, size, utcnow,
                       wait_until)
 
@@ -149,8 +150,8 @@ def run(result):
         result.check(not errors, f"subscriber errors: {errors[:3]}")
         if ledger.after_ack:
             result.known_bug(f"{len(ledger.after_ack)} deliveries came after their ack, e.g. "
-                             f"{ledger.after_ack[:3]} (id, seconds after ack, replica, attempt); frozen replica "
-                             f"{frozen.address}")
+                             f"{ledger.after_ack[:3]} (id, seconds after ack, replica, "
+                             f"attempt); frozen replica {frozen.address}")
         result.check(alive(frozen.proc) and alive(replicas[2].proc),
                      "a surviving replica exited")
         result.check(frozen.health() == "SERVING", "the thawed replica is not SERVING")
