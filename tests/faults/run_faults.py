@@ -11,6 +11,7 @@ write, a delivery after its ack, a crash) is reported as `FAIL (bug)`; it fails 
 without turning CI red; see docs/reliability.md)."""
 import argparse
 import datetime
+import json
 import os
 import platform
 import sys
@@ -54,15 +55,43 @@ def machine():
     return f"{distro or platform.system()}, {cores} cores, {platform.machine()}"
 
 
+def update_doc(path, rows, date, machine_text, full):
+    """Rewrites the text between the results markers of `path`."""
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    with open(path) as f:
+        text = f.read()
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    block = (f"{begin}\nMachine: {machine_text}. Date: {date}. Size: "
+             f"{'full (`make faults`)' if full else 'CI (`ctest -L faults`)'}.\n\n"
+             f"{table(rows)}\n{end}")
+    with open(path, "w") as f:
+        f.write(head + block + tail)
+
+
 def main():
     available = SCENARIOS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=sorted(available),
                         help="run only this scenario (repeatable)")
     parser.add_argument("--json", help="write the results as JSON here")
+    parser.add_argument("--update-doc", metavar="MARKDOWN",
+                        help="replace the results block of this file (docs/reliability.md) with "
+                             "this run's table, machine and date")
+    parser.add_argument("--from-json", metavar="JSON",
+                        help="run nothing: print (and with --update-doc write) the table of a "
+                             "saved run")
     parser.add_argument("--lenient", action="store_true",
                         help="a reported service bug does not fail the run")
     args = parser.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        print(table(saved["scenarios"]))
+        if args.update_doc:
+            update_doc(args.update_doc, saved["scenarios"], saved["date"][:10], saved["machine"],
+                       saved["size"] == "full")
+        return 0
     names = args.only or list(available)
     rows = []
     for name in names:
@@ -81,11 +110,15 @@ def main():
             print(f"BUG     {r.scenario}: {b}")
         for n in r.notes:
             print(f"note    {r.scenario}: {n}")
+    now = datetime.datetime.now(datetime.timezone.utc)
     if args.json:
         write_json(args.json, rows, {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine(), "size": "full" if faultlib.FULL else "ci"})
+            "date": now.isoformat(timespec="seconds"), "machine": machine(),
+            "size": "full" if faultlib.FULL else "ci"})
         print(f"results written to {args.json}")
+    if args.update_doc:
+        update_doc(args.update_doc, rows, f"{now:%Y-%m-%d}", machine(), faultlib.FULL)
+        print(f"results block of {args.update_doc} updated")
     ok = all(r.passed(strict_bugs=not args.lenient) for r in rows)
     return 0 if ok else 1
 
