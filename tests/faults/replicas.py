@@ -1,6 +1,7 @@
 """Scenario 5: three reminder replicas on one Redis dispatch N occurrences due at the same
-instant; one replica is killed (SIGKILL) and another frozen (SIGSTOP, SIGCONT 8 s later) once the
-subscriber has received a tenth of them (every stream busy, deliveries queued in each replica).
+instant; one replica is killed (SIGKILL) as soon as dispatching begins (its claims held under a
+lease) and another frozen (SIGSTOP, SIGCONT 8 s later) once the subscriber has received a tenth of
+them (every stream busy, deliveries queued in each replica).
 A platform subscriber (one subscriber id, one stream per replica, each moving to a surviving
 replica when its stream breaks) acknowledges everything it receives.
 
@@ -17,6 +18,7 @@ instant is set from a measured creation rate.
 Sizes: TRELLIS_FAULTS_REPLICA_OCCURRENCES (CI 2000, full 10000).
 """
 import datetime
+import signal
 import threading
 import time
 
@@ -96,23 +98,28 @@ def run(result):
                 [("XLEN", f"trellis:rem:{{due:{b}}}:out:t1") for b in range(BUCKETS)]))
 
         killed, frozen = replicas[0], replicas[1]
-        # Strike while the streams are busy (deliveries in flight and queued in every replica).
-        busy = max(50, n // 10)
-        began = wait_until(lambda: len(ledger.received) >= busy, lead + 60, 0.002)
+        # The kill: as soon as dispatching has begun (claims held under a lease).
+        began = wait_until(lambda: entered() > 0, lead + 60, 0.002)
         result.check(began, "dispatching never began")
         due_mono = time.monotonic() - max(0.0, (utcnow() - due).total_seconds())
         killed.kill()
         at_kill = entered()
-        frozen.proc.send_signal(__import__("signal").SIGSTOP)
+        # The freeze: once the streams are busy (deliveries handed over and queued in each
+        # replica), which is what a pause of a replica puts at risk.
+        busy = max(50, n // 10)
+        wait_until(lambda: len(ledger.received) >= busy, 120, 0.002)
+        frozen.proc.send_signal(signal.SIGSTOP)
         frozen_at = time.monotonic()
         at_freeze = entered()
         log(f"[{result.scenario}] killed a replica with {at_kill}/{n} occurrences entered for "
-            f"delivery, froze another at {at_freeze}/{n}")
+            f"delivery; froze another with {at_freeze}/{n} entered, {len(ledger.received)} "
+            "received")
         result.figures["entered_at_kill"] = at_kill
+        result.figures["received_at_freeze"] = len(ledger.received)
         if at_kill >= n:
             result.note("the kill came after dispatching had finished (too fast a burst)")
         time.sleep(max(0.0, frozen_at + FROZEN_S - time.monotonic()))
-        frozen.proc.send_signal(__import__("signal").SIGCONT)
+        frozen.proc.send_signal(signal.SIGCONT)
         log(f"[{result.scenario}] thawed the frozen replica; {len(ledger.acked)}/{n} acked")
 
         done = wait_until(lambda: len(ledger.acked) >= n, 300, 0.2)
