@@ -29,6 +29,7 @@ SCENARIOS = {
     "crash_everysec": ("redis_crash", "scenario_everysec"),
     "outage_down": ("redis_outage", "scenario_down"),
     "outage_frozen": ("redis_outage", "scenario_frozen"),
+    "outage_mid_delivery": ("redis_outage", "scenario_mid_delivery"),
     "peer_down": ("peer_down", "scenario"),
     "replicas": ("replicas", "scenario"),
     "bad_bytes": ("bad_bytes", "scenario"),
