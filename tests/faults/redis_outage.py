@@ -158,7 +158,7 @@ def run(result, frozen):
             else:
                 back_at = stack.redis_restart()
             log(f"[{result.scenario}] Redis back after {back_at - fault_at:.1f} s")
-            # Evidence for finding 3 of docs/reliability.md: relay leases left behind by a relay
+            # Evidence for finding 2 of docs/reliability.md: relay leases left behind by a relay
             # that was mid-drain when Redis went away (they block that patient until they expire).
             leases = {}
             for key in redis_keys(stack.redis.port, "trellis:*:outbox_lease"):
@@ -170,7 +170,7 @@ def run(result, frozen):
             def bounded(what, predicate, relay=False):
                 """Polls until predicate() holds; fails when it took more than RECOVERY_S after
                 Redis's return (waits up to 60 s to report how long it did take). For an outbox
-                effect held up by a relay lease left behind at the fault (finding 3), the failed
+                effect held up by a relay lease left behind at the fault (finding 2), the failed
                 check is reported as the known service bug it is."""
                 ok = wait_until(predicate, limit=max(0.0, back_at + 60 - time.monotonic()),
                                 step=0.05)
