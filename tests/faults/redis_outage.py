@@ -348,8 +348,9 @@ def scenario_frozen():
 def run_mid_delivery(result):
     """The outage strikes while a relay is delivering: the goal service's relay has taken a
     patient's lease and is calling the reminder service (frozen, so the call hangs until its 5 s
-    timeout) when Redis freezes too, for 10 s. Both come back together; the closed goal's
-    reminder must end within RECOVERY_S of Redis's return."""
+    timeout) when Redis is killed; it is restarted 10 s later from its append-only file, and the
+    reminder service resumes with it. The closed goal's reminder must end within RECOVERY_S of
+    Redis's return."""
     with Stack(service_args={"reminders": REMINDER_FLAGS}) as stack:
         goals = goals_pb2_grpc.GoalServiceStub(stack.channel("goals"))
         rem_svc = stack.services["reminders"]
@@ -374,11 +375,10 @@ def run_mid_delivery(result):
         taken = wait_until(lambda: resp_command(stack.redis.port, "EXISTS", lease_key) == 1, 5,
                            0.01)
         result.check(taken, "the relay never took the patient's lease")
-        stack.redis_freeze()
+        stack.redis_kill()
         time.sleep(OUTAGE_S)
+        back_at = stack.redis_restart()
         rem_svc.proc.send_signal(signal.SIGCONT)
-        stack.redis_thaw()
-        back_at = time.monotonic()
         pttl = resp_command(stack.redis.port, "PTTL", lease_key)
         result.figures["lease_pttl_at_return_ms"] = pttl
 
@@ -401,13 +401,13 @@ def run_mid_delivery(result):
             result.known_bug(
                 f"goals outbox: the effect was delivered {took:.1f} s after Redis returned (more "
                 f"than {RECOVERY_S:.0f} s): the relay's lease on the patient, taken just before "
-                f"the outage, was still there (PTTL {pttl} ms at the return) and the relay that "
-                "owns it does not re-enter it")
+                f"the outage, was still there (PTTL {pttl} ms at the return; its release failed "
+                "while Redis was away) and the relay that owns it does not re-enter it")
         result.check(alive(rem_svc.proc) and alive(stack.services["goals"].proc),
                      "a service exited")
 
 
 def scenario_mid_delivery():
     r = Result("2c outage mid-delivery",
-               "Redis SIGSTOP 10 s while the goals relay is calling a frozen reminder service")
+               "Redis SIGKILL, back 10 s later, while the goals relay calls a frozen peer")
     return r, run_mid_delivery
