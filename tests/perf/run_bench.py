@@ -280,21 +280,32 @@ class Bench:
                 f"--warmup={a.warmup}s", f"--duration={a.duration}s", f"--deadline={a.deadline}",
                 f"--patients={a.patients}", f"--json_out={out}",
                 f"--goals_target={self.servers['goals'].address}", *extra]
+        # The servers' CPU time is counted from the end of the scenario's setup (the generator
+        # prints "setup done"), so seeding a series is not charged to the calls.
         cpu_before = self.sampler.begin()
         started = time.monotonic()
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        err_path = out + ".err"
+        with open(err_path, "w") as err:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
+            for line in proc.stdout:
+                if line.strip() == "setup done":
+                    cpu_before = self.sampler.begin()
+                    continue
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            proc.wait()
         elapsed = time.monotonic() - started
         cpu, peak = self.sampler.end(cpu_before)
-        sys.stdout.write(proc.stdout)
-        if proc.stderr.strip():
-            sys.stderr.write(proc.stderr)
-        sys.stdout.flush()
+        with open(err_path) as f:
+            stderr = f.read()
+        if stderr.strip():
+            sys.stderr.write(stderr)
         try:
             with open(out) as f:
                 r = json.load(f)
         except (OSError, ValueError):
             r = {"scenario": label, "ok": False,
-                 "error": f"trellis-loadgen exited {proc.returncode}: {proc.stderr[-500:]}"}
+                 "error": f"trellis-loadgen exited {proc.returncode}: {stderr[-500:]}"}
         r["service"] = service
         r["elapsed_seconds"] = elapsed
         r["cpu_seconds"] = cpu
@@ -367,18 +378,38 @@ class Bench:
         n = self.args.memory_records
         print(f"== Redis memory per {what} ({n} {scenario} calls)", flush=True)
         audit_key = "trellis:audit:{bench}:events"
+        patients = max(1, min(self.args.memory_patients, n))
+        run_id = f"mem{what}"
         self.redis.command("MEMORY", "PURGE")
         before = self.redis.used_memory()
         audit_before = self.redis.command("MEMORY", "USAGE", audit_key) or 0
         keys_before = self.redis.command("DBSIZE")
         r = self.loadgen(scenario, server.address, f"{scenario}@memory",
-                         [f"--calls={n}", f"--patients={min(n, 10000)}"], server.name)
+                         [f"--calls={n}", f"--patients={patients}", f"--run_id={run_id}"],
+                         server.name)
         time.sleep(0.5)
         self.redis.command("MEMORY", "PURGE")
         after = self.redis.used_memory()
         audit_after = self.redis.command("MEMORY", "USAGE", audit_key) or 0
         keys_after = self.redis.command("DBSIZE")
         stored = r.get("calls_ok_total", 0)
+        # Where the bytes go: every key of the first patient, by kind (the part after the hash
+        # tag, ids dropped), per record of that patient.
+        prefix = {"measurement": "meas", "reminder": "rem"}[what]
+        tag = f"trellis:{prefix}:{{bench:{run_id}-p0}}:"
+        per_patient = max(1, stored // patients)
+        breakdown = {}
+        cursor = "0"
+        while True:
+            reply = self.redis_scan(cursor, tag + "*")
+            cursor, keys = reply
+            for k in keys:
+                kind = k[len(tag):].split(":")[0]
+                breakdown[kind] = breakdown.get(kind, 0) + (
+                    self.redis.command("MEMORY", "USAGE", k, "SAMPLES", "0") or 0)
+            if cursor == "0":
+                break
+        r["breakdown_bytes_per_record"] = {k: v / per_patient for k, v in breakdown.items()}
         r["kind"] = "memory"
         r["what"] = what
         r["stored"] = stored
@@ -391,7 +422,18 @@ class Bench:
             print(f"  {stored} stored: used_memory +{after - before} bytes = "
                   f"{r['bytes_per_record']:.0f} bytes per {what} "
                   f"({r['bytes_per_record_without_audit']:.0f} without the audit trail entry); "
-                  f"keys +{r['keys_delta']}", flush=True)
+                  f"keys +{r['keys_delta']} over {patients} patients", flush=True)
+            parts = ", ".join(f"{k} {v:.0f}" for k, v in
+                              sorted(r["breakdown_bytes_per_record"].items(), key=lambda x: -x[1]))
+            print(f"  bytes per {what} by key kind (one patient's keys): {parts}", flush=True)
+
+    def redis_scan(self, cursor, pattern):
+        """SCAN cursor MATCH pattern COUNT 1000 through redis-cli (an array reply)."""
+        out = subprocess.run(["redis-cli", "-p", str(self.redis.port), "--raw", "SCAN", cursor,
+                              "MATCH", pattern, "COUNT", "1000"],
+                             capture_output=True, text=True, timeout=30, check=True)
+        lines = out.stdout.splitlines()
+        return lines[0], [x for x in lines[1:] if x]
 
     # -- the table ---------------------------------------------------------------------------
 
@@ -487,6 +529,8 @@ def main():
                    help="scenarios also run open loop at half their closed-loop rate")
     p.add_argument("--memory_records", type=int, default=20000,
                    help="inserts over which Redis memory per record is measured (0: skip)")
+    p.add_argument("--memory_patients", type=int, default=100,
+                   help="patients the memory inserts spread over (records per patient matter)")
     p.add_argument("--dispatch_reminders", type=int, default=100000,
                    help="reminders due at one instant in the dispatch scenario (0: skip)")
     p.add_argument("--streams", type=int, default=4, help="dispatch: subscriber streams")
@@ -496,6 +540,7 @@ def main():
     if args.smoke:
         args.warmup, args.duration, args.concurrency, args.channels = 0.3, 1.5, 8, 2
         args.patients, args.memory_records, args.dispatch_reminders = 50, 300, 200
+        args.memory_patients = 10
         args.deadline = "20s"
     bench = Bench(args)
     started = time.time()
