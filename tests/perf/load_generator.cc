@@ -56,6 +56,9 @@ ABSL_FLAG(absl::Duration, dispatch_lead, absl::ZeroDuration(),
           "ReminderDispatch: time from the start of seeding to the due instant (0: calibrated).");
 ABSL_FLAG(absl::Duration, dispatch_timeout, absl::Seconds(120),
           "ReminderDispatch: longest wait for every delivery after the due instant.");
+ABSL_FLAG(std::string, redis_url, "",
+          "ReminderDispatch: the reminder service's Redis; reminders are then seeded through the "
+          "reminder store instead of CreateReminder calls.");
 ABSL_FLAG(std::string, label, "", "Name in the output (default: the scenario).");
 ABSL_FLAG(std::string, json_out, "", "Also write the figures as JSON to this file.");
 
@@ -103,6 +106,7 @@ int RunDispatch(const ScenarioEnv& env, const std::string& label) {
   o.create_concurrency = absl::GetFlag(FLAGS_concurrency);
   o.lead = absl::GetFlag(FLAGS_dispatch_lead);
   o.timeout = absl::GetFlag(FLAGS_dispatch_timeout);
+  o.redis_url = absl::GetFlag(FLAGS_redis_url);
   absl::StatusOr<DispatchResult> r = RunReminderDispatch(env, o);
   if (!r.ok()) {
     std::fprintf(stderr, "%s: %s\n", label.c_str(), r.status().ToString().c_str());
@@ -110,10 +114,10 @@ int RunDispatch(const ScenarioEnv& env, const std::string& label) {
     return 1;
   }
   std::printf(
-      "%s: %d reminders seeded in %.1f s (%.0f/s), due %.1f s after seeding began\n"
+      "%s: %d reminders seeded (through %s) in %.1f s (%.0f/s), due %.1f s after seeding began\n"
       "  all received %.2f s and all acknowledged %.2f s after the due instant%s\n"
       "  received %d; lost %d; received twice %d; received after ack %d; ack errors %d\n",
-      label.c_str(), r->reminders, r->seed_seconds, r->seed_rate, r->lead_seconds,
+      label.c_str(), r->reminders, r->seeded_through.c_str(), r->seed_seconds, r->seed_rate, r->lead_seconds,
       r->all_received_seconds, r->all_acked_seconds, r->finished ? "" : " (TIMED OUT)",
       r->received, r->lost, r->received_twice, r->received_after_ack, r->ack_errors);
   json errors = json::object();
@@ -123,6 +127,7 @@ int RunDispatch(const ScenarioEnv& env, const std::string& label) {
             {"ok", r->ok()},
             {"reminders", r->reminders},
             {"streams", o.streams},
+            {"seeded_through", r->seeded_through},
             {"seed_seconds", r->seed_seconds},
             {"seed_rate", r->seed_rate},
             {"lead_seconds", r->lead_seconds},

@@ -7,7 +7,8 @@
 // 1. Calibrate: create a few reminders (in a tenant of their own, due next year) to learn how fast
 //    this machine creates reminders, and pick the due instant T far enough ahead that all N are
 //    stored before it (`lead`, unless given).
-// 2. Seed: N CreateReminder calls (one patient each, daily at T UTC), closed loop.
+// 2. Seed: N reminders (one patient each, daily at T UTC): N CreateReminder calls, closed loop,
+//    or, given the service's Redis, the reminder store's own write path (setup, not measured).
 // 3. Subscribe: `streams` StreamDueReminders streams of one subscriber (a service token), opened
 //    before T; `ackers` threads acknowledge what arrives with AckDeliveries in batches, as a
 //    platform handling a burst would.
@@ -35,12 +36,17 @@ struct DispatchOptions {
   int create_concurrency = 64;
   absl::Duration lead = absl::ZeroDuration();  // zero: from the calibration
   absl::Duration timeout = absl::Seconds(120);
+  // Set: the reminders are seeded straight into this Redis through the reminder store's own
+  // write path (what CreateReminder stores, many scripts in flight), which is much faster than
+  // N CreateReminder calls; the CreateReminder scenario measures those. Empty: CreateReminder.
+  std::string redis_url;
 };
 
 struct DispatchResult {
   int reminders = 0;
   double seed_seconds = 0;
-  double seed_rate = 0;          // CreateReminder calls per second while seeding
+  double seed_rate = 0;          // reminders stored per second while seeding
+  std::string seeded_through;    // "CreateReminder" or "store"
   double lead_seconds = 0;       // from the start of seeding to T
   double idle_before_due = 0;    // seconds between the end of seeding and T
   double all_received_seconds = 0;  // after T

@@ -369,6 +369,7 @@ class Bench:
             print(f"== ReminderDispatch ({a.dispatch_reminders} due at one instant)", flush=True)
             r = self.loadgen("ReminderDispatch", s["reminders"].address, "ReminderDispatch",
                              [f"--reminders={a.dispatch_reminders}", f"--streams={a.streams}",
+                              f"--redis_url={self.redis.url}",
                               f"--dispatch_timeout={a.dispatch_timeout}s"], "reminders")
             if r.get("kind") == "dispatch" and not r.get("ok"):
                 self.failures.append(f"ReminderDispatch: checks failed {r}")
