@@ -26,6 +26,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/log/log.h"
 #include "tests/perf/load_driver.h"
 #include "tests/perf/reminder_dispatch.h"
 #include "tests/perf/scenarios.h"
@@ -270,5 +271,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // The Redis client's own lines (connected, ...) would interleave with the figures.
+  trellis::log::Configure("loadgen", trellis::log::Level::kWarn);
   return trellis::perf::Run();
 }
