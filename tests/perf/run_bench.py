@@ -15,6 +15,7 @@ fails only when a scenario did not complete or a call failed; it never looks at 
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -285,6 +286,7 @@ class Bench:
         cpu_before = self.sampler.begin()
         started = time.monotonic()
         err_path = out + ".err"
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(err_path, "w") as err:
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
             for line in proc.stdout:
@@ -296,6 +298,8 @@ class Bench:
             proc.wait()
         elapsed = time.monotonic() - started
         cpu, peak = self.sampler.end(cpu_before)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        loadgen_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         with open(err_path) as f:
             stderr = f.read()
         if stderr.strip():
@@ -315,6 +319,8 @@ class Bench:
                 ["goals", "measurements", "reminders", "redis"]
             # Setup calls are in the CPU too; scenarios with a long setup state their own.
             r["stack_cpu_us_per_call"] = 1e6 * sum(cpu[p] for p in procs) / r["calls_total"]
+            # The generator shares the machine's cores with the servers (its setup included).
+            r["loadgen_cpu_us_per_call"] = 1e6 * loadgen_cpu / r["calls_total"]
         if proc.returncode != 0 or not r.get("ok"):
             self.failures.append(f"{label}: {r.get('error', 'exit %d' % proc.returncode)}")
         elif r.get("errors"):
@@ -449,8 +455,11 @@ class Bench:
               f"channels, {a.warmup} s warm-up + {a.duration} s per scenario, deadline "
               f"{a.deadline}; baseline = mean of the two baseline runs "
               f"({' and '.join(f'{b:.0f}' for b in bases)} calls/s)")
+        print("CPU us/call: CPU time of the servers (services + Redis; the baseline server alone "
+              "for the baseline) per call; gen CPU: the load generator's; RSS: peak of the service "
+              "called")
         head = (f"{'scenario':<34}{'calls/s':>9}{'x base':>8}{'p50 ms':>9}{'p90':>8}{'p99':>8}"
-                f"{'p99.9':>8}{'max':>8}{'errors':>8}{'CPU us/call':>12}{'RSS MiB':>9}")
+                f"{'p99.9':>8}{'max':>8}{'errors':>8}{'CPU us/call':>12}{'gen CPU':>8}{'RSS MiB':>9}")
         print(head)
         print("-" * len(head))
         for r in unary:
@@ -462,9 +471,11 @@ class Bench:
             errors = sum(r["errors"].values())
             rss = r["peak_rss_bytes"].get(r.get("service") or "", 0) / 2**20
             cpu = r.get("stack_cpu_us_per_call")
+            gen = r.get("loadgen_cpu_us_per_call")
             print(f"{name:<34}{r['throughput']:>9.0f}{ratio:>8}{lat['p50']:>9.2f}{lat['p90']:>8.2f}"
                   f"{lat['p99']:>8.2f}{lat['p999']:>8.2f}{lat['max']:>8.1f}{errors:>8}"
-                  f"{(f'{cpu:.0f}' if cpu else '-'):>12}{rss:>9.0f}")
+                  f"{(f'{cpu:.0f}' if cpu else '-'):>12}{(f'{gen:.0f}' if gen else '-'):>8}"
+                  f"{rss:>9.0f}")
         for r in self.results:
             if r.get("kind") == "memory" and r.get("stored"):
                 print(f"Redis memory per {r['what']}: {r['bytes_per_record']:.0f} bytes "
