@@ -231,18 +231,32 @@ class Bench:
         ]
         for name in ("goals", "measurements", "reminders"):
             self.servers[name] = Server(
-                name, [self.bin[name], f"--port={ports[name]}", *common], self.workdir)
+                name, [*self.wrap(name), self.bin[name], f"--port={ports[name]}", *common],
+                self.workdir)
         self.servers["baseline"] = Server(
-            "baseline", [self.bin["baseline"], "--port=0"], self.workdir)
+            "baseline", [*self.wrap("baseline"), self.bin["baseline"], "--port=0"], self.workdir)
         pids = {n: s.proc.pid for n, s in self.servers.items()}
         pids["redis"] = self.redis.proc.pid
         self.sampler = Sampler(pids)
         self.wait_ready()
 
+    def wrap(self, name):
+        """valgrind's callgrind in front of the server being profiled (--profile), with
+        instrumentation off until a scenario's setup is done."""
+        if self.args.profile != name:
+            return []
+        self.callgrind_out = os.path.join(self.workdir, f"callgrind.{name}.out")
+        return ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                f"--callgrind-out-file={self.callgrind_out}"]
+
+    def callgrind(self, *command):
+        pid = str(self.servers[self.args.profile].proc.pid)
+        subprocess.run(["callgrind_control", *command, pid], capture_output=True, timeout=120)
+
     def wait_ready(self):
         """Every service answers a call (the health check needs Redis seen)."""
         for name in ("goals", "measurements", "reminders"):
-            ok = wait_until(lambda: self.health_ok(name), 20, 0.2)
+            ok = wait_until(lambda: self.health_ok(name), 120 if self.args.profile else 20, 0.2)
             if not ok:
                 raise RuntimeError(f"{name} did not become SERVING")
 
@@ -278,12 +292,17 @@ class Bench:
         argv = [self.bin["loadgen"], f"--scenario={scenario}", f"--label={label}",
                 f"--target={target}", f"--auth_hs256_secret_file={self.secret}",
                 f"--channels={a.channels}", f"--concurrency={a.concurrency}",
-                f"--warmup={a.warmup}s", f"--duration={a.duration}s", f"--deadline={a.deadline}",
+                *([f"--calls={a.calls}"] if a.calls else
+                  [f"--warmup={a.warmup}s", f"--duration={a.duration}s"]),
+                f"--deadline={a.deadline}",
                 f"--patients={a.patients}", f"--json_out={out}",
                 f"--goals_target={self.servers['goals'].address}", *extra]
         # The servers' CPU time is counted from the end of the scenario's setup (the generator
         # prints "setup done"), so seeding a series is not charged to the calls.
         cpu_before = self.sampler.begin()
+        profiled = self.args.profile and self.args.profile == (
+            "baseline" if scenario == "Baseline" else service)
+        dumps_before = set(self.callgrind_dumps()) if profiled else set()
         started = time.monotonic()
         err_path = out + ".err"
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -292,10 +311,16 @@ class Bench:
             for line in proc.stdout:
                 if line.strip() == "setup done":
                     cpu_before = self.sampler.begin()
+                    if profiled:
+                        self.callgrind("--zero")
+                        self.callgrind("--instr=on")
                     continue
                 sys.stdout.write(line)
                 sys.stdout.flush()
             proc.wait()
+        if profiled:
+            self.callgrind("--instr=off")
+            self.callgrind(f"--dump={label}")
         elapsed = time.monotonic() - started
         cpu, peak = self.sampler.end(cpu_before)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -321,12 +346,34 @@ class Bench:
             r["stack_cpu_us_per_call"] = 1e6 * sum(cpu[p] for p in procs) / r["calls_total"]
             # The generator shares the machine's cores with the servers (its setup included).
             r["loadgen_cpu_us_per_call"] = 1e6 * loadgen_cpu / r["calls_total"]
+        if profiled and r.get("calls_total"):
+            dumps = sorted(set(self.callgrind_dumps()) - dumps_before)
+            if dumps:
+                r["callgrind_file"] = dumps[-1]
+                r["instructions_per_call"] = self.callgrind_total(dumps[-1]) / r["calls_total"]
+                print(f"  callgrind: {r['instructions_per_call']:.0f} instructions per call in "
+                      f"{self.args.profile}; profile {dumps[-1]}", flush=True)
         if proc.returncode != 0 or not r.get("ok"):
             self.failures.append(f"{label}: {r.get('error', 'exit %d' % proc.returncode)}")
         elif r.get("errors"):
             self.call_errors.append(f"{label}: errors {r['errors']} {r.get('error_samples', '')}")
         self.results.append(r)
         return r
+
+    def callgrind_dumps(self):
+        d = os.path.dirname(getattr(self, "callgrind_out", "") or self.workdir)
+        return [os.path.join(d, f) for f in os.listdir(d) if f.startswith("callgrind.")
+                and ".out." in f]
+
+    @staticmethod
+    def callgrind_total(path):
+        """The Ir total of a callgrind dump (its totals line; summary is 0 after a --zero)."""
+        total = 0
+        with open(path) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    total = max(total, int(line.split()[1]))
+        return total
 
     def run(self):
         a = self.args
@@ -547,6 +594,13 @@ def main():
                    help="reminders due at one instant in the dispatch scenario (0: skip)")
     p.add_argument("--streams", type=int, default=4, help="dispatch: subscriber streams")
     p.add_argument("--dispatch_timeout", type=int, default=120)
+    p.add_argument("--calls", type=int, default=0,
+                   help="> 0: exactly this many calls per scenario instead of warm-up + duration")
+    p.add_argument("--profile", default="",
+                   choices=["", "goals", "measurements", "reminders", "baseline"],
+                   help="run this server under valgrind --tool=callgrind, instrumented only "
+                        "during its scenarios' measured calls; prints instructions per call "
+                        "and keeps one profile per scenario (callgrind_annotate)")
     p.add_argument("--out", default="", help="JSON results (default: <build_dir>/bench/results.json)")
     args = p.parse_args()
     if args.smoke:
@@ -554,6 +608,10 @@ def main():
         args.patients, args.memory_records, args.dispatch_reminders = 50, 300, 200
         args.memory_patients = 10
         args.deadline = "20s"
+    if args.profile:
+        # Instruction counts of the unary scenarios only, a fixed number of calls each.
+        args.calls = args.calls or 2000
+        args.memory_records, args.dispatch_reminders, args.open_loop = 0, 0, ""
     bench = Bench(args)
     started = time.time()
     try:
@@ -576,6 +634,10 @@ def main():
         print("FAILED:\n  " + "\n  ".join(bench.failures), file=sys.stderr)
         print(f"logs kept in {bench.workdir}", file=sys.stderr)
         return 1
+    if args.profile:
+        print(f"callgrind profiles kept in {bench.workdir} (callgrind_annotate --inclusive=yes "
+              "<file>)")
+        return 0
     shutil.rmtree(bench.workdir, ignore_errors=True)
     return 0
 
