@@ -12,8 +12,8 @@ TEST(LatencyHistogram, KeepsSmallValuesExactly) {
 }
 
 TEST(LatencyHistogram, BucketsHoldTheirValueWithinOnePart128) {
-  for (int64_t v : {int64_t{128}, int64_t{129}, int64_t{1000}, int64_t{123456789},
-                    int64_t{60} * 1000000000}) {
+  for (int64_t v :
+       {int64_t{128}, int64_t{129}, int64_t{1000}, int64_t{123456789}, int64_t{60} * 1000000000}) {
     int64_t high = LatencyHistogram::HighestIn(LatencyHistogram::BucketOf(v));
     EXPECT_GE(high, v);
     EXPECT_LE(high - v, v / 128);

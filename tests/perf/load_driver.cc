@@ -8,12 +8,23 @@
 namespace trellis::perf {
 
 const char* CodeName(int code) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",      "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   return code >= 0 && code < 17 ? kNames[code] : "UNKNOWN";
 }
 
@@ -57,8 +68,8 @@ void LoadDriver::Record(int64_t intended, const grpc::Status& status) {
 void LoadDriver::ClosedNext() {
   int64_t now = NowNanos();
   uint64_t seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
-  bool over = options_.calls > 0 ? seq >= static_cast<uint64_t>(options_.calls)
-                                 : now >= window_end_;
+  bool over =
+      options_.calls > 0 ? seq >= static_cast<uint64_t>(options_.calls) : now >= window_end_;
   if (over) {
     Release();
     return;
@@ -116,6 +127,14 @@ LoadResult LoadDriver::Run() {
     window_start_ = start + absl::ToInt64Nanoseconds(options_.warmup);
     window_end_ = window_start_ + absl::ToInt64Nanoseconds(options_.duration);
   }
+  std::thread announcer;
+  if (options_.on_measure) {
+    announcer = std::thread([this] {
+      const int64_t wait = window_start_ - NowNanos();
+      if (wait > 0) absl::SleepFor(absl::Nanoseconds(wait));
+      options_.on_measure();
+    });
+  }
   if (options_.open_loop) {
     RunOpen();
   } else {
@@ -131,6 +150,7 @@ LoadResult LoadDriver::Run() {
     mu_.Await(absl::Condition(
         +[](int* active) { return *active == 0; }, &active_));
   }
+  if (announcer.joinable()) announcer.join();
   LoadResult r;
   int64_t end = options_.calls > 0 ? last_done_.load() : window_end_;
   r.window_seconds = static_cast<double>(end - window_start_) / 1e9;

@@ -42,23 +42,25 @@ using CallStarter = std::function<void(uint64_t seq, CallDone done)>;
 
 struct LoadOptions {
   bool open_loop = false;
-  int concurrency = 64;          // closed loop
-  double rate = 1000;            // open loop, calls per second
-  int max_in_flight = 20000;     // open loop
+  int concurrency = 64;       // closed loop
+  double rate = 1000;         // open loop, calls per second
+  int max_in_flight = 20000;  // open loop
   absl::Duration warmup = absl::Seconds(1);
   absl::Duration duration = absl::Seconds(5);
-  int64_t calls = 0;             // > 0: exactly this many calls, no warm-up
+  int64_t calls = 0;  // > 0: exactly this many calls, no warm-up
+  // Called once when the measurement window opens (after the warm-up; with `calls`, at once).
+  std::function<void()> on_measure;
 };
 
 struct LoadResult {
   double window_seconds = 0;
-  uint64_t calls_ok = 0;       // in the window
-  uint64_t calls_total = 0;    // every completed call, warm-up included
-  uint64_t calls_ok_total = 0; // every successful call, warm-up included
-  std::array<uint64_t, 17> codes{};   // in the window, by grpc::StatusCode
+  uint64_t calls_ok = 0;                   // in the window
+  uint64_t calls_total = 0;                // every completed call, warm-up included
+  uint64_t calls_ok_total = 0;             // every successful call, warm-up included
+  std::array<uint64_t, 17> codes{};        // in the window, by grpc::StatusCode
   std::map<int, std::string> first_error;  // code -> the first message seen
   int peak_in_flight = 0;
-  uint64_t held_back = 0;      // open loop: starts delayed by max_in_flight
+  uint64_t held_back = 0;                     // open loop: starts delayed by max_in_flight
   std::unique_ptr<LatencyHistogram> latency;  // successful calls in the window
 
   double throughput() const { return window_seconds > 0 ? calls_ok / window_seconds : 0; }

@@ -68,11 +68,11 @@ LoadResult CreateReminders(const ScenarioEnv& env, const std::string& tenant,
     *c->req.mutable_reminder() = templ;
     c->req.mutable_reminder()->set_patient(absl::StrCat(prefix, "-p", seq));
     c->req.set_request_id(absl::StrCat(prefix, "-r", seq));
-    stubs[seq % stubs.size()]->async()->CreateReminder(
-        &c->ctx, &c->req, &c->resp, [c, done = std::move(done)](grpc::Status s) {
-          done(s);
-          delete c;
-        });
+    stubs[seq % stubs.size()]->async()->CreateReminder(&c->ctx, &c->req, &c->resp,
+                                                       [c, done = std::move(done)](grpc::Status s) {
+                                                         done(s);
+                                                         delete c;
+                                                       });
   });
   return driver.Run();
 }

@@ -45,10 +45,10 @@ struct DispatchOptions {
 struct DispatchResult {
   int reminders = 0;
   double seed_seconds = 0;
-  double seed_rate = 0;          // reminders stored per second while seeding
-  std::string seeded_through;    // "CreateReminder" or "store"
-  double lead_seconds = 0;       // from the start of seeding to T
-  double idle_before_due = 0;    // seconds between the end of seeding and T
+  double seed_rate = 0;             // reminders stored per second while seeding
+  std::string seeded_through;       // "CreateReminder" or "store"
+  double lead_seconds = 0;          // from the start of seeding to T
+  double idle_before_due = 0;       // seconds between the end of seeding and T
   double all_received_seconds = 0;  // after T
   double all_acked_seconds = 0;     // after T
   int received = 0;

@@ -281,8 +281,7 @@ class SeriesScenarioBase : public ScenarioBase<v1::MeasurementService> {
 
 class GetGoalProgressScenario final : public SeriesScenarioBase {
  public:
-  explicit GetGoalProgressScenario(const ScenarioEnv& env)
-      : SeriesScenarioBase(env, env.points) {}
+  explicit GetGoalProgressScenario(const ScenarioEnv& env) : SeriesScenarioBase(env, env.points) {}
 
   // The series, then its goal (started the day before the first point, on the GoalService the
   // MeasurementService reads targets from), then a few calls: the first enqueues the
@@ -401,12 +400,13 @@ std::string ScenarioEnv::Token(v1::Role role, const std::string& patient) const 
 }
 
 std::vector<std::string> ScenarioNames() {
-  return {"Baseline",         "CreateGoal",      "GetGoal",         "RecordMeasurement",
-          "SubmitQuestionnaire", "GetGoalProgress", "ListMeasurements", "CreateReminder"};
+  return {"Baseline",          "CreateGoal",          "GetGoal",
+          "RecordMeasurement", "SubmitQuestionnaire", "GetGoalProgress",
+          "ListMeasurements",  "CreateReminder"};
 }
 
 absl::StatusOr<std::unique_ptr<Scenario>> MakeScenario(const std::string& name,
-                                                        const ScenarioEnv& env) {
+                                                       const ScenarioEnv& env) {
   if (name == "Baseline") return std::make_unique<BaselineScenario>(env);
   if (name == "CreateGoal") return std::make_unique<CreateGoalScenario>(env);
   if (name == "GetGoal") return std::make_unique<GetGoalScenario>(env);

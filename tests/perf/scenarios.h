@@ -6,9 +6,9 @@
 // the project's auth library (common/auth) from the services' HS256 secret.
 //
 // Names, the service each calls, and the call:
-//   Baseline            BaselineService    Empty (same metadata as the others; the server ignores it)
-//   CreateGoal          GoalService        an ACTIVE PHQ-9 goal that passes SMART, unique request id
-//   GetGoal             GoalService        one of `patients` goals created in setup
+//   Baseline            BaselineService    Empty (same metadata as the others; the server ignores
+//   it) CreateGoal          GoalService        an ACTIVE PHQ-9 goal that passes SMART, unique
+//   request id GetGoal             GoalService        one of `patients` goals created in setup
 //   RecordMeasurement   MeasurementService a mood rating with a note, by the client itself (one
 //                                          token per patient), unique request id
 //   SubmitQuestionnaire MeasurementService a PHQ-9 by the client itself, unique request id
@@ -39,9 +39,9 @@ struct ScenarioEnv {
   std::shared_ptr<grpc::Channel> goals_channel;
   auth::AuthOptions auth;  // hs256_secret: the services' secret
   std::string tenant = "bench";
-  std::string run_id;      // unique per run: prefixes patients and request ids
-  int patients = 1000;     // distinct patients the calls spread over
-  int points = 1000;       // GetGoalProgress: points in the series
+  std::string run_id;   // unique per run: prefixes patients and request ids
+  int patients = 1000;  // distinct patients the calls spread over
+  int points = 1000;    // GetGoalProgress: points in the series
   absl::Duration deadline = absl::Seconds(5);
 
   // A bearer token of this tenant, valid for two hours.
@@ -59,7 +59,7 @@ class Scenario {
 
 // The scenario called `name` (above), or INVALID_ARGUMENT listing the names.
 absl::StatusOr<std::unique_ptr<Scenario>> MakeScenario(const std::string& name,
-                                                        const ScenarioEnv& env);
+                                                       const ScenarioEnv& env);
 
 std::vector<std::string> ScenarioNames();
 
