@@ -8,7 +8,7 @@ FUZZ_TARGETS ?= schedule jwt questionnaire request
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test run demo lint asan fuzz unit integration e2e bench \
+.PHONY: all bootstrap configure build test run demo lint asan fuzz unit integration e2e perf bench \
 	clean image deploy-check faults
 
 all: build
@@ -28,7 +28,7 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-unit integration e2e: build
+unit integration e2e perf: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L $@
 
 # The fault-injection suite at full size (tests/faults/, docs/reliability.md): Redis killed, frozen
@@ -45,9 +45,15 @@ faults: build
 	TRELLIS_FAULTS_FULL=$${TRELLIS_FAULTS_FULL:-1} PYTHONDONTWRITEBYTECODE=1 \
 	/usr/bin/python3 tests/faults/run_faults.py --json $(FAULTS_JSON)
 
-# Builds and runs every benchmark (bench/: each binary trellis_bench_<name> starts its own Redis
-# and services and prints its figures). Not part of `make test`: figures are reported, not asserted.
+# The benchmark (docs/performance.md): tests/perf/run_bench.py starts Redis, the three service
+# binaries and a bare-gRPC baseline server on free loopback ports, drives every scenario with the
+# load generator (tests/perf) and prints the table, each throughput as a ratio of the baseline's
+# in the same run; then the in-process benchmarks of bench/ (each trellis_bench_<name> starts its
+# own Redis). Figures are reported, never asserted; `make test` runs a short smoke of the runner
+# (ctest label perf). BENCH_ARGS passes runner options, e.g. BENCH_ARGS='--duration 5'.
+BENCH_ARGS ?=
 bench: build
+	@/usr/bin/python3 tests/perf/run_bench.py --build_dir $(BUILD_DIR) $(BENCH_ARGS)
 	@set -e; for b in $(BUILD_DIR)/bench/trellis_bench_*; do echo "== $$(basename $$b)"; $$b; done
 
 # Starts Redis and the three services on their default ports; Ctrl-C stops everything.

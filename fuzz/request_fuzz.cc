@@ -351,6 +351,10 @@ void RateGoalAttainment(const v1::RateGoalAttainmentRequest& request) {
   CheckValidation(goals::ValidateRateGoalAttainmentRequest(request, kToday));
 }
 
+void SetAchievementStatus(const v1::SetAchievementStatusRequest& request) {
+  CheckValidation(goals::ValidateSetAchievementStatusRequest(request, kNow));
+}
+
 void ExportGoal(const v1::Goal& goal) { CheckFhirExport(goal); }
 
 using Runner = void (*)(absl::string_view);
@@ -374,9 +378,7 @@ constexpr std::array<Runner, 21> kMessages = {
     Run<v1::GetAttainmentScoreRequest, GetAttainmentScore>,
     Run<v1::ExportGoalsFhirRequest,
         Validate<v1::ExportGoalsFhirRequest, absl::Status, goals::ValidateExportGoalsFhirRequest>>,
-    Run<v1::SetAchievementStatusRequest,
-        Validate<v1::SetAchievementStatusRequest, absl::StatusOr<goals::GoalName>,
-                 goals::ValidateSetAchievementStatusRequest>>,
+    Run<v1::SetAchievementStatusRequest, SetAchievementStatus>,
     Run<v1::Goal, ExportGoal>,
     Run<v1::RecordMeasurementRequest, RecordMeasurement>,
     Run<v1::SubmitQuestionnaireRequest, SubmitQuestionnaire>,

@@ -31,8 +31,8 @@ struct Identity {
   trellis::v1::Actor ToActor() const;
 };
 
-// Patient-scoped access (DESIGN.md §6): clinicians, services and admins act on any patient of
-// their tenant; a client only on itself. Another patient's data is NOT_FOUND for a client, never
+// Patient-scoped access (DESIGN.md §6), checked after the role policy (policy.cc) admitted the
+// call: a clinician, service or admin reaches any patient of its tenant; a client only itself. Another patient's data is NOT_FOUND for a client, never
 // a hint that it exists.
 absl::Status CheckPatientAccess(const Identity& who, absl::string_view patient);
 

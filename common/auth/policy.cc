@@ -46,7 +46,9 @@ constexpr std::array<MethodRule, 40> kRules{{
     {"MeasurementService.ListMeasurements", T, O, N, N, ""},
     {"MeasurementService.GetGoalProgress", T, O, N, N, ""},
     {"MeasurementService.GetPatientSummary", T, O, N, N, ""},
-    {"MeasurementService.ListSafetyFlags", T, O, N, N,
+    // The service role reads the log too: the integrating platform (DESIGN.md §3) follows it to
+    // route flags to whoever is on call; acknowledging stays a clinician's act.
+    {"MeasurementService.ListSafetyFlags", T, O, T, N,
      "clients list their own flags only (the patient is required)"},
     {"MeasurementService.AcknowledgeSafetyFlag", T, N, N, N, ""},
     {"MeasurementService.ExportObservationsFhir", T, O, N, N, ""},

@@ -704,7 +704,7 @@ grpc::ServerUnaryReactor* GoalServiceHandler::SetAchievementStatus(
     grpc::CallbackServerContext* ctx, const v1::SetAchievementStatusRequest* request,
     v1::SetAchievementStatusResponse* response) {
   auto* reactor = ctx->DefaultReactor();
-  auto name = ValidateSetAchievementStatusRequest(*request);
+  auto name = ValidateSetAchievementStatusRequest(*request, env_.clock->Now());
   auto who = server::Admit(env_, *ctx, "GoalService.SetAchievementStatus", name.status(),
                            name.ok() ? name->patient : "", request->name());
   if (!who.ok()) return Finish(reactor, who.status()), reactor;

@@ -487,6 +487,15 @@ TEST_F(GoalServiceTest, AchievementWriteBackIsOrderedByEvaluationTimeAndIdempote
   ASSERT_TRUE(
       stub_->SetAchievementStatus(ServiceFixture::Context(service).get(), req, &older).ok());
   EXPECT_FALSE(older.applied());
+  // A write-back dated in the future would shadow every real one until then: refused.
+  req.set_request_id("outbox-future");
+  req.mutable_evaluate_time()->set_seconds(absl::ToUnixSeconds(fixture_.clock().Now()) + 86400);
+  v1::SetAchievementStatusResponse future;
+  grpc::Status refused =
+      stub_->SetAchievementStatus(ServiceFixture::Context(service).get(), req, &future);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "evaluate_time"))
+      << refused.error_message();
   v1::Goal read;
   ASSERT_TRUE(Get(goal.name(), &read).ok());
   EXPECT_EQ(read.achievement_status(), v1::GOAL_ACHIEVEMENT_STATUS_NO_PROGRESS);

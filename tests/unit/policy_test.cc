@@ -47,7 +47,7 @@ constexpr Spec kSpec[] = {
     {"MeasurementService.ListMeasurements", "TO--"},
     {"MeasurementService.GetGoalProgress", "TO--"},
     {"MeasurementService.GetPatientSummary", "TO--"},
-    {"MeasurementService.ListSafetyFlags", "TO--"},
+    {"MeasurementService.ListSafetyFlags", "TOT-"},
     {"MeasurementService.AcknowledgeSafetyFlag", "T---"},
     {"MeasurementService.ExportObservationsFhir", "TO--"},
     {"MeasurementService.GetMeasurementSettings", "T-TT"},

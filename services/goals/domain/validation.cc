@@ -579,7 +579,7 @@ absl::Status ValidateExportGoalsFhirRequest(const trellis::v1::ExportGoalsFhirRe
 }
 
 absl::StatusOr<GoalName> ValidateSetAchievementStatusRequest(
-    const trellis::v1::SetAchievementStatusRequest& request) {
+    const trellis::v1::SetAchievementStatusRequest& request, absl::Time now) {
   FieldViolations violations;
   GoalName name;
   CheckName("name", request.name(), &name, &violations);
@@ -591,6 +591,8 @@ absl::StatusOr<GoalName> ValidateSetAchievementStatusRequest(
     violations.Add("evaluate_time", "is required");
   } else if (!IsValidTimestamp(request.evaluate_time())) {
     violations.Add("evaluate_time", "must be a valid timestamp");
+  } else if (ToTime(request.evaluate_time()) > now + kMaxEvaluateTimeSkew) {
+    violations.Add("evaluate_time", "must not be more than 5 minutes in the future");
   }
   CheckText(&violations, "reason", request.reason(), kMaxReasonLength, false, TextKind::kProse);
   CheckId(&violations, "request_id", request.request_id(), /*required=*/true);

@@ -197,10 +197,14 @@ absl::Status ValidateGetAttainmentScoreRequest(
 // ExportGoalsFhirRequest: "patient"; "lifecycle_statuses[i]" known, not UNSPECIFIED.
 absl::Status ValidateExportGoalsFhirRequest(const trellis::v1::ExportGoalsFhirRequest& request);
 
+// How far in the future a write-back's evaluate_time may be (clock skew between replicas). A
+// later one would make every real write-back until then look stale and be ignored.
+inline constexpr absl::Duration kMaxEvaluateTimeSkew = absl::Minutes(5);
+
 // SetAchievementStatusRequest: "name"; "achievement_status" known, not UNSPECIFIED;
-// "needs_review_reason" <= 500; "evaluate_time" set and valid; "reason" <= 1000; "request_id"
-// required. Returns the name.
+// "needs_review_reason" <= 500; "evaluate_time" set, valid and not after now +
+// kMaxEvaluateTimeSkew; "reason" <= 1000; "request_id" required. Returns the name.
 absl::StatusOr<GoalName> ValidateSetAchievementStatusRequest(
-    const trellis::v1::SetAchievementStatusRequest& request);
+    const trellis::v1::SetAchievementStatusRequest& request, absl::Time now);
 
 }  // namespace trellis::goals

@@ -29,7 +29,7 @@ struct RecordingLimits {
 
 // The source to store for a write by `role` that asked for `requested`: the requested source
 // when set, else CLIENT for a client and CLINICIAN for a clinician, else UNSPECIFIED (which
-// validation then refuses: services and admins must say where a value came from).
+// validation then refuses: a service must say where a value came from).
 trellis::v1::MeasurementSource ResolveSource(trellis::v1::MeasurementSource requested,
                                              trellis::v1::Role role);
 

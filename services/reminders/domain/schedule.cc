@@ -379,7 +379,16 @@ absl::StatusOr<ReminderSchedule> ReminderSchedule::FromRequest(const ScheduleSpe
     // two rule times closer than the floor share a day or adjacent days, which any rule shows
     // within one leap-year cycle.
     const absl::CivilSecond floor_horizon = c.start + kFloorCheckHorizonSeconds;
-    for (int i = 1; i < options.floor_check_occurrences; ++i) {
+    // With at most one BYHOUR and one BYMINUTE value (and no sub-daily FREQ or BYSECOND, which
+    // the parser refuses) a rule has one time of day: its times fall on different days, 24 hours
+    // of wall clock or more apart, so a floor of up to a day holds without expanding the rule.
+    // That is most reminders ("daily at 20:00"), and the expansion was almost all of the cost of
+    // CreateReminder (docs/performance.md).
+    const bool one_time_of_day = rule.by_hour.size() <= 1 && rule.by_minute.size() <= 1;
+    const int floor_checks = one_time_of_day && options.min_interval <= absl::Hours(24)
+                                 ? 0
+                                 : options.floor_check_occurrences;
+    for (int i = 1; i < floor_checks; ++i) {
       std::optional<absl::CivilSecond> next = walker.NextRuleTime();
       if (!next.has_value() || *next > floor_horizon) break;
       const absl::Duration gap = absl::Seconds(*next - *previous);

@@ -64,6 +64,8 @@ struct ScheduleOptions {
   // How many occurrences from DTSTART the floor check expands (it also stops five years after
   // DTSTART). Two rule times closer than the floor fall on one day or on adjacent days, and every
   // time-of-day pattern repeats within one period of the rule, so this shows the smallest gap.
+  // A rule with one time of day (at most one BYHOUR and one BYMINUTE) is not expanded when
+  // min_interval is a day or less: its times are at least a day apart.
   int floor_check_occurrences = 500;
   // Prefix of the field paths in errors: "schedule" gives "schedule.rrule". The handler of
   // CreateReminder merges these under "reminder".
@@ -105,7 +107,8 @@ class ReminderSchedule {
   // used up, everything excluded, a single start in the past); occurrences closer together than
   // options.min_interval. Cost: a parse, a calendar pre-check and an expansion of up to
   // options.floor_check_occurrences occurrences within five years of DTSTART (about 2 ms for a
-  // twice-daily rule; tens of ms for rare rules such as Feb 29 every 4th year).
+  // twice-daily rule; tens of ms for rare rules such as Feb 29 every 4th year), skipped for a rule
+  // with one time of day (see ScheduleOptions).
   static absl::StatusOr<ReminderSchedule> FromRequest(const ScheduleSpec& spec, absl::Time now,
                                                       const ScheduleOptions& options = {});
 

@@ -498,14 +498,22 @@ TEST(GoalValidation, ValidatesAchievementWriteBacks) {
   request.set_achievement_status(trellis::v1::GOAL_ACHIEVEMENT_STATUS_IMPROVING);
   request.mutable_evaluate_time()->set_seconds(1709294400);
   request.set_request_id("outbox-1");
-  EXPECT_TRUE(ValidateSetAchievementStatusRequest(request).ok());
+  const absl::Time now = absl::FromUnixSeconds(1709294400);
+  EXPECT_TRUE(ValidateSetAchievementStatusRequest(request, now).ok());
+  // Clock skew between replicas is tolerated; a time further ahead would make every real
+  // write-back until then look stale.
+  request.mutable_evaluate_time()->set_seconds(1709294400 + 300);
+  EXPECT_TRUE(ValidateSetAchievementStatusRequest(request, now).ok());
+  request.mutable_evaluate_time()->set_seconds(1709294400 + 301);
+  EXPECT_THAT(ViolatedFields(ValidateSetAchievementStatusRequest(request, now).status()),
+              ElementsAre("evaluate_time"));
 
   request.clear_achievement_status();
   request.clear_evaluate_time();
   request.clear_request_id();
   request.set_needs_review_reason(Repeat("r", 501));
   EXPECT_THAT(
-      ViolatedFields(ValidateSetAchievementStatusRequest(request).status()),
+      ViolatedFields(ValidateSetAchievementStatusRequest(request, now).status()),
       ElementsAre("achievement_status", "needs_review_reason", "evaluate_time", "request_id"));
 }
 

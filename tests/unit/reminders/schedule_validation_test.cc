@@ -297,6 +297,23 @@ TEST(ScheduleValidation, FloorIsConfigurable) {
           .ok());
 }
 
+TEST(ScheduleValidation, OneTimeOfDayMeetsAFloorOfUpToADay) {
+  ScheduleOptions day_floor;
+  day_floor.min_interval = absl::Hours(24);
+  for (const char* rule : {"FREQ=DAILY", "FREQ=DAILY;BYHOUR=8;BYMINUTE=30",
+                           "FREQ=WEEKLY;BYDAY=MO,TU", "FREQ=MONTHLY;BYMONTHDAY=1,2"}) {
+    EXPECT_TRUE(Validate(Spec("Europe/London", Local(2024, 6, 3, 20), rule), day_floor).ok())
+        << rule;
+  }
+  // Above a day the rule is expanded and judged: consecutive days are 24 hours apart.
+  ScheduleOptions longer_floor;
+  longer_floor.min_interval = absl::Hours(25);
+  EXPECT_THAT(Validate(Spec("Europe/London", Local(2024, 6, 3, 20), "FREQ=DAILY"), longer_floor),
+              IsInvalidField("schedule.rrule", "24h apart; the minimum is 25h"));
+  EXPECT_TRUE(
+      Validate(Spec("Europe/London", Local(2024, 6, 3, 20), "FREQ=WEEKLY"), longer_floor).ok());
+}
+
 TEST(ScheduleValidation, FloorIsMeasuredInWallClockTimeNotAcrossDst) {
   // 01:55 and 03:05 are 70 minutes apart on the clock but 10 minutes apart in UTC on the night
   // clocks spring forward; the rule is judged by its wall-clock spacing.
