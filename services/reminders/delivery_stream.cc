@@ -88,7 +88,7 @@ class DueStream final : public grpc::ServerWriteReactor<v1::Delivery> {
         finished_ = true;
         action = Action::kFinish;
         finish_status = *end_;
-      } else if (!queue_.empty()) {
+      } else if (DropExpired(); !queue_.empty()) {
         writing_ = true;
         action = Action::kWrite;
       } else if (poll_now_) {
@@ -124,6 +124,15 @@ class DueStream final : public grpc::ServerWriteReactor<v1::Delivery> {
       case Action::kNone:
         break;
     }
+  }
+
+  // Drops queued deliveries whose ack deadline has passed before they were written (the stream
+  // stalled: a frozen process, a slow client). They are due to any stream of the subscriber again
+  // and may already be delivered and acknowledged there; writing them late would hand the
+  // platform a copy after its ack. Still pending in Redis, they are not lost.
+  void DropExpired() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time now = owner_->clock()->Now();
+    while (!queue_.empty() && ToTime(queue_.front().ack_deadline()) <= now) queue_.pop_front();
   }
 
   void Poll() {
