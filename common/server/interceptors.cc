@@ -1,5 +1,6 @@
 #include "common/server/interceptors.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "common/calls/call_map.h"
@@ -27,26 +28,10 @@ absl::string_view MetadataValue(const std::multimap<grpc::string_ref, grpc::stri
                          : absl::string_view(it->second.data(), it->second.size());
 }
 
+// gRPC's codes are absl's, number for number ("NOT_FOUND", ...).
 std::string CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  int c = static_cast<int>(code);
-  return (c >= 0 && c <= 16) ? kNames[c] : "UNKNOWN";
+  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? "UNKNOWN" : name;
 }
 
 absl::string_view TypeName(grpc::experimental::ServerRpcInfo::Type type) {
