@@ -19,6 +19,8 @@ PACKAGES=(
   # promtool checks deploy/observability's alert rules and dashboard queries (see below: the
   # package's Prometheus server is not left running); the e2e test reads the rules with PyYAML
   prometheus python3-yaml
+  # `make bench --profile`: callgrind instruction counts (tests/perf/run_bench.py)
+  valgrind
   # lint
   clang-format clang-tidy
   # `make fuzz`: clang with libFuzzer (libclang_rt.fuzzer) and the sanitizer runtimes
