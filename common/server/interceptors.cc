@@ -77,17 +77,18 @@ class AccessLogInterceptor final : public grpc::experimental::Interceptor {
                              ? log::Level::kError
                              : log::Level::kInfo;
       if (log::Enabled(level)) {
-        nlohmann::json fields = {{"method", method_},
-                                 {"code", CodeName(status.error_code())},
-                                 {"latency_ms", absl::ToDoubleMilliseconds(latency)}};
         // A call that ends before its metadata arrived still gets ids of its own.
         if (trace_ == nullptr) {
           trace_ = std::make_shared<trace::CallContext>(trace::ServerCallContext("", ""));
         }
-        fields["trace_id"] = trace_->span.trace_id;
-        fields["span_id"] = trace_->span.span_id;
-        if (!trace_->parent_id.empty()) fields["parent_span_id"] = trace_->parent_id;
-        fields["request_id"] = trace_->request_id;
+        log::Fields fields;
+        fields.Add("method", method_)
+            .Add("code", CodeName(status.error_code()))
+            .Add("latency_ms", absl::ToDoubleMilliseconds(latency))
+            .Add("trace_id", trace_->span.trace_id)
+            .Add("span_id", trace_->span.span_id);
+        if (!trace_->parent_id.empty()) fields.Add("parent_span_id", trace_->parent_id);
+        fields.Add("request_id", trace_->request_id);
         log::Write(level, "rpc", fields);
       }
     }
