@@ -1,6 +1,9 @@
 #include "common/audit/audit.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "common/calls/call_map.h"
 #include "common/log/log.h"
@@ -19,9 +22,9 @@ calls::CallMap<Note>& Calls() {
   return *calls;
 }
 
-// Appends one entry (ARGV: min id, ms, then field/value pairs) to KEYS[1] with an id that follows
-// the services' clock (so time filters are id ranges), never below the stream's newest id (so a
-// replica whose clock lags cannot be refused by XADD).
+// Appends one entry to `key` with an id that follows the services' clock (so time filters are id
+// ranges), never below the stream's newest id (so a replica whose clock lags cannot be refused by
+// XADD). Used by Audited() write scripts.
 constexpr absl::string_view kAppendLua = R"lua(
 local function trellis_audit_append(key, minid, ms, fields)
   local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
@@ -33,12 +36,28 @@ local function trellis_audit_append(key, minid, ms, fields)
 end
 )lua";
 
-const redis::Script kAppendScript("audit_append", absl::StrCat(kAppendLua, R"lua(
-local fields = {}
-for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
-trellis_audit_append(KEYS[1], ARGV[1], ARGV[2], fields)
+// Appends a batch of entries to KEYS[1]. ARGV: min id, then per entry its ms, its number of field
+// and value strings, and those. Same ids as trellis_audit_append; the stream's newest id is read once.
+const redis::Script kAppendBatchScript("audit_append_batch", R"lua(
+local key, minid = KEYS[1], ARGV[1]
+local floor = 0
+local top = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+if #top > 0 then floor = tonumber(string.match(top[1][1], '^(%d+)')) end
+local i = 2
+while i <= #ARGV do
+  local ms, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  if ms < floor then ms = floor end
+  floor = ms
+  local fields = {}
+  for k = 1, n do fields[k] = ARGV[i + 1 + k] end
+  redis.call('XADD', key, 'MINID', '~', minid, string.format('%d', ms) .. '-*', unpack(fields))
+  i = i + 2 + n
+end
 return 1
-)lua"));
+)lua");
+
+// At most this many entries per batch script call (bounds the script's run time and arguments).
+constexpr size_t kMaxBatch = 256;
 
 // Pages read the stream newest first, at most this many entries per call.
 constexpr int kScanLimit = 5000;
@@ -104,8 +123,7 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
             }
           }
           methods->Proceed();
-        },
-        absl::Now() + absl::Seconds(2));
+        });
   }
 
  private:
@@ -115,6 +133,86 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
 };
 
 }  // namespace
+
+// Entries appended after a call (reads, refusals, failed writes), grouped per tenant stream: one
+// batch script call in flight per stream; entries arriving meanwhile wait and go out together in
+// the next call. Under load a read's entry then costs a share of one Redis command instead of a
+// command of its own, and at low load an entry goes out at once, as before. Each call still gets
+// its answer only when Redis has its entry.
+struct AuditLog::Batches {
+  struct Entry {
+    int64_t ms = 0;
+    std::vector<std::string> fields;
+    absl::AnyInvocable<void(absl::Status)> done;
+  };
+  struct Queue {
+    bool in_flight = false;
+    std::vector<Entry> pending;
+  };
+
+  explicit Batches(redis::RedisClient* redis) : redis(redis) {}
+
+  void Add(std::shared_ptr<Batches> self, const std::string& key, std::string min_id,
+           Entry entry) {
+    {
+      absl::MutexLock lock(&mu);
+      Queue& q = queues[key];
+      if (q.in_flight) {
+        q.pending.push_back(std::move(entry));
+        return;
+      }
+      q.in_flight = true;
+    }
+    std::vector<Entry> batch;
+    batch.push_back(std::move(entry));
+    Send(std::move(self), key, std::move(min_id), std::move(batch));
+  }
+
+  // Sends `batch` (the queue of `key` is marked in flight); when it is answered, sends what
+  // waited meanwhile or marks the queue idle. Never holds the lock while calling Redis: a
+  // command that cannot be sent answers inline.
+  static void Send(std::shared_ptr<Batches> self, std::string key, std::string min_id,
+                   std::vector<Entry> batch) {
+    std::vector<std::string> args;
+    args.reserve(1 + batch.size() * 16);
+    args.push_back(min_id);
+    for (Entry& e : batch) {
+      args.push_back(absl::StrCat(e.ms));
+      args.push_back(absl::StrCat(e.fields.size()));
+      for (std::string& f : e.fields) args.push_back(std::move(f));
+    }
+    redis::RedisClient* redis = self->redis;
+    redis->Eval(
+        kAppendBatchScript, {key}, std::move(args),
+        [self = std::move(self), key, min_id = std::move(min_id),
+         batch = std::move(batch)](absl::StatusOr<redis::Reply> reply) mutable {
+          for (Entry& e : batch) e.done(reply.status());
+          std::vector<Entry> next;
+          {
+            absl::MutexLock lock(&self->mu);
+            auto it = self->queues.find(key);
+            Queue& q = it->second;
+            if (q.pending.empty()) {
+              self->queues.erase(it);
+              return;
+            }
+            if (q.pending.size() <= kMaxBatch) {
+              next.swap(q.pending);
+            } else {
+              auto cut = q.pending.begin() + kMaxBatch;
+              next.assign(std::make_move_iterator(q.pending.begin()), std::make_move_iterator(cut));
+              q.pending.erase(q.pending.begin(), cut);
+            }
+          }
+          Send(std::move(self), std::move(key), std::move(min_id), std::move(next));
+        },
+        redis::CallOptions{absl::Now() + absl::Seconds(2)});
+  }
+
+  redis::RedisClient* const redis;
+  absl::Mutex mu;
+  absl::flat_hash_map<std::string, Queue> queues ABSL_GUARDED_BY(mu);
+};
 
 std::shared_ptr<Note> NoteOf(const void* ctx) { return Calls().Get(ctx); }
 
@@ -150,7 +248,12 @@ void AppendScriptArgs(const Note* note, std::vector<std::string>& keys,
 }
 
 AuditLog::AuditLog(redis::RedisClient* redis, const Clock* clock, AuditOptions options)
-    : redis_(redis), clock_(clock), options_(options) {}
+    : redis_(redis),
+      clock_(clock),
+      options_(options),
+      batches_(std::make_shared<Batches>(redis)) {}
+
+AuditLog::~AuditLog() = default;
 
 std::string AuditLog::StreamKey(absl::string_view tenant) {
   return absl::StrCat("trellis:audit:{", tenant, "}:events");
@@ -172,16 +275,13 @@ std::string AuditLog::MinId(absl::Time now) const {
 }
 
 void AuditLog::Append(const Note& note, absl::string_view code,
-                      absl::AnyInvocable<void(absl::Status)> done, absl::Time deadline) const {
+                      absl::AnyInvocable<void(absl::Status)> done) const {
   absl::Time now = clock_->Now();
-  std::vector<std::string> args = {MinId(now), absl::StrCat(absl::ToUnixMillis(now))};
-  for (std::string& f : Fields(note, code, now)) args.push_back(std::move(f));
-  redis_->Eval(
-      kAppendScript, {StreamKey(note.tenant)}, std::move(args),
-      [done = std::move(done)](absl::StatusOr<redis::Reply> reply) mutable {
-        done(reply.status());
-      },
-      redis::CallOptions{deadline});
+  Batches::Entry entry;
+  entry.ms = absl::ToUnixMillis(now);
+  entry.fields = Fields(note, code, now);
+  entry.done = std::move(done);
+  batches_->Add(batches_, StreamKey(note.tenant), MinId(now), std::move(entry));
 }
 
 void AuditLog::List(const ListQuery& query, absl::AnyInvocable<void(absl::StatusOr<ListPage>)> done,

@@ -118,6 +118,9 @@ struct ListPage {
 class AuditLog {
  public:
   AuditLog(redis::RedisClient* redis, const Clock* clock, AuditOptions options = {});
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
 
   static std::string StreamKey(absl::string_view tenant);
   // Stream fields of `note`'s entry with result `code` at `now`, as XADD arguments after the id.
@@ -125,9 +128,11 @@ class AuditLog {
   // The MINID argument that trims entries older than the retention.
   std::string MinId(absl::Time now) const;
 
-  // Appends `note`'s entry with result `code`.
-  void Append(const Note& note, absl::string_view code, absl::AnyInvocable<void(absl::Status)> done,
-              absl::Time deadline) const;
+  // Appends `note`'s entry with result `code`; `done` runs once Redis has it (or with the error,
+  // UNAVAILABLE after at most 2 s). Entries of one tenant arriving while one of its appends is
+  // under way are batched into the next script call.
+  void Append(const Note& note, absl::string_view code,
+              absl::AnyInvocable<void(absl::Status)> done) const;
 
   // One page of a tenant's entries, newest first, filtered by patient and time; reads at most a
   // bounded number of entries per call (the page may then be short, with a cursor).
@@ -138,9 +143,12 @@ class AuditLog {
   const AuditOptions& options() const { return options_; }
 
  private:
+  struct Batches;
+
   redis::RedisClient* redis_;
   const Clock* clock_;
   AuditOptions options_;
+  std::shared_ptr<Batches> batches_;
 };
 
 // Installs the audit step on a server: registers each call's Note and appends the entry of
