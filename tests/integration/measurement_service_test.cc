@@ -776,6 +776,17 @@ TEST_F(MeasurementServiceTest, GoalProgressReadsTheCachedGoalAndFallsBackToGoalS
   EXPECT_EQ(progress.reliable_change(), v1::RELIABLE_CHANGE_IMPROVED);
   EXPECT_EQ(progress.points_used(), 10);
   EXPECT_NE(progress.suggested_achievement_status(), v1::GOAL_ACHIEVEMENT_STATUS_UNSPECIFIED);
+  // The baseline and latest points name the measurements they come from.
+  v1::ListMeasurementsRequest phq;
+  phq.set_patient("p1");
+  phq.set_metric("phq9");
+  phq.set_page_size(100);
+  v1::ListMeasurementsResponse phqs;
+  ASSERT_TRUE(stub_->ListMeasurements(Ctx().get(), phq, &phqs).ok());
+  ASSERT_EQ(phqs.measurements_size(), 10);
+  EXPECT_EQ(progress.latest().measurement(), phqs.measurements(0).name());
+  EXPECT_EQ(progress.baseline_source(), v1::BASELINE_SOURCE_GOAL);
+  EXPECT_TRUE(progress.baseline().measurement().empty());
 
   // The changed suggestion was recorded once in the outbox for the goal service.
   auto outbox = fixture_.redis_server().Command(
@@ -864,6 +875,18 @@ TEST_F(MeasurementServiceTest, GoalProgressReadsTheCachedGoalAndFallsBackToGoalS
   EXPECT_EQ(summary.latest_scores(0).metric(), "phq9");
   EXPECT_EQ(summary.latest_scores(0).severity_band(), "mild");
   EXPECT_EQ(summary.latest_scores(1).metric(), "mood");
+  // (Last: its progress enqueues a write-back of its own.)
+  // Without a baseline on the goal, the first score since the start is the baseline.
+  v1::Goal no_baseline = Phq9Goal();
+  no_baseline.mutable_measure()->clear_baseline();  // allowed while proposed
+  no_baseline.set_lifecycle_status(v1::GOAL_LIFECYCLE_STATUS_PROPOSED);
+  no_baseline = MustCreateGoal(no_baseline);
+  v1::GoalProgress from_first;
+  ASSERT_TRUE(Progress(no_baseline.name(), &from_first).ok());
+  EXPECT_EQ(from_first.baseline_source(), v1::BASELINE_SOURCE_FIRST_MEASUREMENT);
+  EXPECT_EQ(from_first.baseline().value(), 18);
+  EXPECT_EQ(from_first.baseline().measurement(), phqs.measurements(9).name());
+  EXPECT_EQ(from_first.latest().measurement(), phqs.measurements(0).name());
 }
 
 TEST_F(MeasurementServiceTest, ProrationIsOffUntilTheTenantAdminEnablesIt) {
