@@ -178,6 +178,16 @@ void AppendJsonString(std::string& out, absl::string_view value) {
   out.push_back('"');
   size_t i = 0;
   while (i < value.size()) {
+    // The plain run first, in one append (ids and codes are nothing else).
+    size_t run = i;
+    while (run < value.size()) {
+      unsigned char c = static_cast<unsigned char>(value[run]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++run;
+    }
+    out.append(value.data() + i, run - i);
+    i = run;
+    if (i == value.size()) break;
     unsigned char c = static_cast<unsigned char>(value[i]);
     if (c >= 0x80) {
       size_t n = Utf8Length(value, i);
@@ -196,13 +206,10 @@ void AppendJsonString(std::string& out, absl::string_view value) {
       case '\n': out.append("\\n"); break;
       case '\r': out.append("\\r"); break;
       case '\t': out.append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-          out.append(esc, 6);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+      default: {
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+        out.append(esc, 6);
+      }
     }
     ++i;
   }

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log/log.h"
+#include "common/redis/resp.h"
 #include "common/status/status.h"
 
 namespace trellis::redis {
@@ -25,22 +26,6 @@ namespace {
 
 // How often each loop's watchdog looks for commands past their deadline.
 constexpr absl::Duration kWatchdogTick = absl::Milliseconds(20);
-
-std::string Format(const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  char* cmd = nullptr;
-  int len = redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), argv.data(), lens.data());
-  std::string out(cmd, static_cast<size_t>(len));
-  redisFreeCommand(cmd);
-  return out;
-}
 
 CommandError ErrorOfReply(absl::string_view error_text) {
   switch (ClassifyErrorReply(error_text)) {
@@ -245,10 +230,8 @@ class RedisPool::Loop {
       if (r->script != nullptr && !r->resent_as_eval && absl::StartsWith(text, "NOSCRIPT")) {
         // The server lost its script cache (restart, SCRIPT FLUSH): EVAL loads it again.
         r->resent_as_eval = true;
-        std::vector<std::string> argv = {"EVAL", r->script->body(), absl::StrCat(r->keys.size())};
-        argv.insert(argv.end(), r->keys.begin(), r->keys.end());
-        argv.insert(argv.end(), r->args.begin(), r->args.end());
-        r->formatted = Format(argv);
+        std::string nkeys = absl::StrCat(r->keys.size());
+        r->formatted = FormatCommand({"EVAL", r->script->body(), nkeys}, r->keys, r->args);
         if (redisAsyncFormattedCommand(ac, &Loop::OnReplyThunk, r, r->formatted.data(),
                                        r->formatted.size()) == REDIS_OK) {
           static_cast<void>(owned.release());  // owned by hiredis again until the reply
@@ -352,7 +335,7 @@ class RedisPool::Loop {
     handshake_pending_ = static_cast<int>(commands.size());
     handshake_failed_ = false;
     for (const auto& c : commands) {
-      std::string f = Format(c);
+      std::string f = FormatCommand(c);
       redisAsyncFormattedCommand(ctx_, &Loop::OnHandshakeThunk, nullptr, f.data(), f.size());
     }
   }
@@ -491,7 +474,7 @@ void RedisPool::Submit(std::unique_ptr<Request> request) {
 
 void RedisPool::Execute(std::vector<std::string> args, ReplyCallback done, CallOptions options) {
   auto request = std::make_unique<Request>();
-  request->formatted = Format(args);
+  request->formatted = FormatCommand(args);
   request->done = std::move(done);
   request->start = absl::Now();
   request->deadline = std::min(options.deadline, request->start + options_.command_timeout);
@@ -502,15 +485,9 @@ void RedisPool::Execute(std::vector<std::string> args, ReplyCallback done, CallO
 
 void RedisPool::Eval(const Script& script, std::vector<std::string> keys,
                      std::vector<std::string> args, ReplyCallback done, CallOptions options) {
-  std::vector<std::string> argv;
-  argv.reserve(3 + keys.size() + args.size());
-  argv.push_back("EVALSHA");
-  argv.push_back(script.sha1());
-  argv.push_back(absl::StrCat(keys.size()));
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
   auto request = std::make_unique<Request>();
-  request->formatted = Format(argv);
+  std::string nkeys = absl::StrCat(keys.size());
+  request->formatted = FormatCommand({"EVALSHA", script.sha1(), nkeys}, keys, args);
   request->done = std::move(done);
   request->start = absl::Now();
   request->deadline = std::min(options.deadline, request->start + options_.command_timeout);
