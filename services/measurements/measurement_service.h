@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "common/auth/authenticator.h"
 #include "common/clinical/instruments.h"
@@ -149,6 +150,9 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   MeasurementStore store_;
   SettingsCache settings_;
   ProgressCalculator calculator_;
+  // The built-in instruments with the service's instrument settings applied, by id.
+  absl::flat_hash_map<std::string, std::shared_ptr<const trellis::v1::Metric>>
+      configured_builtins_;
 };
 
 // Delivers one of this service's outbox entries (kind "SetAchievementStatus") to GoalService with

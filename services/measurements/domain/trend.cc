@@ -1,5 +1,7 @@
 #include "services/measurements/domain/trend.h"
 
+#include <vector>
+
 namespace trellis::measurements {
 
 std::optional<double> SlopePerWeek(absl::Span<const SeriesPoint> points) {
@@ -8,20 +10,24 @@ std::optional<double> SlopePerWeek(absl::Span<const SeriesPoint> points) {
   // lose the fraction of a week to a 1.7e9-second epoch offset.
   const absl::Time origin = points.front().time;
   const double n = static_cast<double>(points.size());
+  // x of each point computed once (a time difference is a library call, not an inline op).
+  std::vector<double> xs;
+  xs.reserve(points.size());
   double mean_x = 0;
   double mean_y = 0;
   for (const SeriesPoint& p : points) {
-    mean_x += absl::ToDoubleHours(p.time - origin) / (24.0 * 7.0);
+    xs.push_back(absl::ToDoubleHours(p.time - origin) / (24.0 * 7.0));
+    mean_x += xs.back();
     mean_y += p.value;
   }
   mean_x /= n;
   mean_y /= n;
   double sxx = 0;
   double sxy = 0;
-  for (const SeriesPoint& p : points) {
-    const double dx = absl::ToDoubleHours(p.time - origin) / (24.0 * 7.0) - mean_x;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const double dx = xs[i] - mean_x;
     sxx += dx * dx;
-    sxy += dx * (p.value - mean_y);
+    sxy += dx * (points[i].value - mean_y);
   }
   if (sxx <= 0) return std::nullopt;
   return sxy / sxx;

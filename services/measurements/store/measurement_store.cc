@@ -7,7 +7,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "common/clinical/instruments.h"
 #include "common/outbox/outbox.h"
 #include "common/redis/keys.h"
@@ -247,31 +246,44 @@ absl::StatusOr<std::vector<SeriesPoint>> DecodePoints(absl::string_view packed,
                                                       const std::string& patient, bool reverse,
                                                       Naming naming) {
   std::vector<SeriesPoint> out;
-  std::vector<absl::string_view> ids;
   if (packed.empty()) return out;
-  size_t lines = 1 + static_cast<size_t>(std::count(packed.begin(), packed.end(), '\n'));
-  out.reserve(lines);
-  ids.reserve(lines);
+  const size_t lines = 1 + static_cast<size_t>(std::count(packed.begin(), packed.end(), '\n'));
+  out.resize(lines);
+  std::vector<absl::string_view> ids(lines);
+  // Scores are whole milliseconds and most values whole numbers: the integer parse first.
   auto number = [](absl::string_view text, double* v) {
     const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, *v);
-    return ec == std::errc() && ptr == end && std::isfinite(*v);
+    int64_t whole = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), end, whole);
+    if (ec == std::errc() && ptr == end) {
+      *v = static_cast<double>(whole);
+      return true;
+    }
+    auto [dptr, dec] = std::from_chars(text.data(), end, *v);
+    return dec == std::errc() && dptr == end && std::isfinite(*v);
   };
-  for (absl::string_view line : absl::StrSplit(packed, '\n')) {
+  size_t k = 0;
+  size_t pos = 0;
+  while (pos <= packed.size()) {
+    size_t eol = packed.find('\n', pos);
+    if (eol == absl::string_view::npos) eol = packed.size();
+    absl::string_view line = packed.substr(pos, eol - pos);
+    pos = eol + 1;
     size_t a = line.find(' ');
     size_t b = a == absl::string_view::npos ? a : line.find(' ', a + 1);
-    if (b == absl::string_view::npos || a == 0) return Corrupt();
+    if (b == absl::string_view::npos || a == 0 || k == lines) return Corrupt();
     double score = 0, value = 0;
     if (!number(line.substr(a + 1, b - a - 1), &score) || !number(line.substr(b + 1), &value)) {
       return Corrupt();
     }
-    out.push_back(SeriesPoint{absl::FromUnixMillis(static_cast<int64_t>(score)), value, {}});
-    ids.push_back(line.substr(0, a));
+    // Ascending either way: newest-first input fills from the back.
+    const size_t at = reverse ? lines - 1 - k : k;
+    out[at].time = absl::FromUnixMillis(static_cast<int64_t>(score));
+    out[at].value = value;
+    ids[at] = line.substr(0, a);
+    ++k;
   }
-  if (reverse) {
-    std::reverse(out.begin(), out.end());
-    std::reverse(ids.begin(), ids.end());
-  }
+  if (k != lines) return Corrupt();
   auto name = [&](size_t i) {
     out[i].measurement = absl::StrCat("patients/", patient, "/measurements/", ids[i]);
   };
