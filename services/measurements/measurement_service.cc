@@ -164,10 +164,21 @@ MeasurementServiceHandler::MeasurementServiceHandler(const server::ServiceEnv& e
       store_(env.redis),
       settings_(options_.settings_ttl, kMaxCachedTenants),
       calculator_(options_.progress) {
+  const ProgressConfig& c = options_.progress;
+  // Stable across processes of one build (std::hash of a string), unlike absl::Hash.
+  std::string settings = absl::StrCat(
+      "v1;", absl::FormatDuration(c.trend_window), ";", c.min_trend_points, ";",
+      absl::FormatDuration(c.min_trend_span), ";", absl::FormatDuration(c.stalled_window), ";",
+      c.min_points_in_stalled_window, ";", c.meaningful_change, ";", c.on_track_tolerance, ";",
+      absl::FormatDuration(c.sustain_duration), ";", absl::FormatDuration(c.max_projection), ";",
+      c.instruments.phq9_reliable_change, ";", c.instruments.gad7_reliable_change, ";",
+      c.instruments.phq9_caseness, ";", c.instruments.gad7_caseness);
   for (auto& m : clinical::ConfiguredBuiltIns(options_.progress.instruments)) {
+    absl::StrAppend(&settings, ";", m.SerializeAsString());
     std::string id = m.id();
     configured_builtins_.emplace(std::move(id), std::make_shared<const v1::Metric>(std::move(m)));
   }
+  config_tag_ = absl::StrCat(absl::Hex(std::hash<std::string>{}(settings)));
 }
 
 absl::StatusOr<auth::Identity> MeasurementServiceHandler::Admit(
@@ -917,28 +928,18 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetGoalProgress(
       [this, reactor, response, call](absl::StatusOr<v1::Goal> goal) mutable {
         if (!goal.ok()) return Finish(reactor, goal.status());
         call->goal = *std::move(goal);
-        auto with_series = [this, reactor, response,
-                            call](absl::StatusOr<ProgressSeries> series) mutable {
-          if (!series.ok()) return Finish(reactor, series.status());
+        // Answers with `result` and records its suggestion for the goal service when it differs
+        // from the goal's status.
+        auto answer = [this, reactor, response, call](ProgressResult result) {
           const v1::Goal& goal = call->goal;
-          absl::StatusOr<ProgressResult> result;
-          if (call->trend_window) {
-            ProgressConfig config = calculator_.config();
-            config.trend_window = *call->trend_window;
-            result = ProgressCalculator(config).Compute(goal, call->metric.get(), *series,
-                                                        env_.clock->Now());
-          } else {
-            result = calculator_.Compute(goal, call->metric.get(), *series, env_.clock->Now());
-          }
-          if (!result.ok()) return Finish(reactor, result.status());
-          auto suggested = result->progress.suggested_achievement_status();
+          auto suggested = result.progress.suggested_achievement_status();
           if (suggested == v1::GOAL_ACHIEVEMENT_STATUS_UNSPECIFIED ||
               suggested == goal.achievement_status()) {
-            *response = std::move(result->progress);
+            *response = std::move(result.progress);
             return Finish(reactor, absl::OkStatus());
           }
-          v1::SetAchievementStatusRequest wb = AchievementWriteBack(*result);
-          *response = std::move(result->progress);
+          v1::SetAchievementStatusRequest wb = AchievementWriteBack(result);
+          *response = std::move(result.progress);
           wb.set_request_id(NewId());
           // One entry per (suggestion, goal revision): re-reading progress while the relay
           // has not delivered yet adds nothing; a later change of the goal allows a new one.
@@ -957,30 +958,86 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetGoalProgress(
               },
               call->deadline);
         };
-        auto read_window = [this, call](auto with_series) mutable {
-          if (call->metric == nullptr) return with_series(ProgressSeries{});
-          store_.ReadWindow(call->tenant, call->patient, call->metric->id(),
-                            ToMillis(GoalStart(call->goal)), std::move(with_series),
-                            call->deadline);
+        auto compute = [this, call](const ProgressSeries& series) {
+          if (!call->trend_window) {
+            return calculator_.Compute(call->goal, call->metric.get(), series, env_.clock->Now());
+          }
+          ProgressConfig config = calculator_.config();
+          config.trend_window = *call->trend_window;
+          return ProgressCalculator(config).Compute(call->goal, call->metric.get(), series,
+                                                    env_.clock->Now());
+        };
+        auto answer_computed = [reactor, answer, compute](const ProgressSeries& series) mutable {
+          auto result = compute(series);
+          if (!result.ok()) return Finish(reactor, result.status());
+          answer(*std::move(result));
+        };
+        // The window through the goal's progress cache (DESIGN.md §8: a progress read reads a
+        // bounded window; repeated reads of an unchanged goal and series read the cached result).
+        auto read_window = [this, reactor, call, answer, compute, answer_computed]() mutable {
+          if (call->metric == nullptr) return answer_computed(ProgressSeries{});
+          // The goal's etag changes with every change of the goal; without one, no cache.
+          absl::Duration ttl =
+              call->goal.etag().empty() ? absl::ZeroDuration() : options_.progress_cache_ttl;
+          std::string tag_prefix = absl::StrCat(
+              call->goal.etag(), "|",
+              call->trend_window ? absl::StrCat(absl::ToInt64Seconds(*call->trend_window)) : "-",
+              "|", config_tag_);
+          store_.ReadProgress(
+              call->tenant, call->patient, call->metric->id(), call->goal_id,
+              ToMillis(GoalStart(call->goal)), tag_prefix, env_.clock->Now(), ttl,
+              [this, reactor, call, answer, compute, answer_computed,
+               ttl](absl::StatusOr<ProgressRead> read) mutable {
+                if (!read.ok()) return Finish(reactor, read.status());
+                if (read->cached.has_value()) {
+                  ProgressResult cached;
+                  if (DecodeProgressResult(*read->cached, &cached)) {
+                    return answer(std::move(cached));
+                  }
+                  // Unreadable (damaged) entry: compute afresh; the next write replaces it.
+                  log::Warn("progress cache entry unreadable", {{"goal", call->goal.name()}});
+                  return store_.ReadWindow(
+                      call->tenant, call->patient, call->metric->id(),
+                      ToMillis(GoalStart(call->goal)),
+                      [reactor, answer_computed](absl::StatusOr<ProgressSeries> series) mutable {
+                        if (!series.ok()) return Finish(reactor, series.status());
+                        answer_computed(*series);
+                      },
+                      call->deadline);
+                }
+                auto result = compute(read->series);
+                if (!result.ok()) return Finish(reactor, result.status());
+                if (ttl > absl::ZeroDuration()) {
+                  store_.StoreProgress(
+                      call->tenant, call->patient, call->goal_id, read->tag, env_.clock->Now(),
+                      EncodeProgressResult(*result), ttl,
+                      [call](absl::StatusOr<bool> stored) {
+                        // A cache: without it the next read computes again.
+                        if (!stored.ok()) {
+                          log::Debug("progress not cached", {{"goal", call->goal.name()}});
+                        }
+                      },
+                      call->deadline);
+                }
+                answer(*std::move(result));
+              },
+              call->deadline);
         };
         const std::string& metric_id = call->goal.measure().metric();
-        if (metric_id.empty() || !ValidateId("metric", metric_id).ok()) {
-          return read_window(std::move(with_series));
-        }
+        if (metric_id.empty() || !ValidateId("metric", metric_id).ok()) return read_window();
         // Built-ins come configured once, at start (no store call, no copy).
         if (auto it = configured_builtins_.find(metric_id); it != configured_builtins_.end()) {
           call->metric = it->second;
-          return read_window(std::move(with_series));
+          return read_window();
         }
         store_.GetMetric(
             call->tenant, metric_id,
-            [this, reactor, call, read_window,
-             with_series = std::move(with_series)](absl::StatusOr<v1::Metric> metric) mutable {
-              if (absl::IsNotFound(metric.status())) return read_window(std::move(with_series));
+            [this, reactor, call, read_window](absl::StatusOr<v1::Metric> metric) mutable {
+              if (absl::IsNotFound(metric.status())) return read_window();
               if (!metric.ok()) return Finish(reactor, metric.status());
               call->metric = std::make_shared<const v1::Metric>(
                   Configured(*metric, options_.progress.instruments));
-              read_window(std::move(with_series));
+              read_window();
             },
             call->deadline);
       });

@@ -42,6 +42,11 @@ struct MeasurementServiceOptions {
   // change made through another replica reaches this one within this time (the proto contract of
   // UpdateMeasurementSettings says 30 seconds).
   absl::Duration settings_ttl = absl::Seconds(30);
+  // How long a computed GoalProgress may be served again while the goal, the series and the
+  // settings are unchanged (any change invalidates it at once); its compute_time says when it was
+  // computed. Only the time-dependent parts (on-track line, stalled and trend windows ending
+  // "now") can lag by up to this. Zero: every read computes.
+  absl::Duration progress_cache_ttl = absl::Seconds(60);
 };
 
 // What one stored write produced (RecordMeasurement, SubmitQuestionnaire, a batch item).
@@ -153,6 +158,9 @@ class MeasurementServiceHandler final : public trellis::v1::MeasurementService::
   // The built-in instruments with the service's instrument settings applied, by id.
   absl::flat_hash_map<std::string, std::shared_ptr<const trellis::v1::Metric>>
       configured_builtins_;
+  // Identifies the progress settings (thresholds, windows, instrument settings) in the progress
+  // cache's tags, so that a replica with other settings never serves another's results.
+  std::string config_tag_;
 };
 
 // Delivers one of this service's outbox entries (kind "SetAchievementStatus") to GoalService with

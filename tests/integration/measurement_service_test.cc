@@ -743,6 +743,68 @@ TEST_F(MeasurementServiceTest, ListMeasurementsPagesFiltersAndOrders) {
   EXPECT_TRUE(FieldsOf(stub_->ListMeasurements(Ctx().get(), all, &everything)).count("page_size"));
 }
 
+TEST_F(MeasurementServiceTest, ProgressIsServedAgainUntilTheSeriesTheGoalOrItsAgeChanges) {
+  v1::Goal goal = MustCreateGoal(Phq9Goal());
+  for (int week = 0; week < 4; ++week) {
+    MustSubmit(Phq9("p1", 18 - week, 0, absl::StrCat("c", week)));
+    fixture_.clock().Advance(absl::Hours(24 * 7));
+  }
+  auto compute_time = [](const v1::GoalProgress& p) { return ToAbslTime(p.compute_time()); };
+  v1::GoalProgress first;
+  ASSERT_TRUE(Progress(goal.name(), &first).ok());
+  EXPECT_EQ(first.points_used(), 4);
+  const absl::Time t0 = fixture_.clock().Now();
+  EXPECT_EQ(compute_time(first), t0);
+
+  // Unchanged goal and series, 30 s later: the same result, computed at t0.
+  fixture_.clock().Advance(absl::Seconds(30));
+  v1::GoalProgress again;
+  ASSERT_TRUE(Progress(goal.name(), &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+
+  // A request with its own trend window is computed (and cached) on its own.
+  v1::GetGoalProgressRequest windowed;
+  windowed.set_goal(goal.name());
+  windowed.mutable_trend_window()->set_seconds(14 * 24 * 3600);
+  v1::GoalProgress narrow;
+  ASSERT_TRUE(stub_->GetGoalProgress(Ctx().get(), windowed, &narrow).ok());
+  EXPECT_EQ(compute_time(narrow), t0 + absl::Seconds(30));
+
+  // A new score invalidates it at once, even one observed in the past.
+  v1::SubmitQuestionnaireRequest late = Phq9("p1", 10, 0, "c-late");
+  *late.mutable_observe_time() = ToProtoTimestamp(t0 - absl::Hours(24 * 10));
+  MustSubmit(late);
+  v1::GoalProgress after_write;
+  ASSERT_TRUE(Progress(goal.name(), &after_write).ok());
+  EXPECT_EQ(after_write.points_used(), 5);
+  EXPECT_EQ(compute_time(after_write), t0 + absl::Seconds(30));
+
+  // Older than the time to live (60 s): computed again.
+  fixture_.clock().Advance(absl::Seconds(61));
+  v1::GoalProgress aged;
+  ASSERT_TRUE(Progress(goal.name(), &aged).ok());
+  EXPECT_EQ(compute_time(aged), t0 + absl::Seconds(91));
+
+  // A change of the goal (its target) invalidates it at once.
+  v1::UpdateGoalRequest update;
+  update.mutable_goal()->set_name(goal.name());
+  update.mutable_goal()->mutable_measure()->set_target(5);
+  update.mutable_update_mask()->add_paths("measure.target");
+  v1::GetGoalRequest get;
+  get.set_name(goal.name());
+  v1::Goal current;
+  ASSERT_TRUE(goals_->GetGoal(Ctx().get(), get, &current).ok());
+  update.set_etag(current.etag());
+  update.set_reason("aim for remission");
+  v1::Goal updated;
+  grpc::Status s = goals_->UpdateGoal(Ctx().get(), update, &updated);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::GoalProgress retargeted;
+  ASSERT_TRUE(Progress(goal.name(), &retargeted).ok());
+  EXPECT_EQ(retargeted.measure().target(), 5);
+  EXPECT_EQ(retargeted.points_used(), 5);
+}
+
 TEST_F(MeasurementServiceTest, GoalProgressReadsTheCachedGoalAndFallsBackToGoalService) {
   v1::Goal goal = MustCreateGoal(Phq9Goal());
   ASSERT_FALSE(goal.name().empty());

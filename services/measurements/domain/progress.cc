@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "common/status/status.h"
@@ -546,6 +547,32 @@ v1::SetAchievementStatusRequest AchievementWriteBack(const ProgressResult& resul
       absl::StrCat("progress of ", result.progress.metric(), " suggests ",
                    FhirAchievementCode(result.progress.suggested_achievement_status())));
   return request;
+}
+
+std::string EncodeProgressResult(const ProgressResult& result) {
+  std::string out = absl::StrCat(result.needs_review ? "1" : "0",
+                                 result.needs_review_reason.size(), ":",
+                                 result.needs_review_reason);
+  result.progress.AppendToString(&out);
+  return out;
+}
+
+bool DecodeProgressResult(absl::string_view payload, ProgressResult* result) {
+  if (payload.empty() || (payload[0] != '0' && payload[0] != '1')) return false;
+  size_t colon = payload.find(':');
+  size_t length = 0;
+  if (colon == absl::string_view::npos ||
+      !absl::SimpleAtoi(payload.substr(1, colon - 1), &length) ||
+      length > payload.size() - colon - 1) {
+    return false;
+  }
+  ProgressResult out;
+  out.needs_review = payload[0] == '1';
+  out.needs_review_reason = std::string(payload.substr(colon + 1, length));
+  absl::string_view bytes = payload.substr(colon + 1 + length);
+  if (!out.progress.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  *result = std::move(out);
+  return true;
 }
 
 }  // namespace trellis::measurements

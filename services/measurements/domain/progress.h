@@ -150,6 +150,11 @@ class ProgressCalculator {
   ProgressConfig config_;
 };
 
+// The cached form of a result (the measurement service's progress cache): needs_review, its
+// reason and the serialized GoalProgress. Decode returns false for anything Encode did not write.
+std::string EncodeProgressResult(const ProgressResult& result);
+bool DecodeProgressResult(absl::string_view payload, ProgressResult* result);
+
 // The write-back for GoalService.SetAchievementStatus (name, achievement_status, needs_review
 // only when it should be set, needs_review_reason, evaluate_time = compute_time, reason); the
 // caller adds request_id (its outbox entry id). Send it when the suggestion differs from the

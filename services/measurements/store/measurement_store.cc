@@ -45,6 +45,7 @@ redis.call('ZADD', KEYS[3], score, id)
 redis.call('ZADD', KEYS[4], score, id)
 redis.call('HSET', KEYS[5], id, ARGV[8])
 if ARGV[10] == '1' then redis.call('ZADD', KEYS[6], score, id) end
+redis.call('HINCRBY', KEYS[7], 'n:' .. ARGV[9], 1)
 local t = redis.call('HGET', KEYS[7], 't:' .. ARGV[9])
 if (not t) or tonumber(t) <= tonumber(score) then
   redis.call('HSET', KEYS[7], 't:' .. ARGV[9], score, 'b:' .. ARGV[9], ARGV[6])
@@ -127,6 +128,29 @@ local n = tonumber(ARGV[1])
 local recent = trellis_pack(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, n + 1), KEYS[2])
 local first = trellis_pack(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1), KEYS[2])
 return {recent, first}
+)lua"));
+
+// KEYS: [1] series, [2] val, [3] latest, [4] progress cache. ARGV: [1] window, [2] start score,
+// [3] metric, [4] tag prefix, [5] now (ms), [6] time to live (ms; 0: no cache).
+// Returns {1, payload, tag} from the cache, or {0, packed recent, packed first, tag} (kWindowScript).
+const redis::Script kProgressScript("meas_progress", absl::StrCat(kPackLua, R"lua(
+local tag = ARGV[4] .. '|' .. (redis.call('HGET', KEYS[3], 'n:' .. ARGV[3]) or '0')
+local ttl, now = tonumber(ARGV[6]), tonumber(ARGV[5])
+if ttl > 0 then
+  local c = redis.call('GET', KEYS[4])
+  if c then
+    local a = string.find(c, '\n', 1, true)
+    local b = a and string.find(c, '\n', a + 1, true)
+    if b and string.sub(c, 1, a - 1) == tag then
+      local at = tonumber(string.sub(c, a + 1, b - 1))
+      if at and at <= now and now - at < ttl then return {1, string.sub(c, b + 1), tag} end
+    end
+  end
+end
+local n = tonumber(ARGV[1])
+local recent = trellis_pack(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, n + 1), KEYS[2])
+local first = trellis_pack(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1), KEYS[2])
+return {0, recent, first, tag}
 )lua"));
 
 // KEYS: [1] latest, [2] openflags, [3] val, then one series key per metric.
@@ -494,6 +518,30 @@ void MeasurementStore::ListMeasurements(const std::string& tenant, const std::st
                {deadline});
 }
 
+namespace {
+
+// The window of a kWindowScript-style reply: packed recent points (newest first, one more than
+// the window when older ones exist) and the packed first point since the start.
+absl::StatusOr<ProgressSeries> WindowOf(const Reply& recent_packed, const Reply& first_packed,
+                                        const std::string& patient, int64_t start_ms) {
+  auto recent = DecodePoints(recent_packed.str, patient, /*reverse=*/true,
+                             Naming{.first_from_ms = start_ms});
+  if (!recent.ok()) return recent.status();
+  auto first = DecodePoints(first_packed.str, patient, false, Naming{});
+  if (!first.ok()) return first.status();
+  ProgressSeries series;
+  series.recent = *std::move(recent);
+  if (series.recent.size() > static_cast<size_t>(MeasurementStore::kProgressWindow)) {
+    series.truncated = true;
+    series.recent.erase(series.recent.begin());
+  }
+  // Only needed when the window may not reach back to the goal's start.
+  if (series.truncated && !first->empty()) series.first_since_start = first->front();
+  return series;
+}
+
+}  // namespace
+
 void MeasurementStore::ReadWindow(const std::string& tenant, const std::string& patient,
                                   const std::string& metric, int64_t start_ms,
                                   Callback<ProgressSeries> done, absl::Time deadline) {
@@ -503,22 +551,56 @@ void MeasurementStore::ReadWindow(const std::string& tenant, const std::string& 
                [patient, start_ms, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
                  if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-                 auto recent = DecodePoints(reply->elements[0].str, patient, /*reverse=*/true,
-                                            Naming{.first_from_ms = start_ms});
-                 if (!recent.ok()) return done(recent.status());
-                 auto first = DecodePoints(reply->elements[1].str, patient, false, Naming{});
-                 if (!first.ok()) return done(first.status());
-                 ProgressSeries series;
-                 series.recent = *std::move(recent);
-                 if (series.recent.size() > static_cast<size_t>(kProgressWindow)) {
-                   series.truncated = true;
-                   series.recent.erase(series.recent.begin());
-                 }
-                 // Only needed when the window may not reach back to the goal's start.
-                 if (series.truncated && !first->empty()) series.first_since_start = first->front();
-                 done(std::move(series));
+                 done(WindowOf(reply->elements[0], reply->elements[1], patient, start_ms));
                },
                {deadline});
+}
+
+void MeasurementStore::ReadProgress(const std::string& tenant, const std::string& patient,
+                                    const std::string& metric, const std::string& goal_id,
+                                    int64_t start_ms, const std::string& tag_prefix,
+                                    absl::Time now, absl::Duration ttl,
+                                    Callback<ProgressRead> done, absl::Time deadline) {
+  redis::PatientKeys keys(kService, tenant, patient);
+  redis_->Eval(
+      kProgressScript,
+      {keys.Key({"series", metric}), keys.Key({"val"}), keys.Key({"latest"}),
+       keys.Key({"progress", goal_id})},
+      {absl::StrCat(kProgressWindow), absl::StrCat(start_ms), metric, tag_prefix,
+       absl::StrCat(ToMillis(now)), absl::StrCat(absl::ToInt64Milliseconds(ttl))},
+      [patient, start_ms, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+        if (!reply.ok()) return done(reply.status());
+        if (!reply->is_array() || reply->elements.size() < 3) return done(Corrupt());
+        ProgressRead read;
+        if (reply->elements[0].integer == 1) {
+          read.cached = std::move(reply->elements[1].str);
+          read.tag = std::move(reply->elements[2].str);
+          return done(std::move(read));
+        }
+        if (reply->elements.size() != 4) return done(Corrupt());
+        auto series = WindowOf(reply->elements[1], reply->elements[2], patient, start_ms);
+        if (!series.ok()) return done(series.status());
+        read.series = *std::move(series);
+        read.tag = std::move(reply->elements[3].str);
+        done(std::move(read));
+      },
+      {deadline});
+}
+
+void MeasurementStore::StoreProgress(const std::string& tenant, const std::string& patient,
+                                     const std::string& goal_id, const std::string& tag,
+                                     absl::Time computed, const std::string& payload,
+                                     absl::Duration ttl, Callback<bool> done,
+                                     absl::Time deadline) {
+  redis::PatientKeys keys(kService, tenant, patient);
+  redis_->Execute({"SET", keys.Key({"progress", goal_id}),
+                   absl::StrCat(tag, "\n", ToMillis(computed), "\n", payload), "PX",
+                   absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl * 2)))},
+                  [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    done(true);
+                  },
+                  {deadline});
 }
 
 void MeasurementStore::ReadSummary(const std::string& tenant, const std::string& patient,

@@ -10,7 +10,12 @@
 //   val                  hash id -> value ("%.17g"): progress reads a window of values without
 //                        decoding protobuf
 //   latest               hash "t:<metric>" -> observe ms, "b:<metric>" -> serialized Measurement
-//                        of the newest observation per metric (patient summary, O(1) per write)
+//                        of the newest observation per metric (patient summary, O(1) per write),
+//                        "n:<metric>" -> count of writes to the metric's series (the progress
+//                        cache's version)
+//   progress:<goal id>   the goal's last computed progress: "<tag>\n<computed ms>\n<payload>",
+//                        valid while the tag (goal etag, settings, series version) still matches
+//                        and for the cache's time to live; expires by itself
 //   flag:<id>            serialized trellis.v1.SafetyFlag
 //   flags                zset of flag ids, score = raise time (ms)
 //   openflags            zset of the OPEN flag ids, score = raise time (ms)
@@ -100,6 +105,13 @@ struct SafetyFlagPage {
   std::string next_cursor;
 };
 
+// A progress read: the cached computation when it is still valid, else the window to compute it.
+struct ProgressRead {
+  std::optional<std::string> cached;  // the payload stored by StoreProgress
+  ProgressSeries series;              // when not cached
+  std::string tag;                    // what StoreProgress must store the new result under
+};
+
 // What a dashboard needs in one read: latest measurement per metric, open flags, and a bounded
 // window per metric.
 struct SummaryData {
@@ -161,6 +173,19 @@ class MeasurementStore {
   // after `start_ms`.
   void ReadWindow(const std::string& tenant, const std::string& patient, const std::string& metric,
                   int64_t start_ms, Callback<ProgressSeries> done, absl::Time deadline);
+  // ReadWindow behind the goal's progress cache: when the cache of `goal_id` holds a result
+  // stored under `tag_prefix` and the series' current version, computed less than `ttl` before
+  // `now`, that payload; else the window (ttl 0: always the window).
+  void ReadProgress(const std::string& tenant, const std::string& patient,
+                    const std::string& metric, const std::string& goal_id, int64_t start_ms,
+                    const std::string& tag_prefix, absl::Time now, absl::Duration ttl,
+                    Callback<ProgressRead> done, absl::Time deadline);
+  // Caches `payload` as the progress of `goal_id` computed at `computed` under `tag` (from
+  // ReadProgress); Redis drops it after twice `ttl`.
+  void StoreProgress(const std::string& tenant, const std::string& patient,
+                     const std::string& goal_id, const std::string& tag, absl::Time computed,
+                     const std::string& payload, absl::Duration ttl, Callback<bool> done,
+                     absl::Time deadline);
   // Latest per metric, open flags, and windows of `metrics`.
   void ReadSummary(const std::string& tenant, const std::string& patient,
                    const std::vector<std::string>& metrics, Callback<SummaryData> done,

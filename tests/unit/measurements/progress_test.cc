@@ -529,5 +529,34 @@ TEST(AchievementWriteBack, CarriesTheSuggestionAndTheReviewFlag) {
   EXPECT_FALSE(AchievementWriteBack(improving).has_needs_review());
 }
 
+TEST(ProgressResultCache, EncodeDecodeRoundTripsAndRejectsDamage) {
+  ProgressResult r;
+  r.needs_review = true;
+  r.needs_review_reason = "no reliable improvement in 6 weeks: 1:2";
+  r.progress.set_goal("patients/p1/goals/g1");
+  r.progress.set_points_used(12);
+  r.progress.mutable_latest()->set_value(7.5);
+  std::string payload = EncodeProgressResult(r);
+  ProgressResult back;
+  ASSERT_TRUE(DecodeProgressResult(payload, &back));
+  EXPECT_TRUE(back.needs_review);
+  EXPECT_EQ(back.needs_review_reason, r.needs_review_reason);
+  EXPECT_EQ(back.progress.SerializeAsString(), r.progress.SerializeAsString());
+
+  ProgressResult plain;
+  ASSERT_TRUE(DecodeProgressResult(EncodeProgressResult(ProgressResult{}), &plain));
+  EXPECT_FALSE(plain.needs_review);
+  EXPECT_TRUE(plain.needs_review_reason.empty());
+
+  for (const std::string& bad : {std::string(), std::string("2"), std::string("1x:"),
+                                 std::string("199:short"), payload.substr(0, 3),
+                                 payload + "\xff\xff\xff"}) {
+    ProgressResult untouched;
+    untouched.needs_review_reason = "kept";
+    EXPECT_FALSE(DecodeProgressResult(bad, &untouched)) << bad;
+    EXPECT_EQ(untouched.needs_review_reason, "kept");
+  }
+}
+
 }  // namespace
 }  // namespace trellis::measurements
