@@ -243,6 +243,13 @@ Fields& Fields::Add(absl::string_view key, int64_t value) {
   return *this;
 }
 
+Fields& Fields::Add(absl::string_view key, bool value) {
+  text_.push_back(',');
+  AppendJsonString(text_, key);
+  text_.append(value ? ":true" : ":false");
+  return *this;
+}
+
 void Write(Level level, absl::string_view msg, const Fields& fields) {
   if (!Enabled(level)) return;
   WriteLine(level, msg, fields.text(), nullptr);

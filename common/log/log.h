@@ -44,6 +44,7 @@ class Fields {
   }
   Fields& Add(absl::string_view key, double value);
   Fields& Add(absl::string_view key, int64_t value);
+  Fields& Add(absl::string_view key, bool value);
   // `,"key":value...`, ready to follow the line's own fields.
   const std::string& text() const { return text_; }
 

@@ -361,9 +361,11 @@ void MeasurementServiceHandler::Record(const auth::Identity& who,
               } else {
                 out.measurement = stored;
               }
-              log::Info("measurement recorded", {{"measurement", out.measurement.name()},
-                                                 {"metric", out.measurement.metric()},
-                                                 {"replayed", out.replayed}});
+              log::Write(log::Level::kInfo, "measurement recorded",
+                         log::Fields()
+                             .Add("measurement", out.measurement.name())
+                             .Add("metric", out.measurement.metric())
+                             .Add("replayed", out.replayed));
               done(std::move(out));
             },
             deadline);
@@ -448,10 +450,12 @@ void MeasurementServiceHandler::ScoreAndStore(const auth::Identity& who,
       out.measurement = stored;
     }
     // Ids only: never answers or notes.
-    log::Info("questionnaire recorded", {{"measurement", out.measurement.name()},
-                                         {"metric", out.measurement.metric()},
-                                         {"safety_flags", flag_count},
-                                         {"replayed", out.replayed}});
+    log::Write(log::Level::kInfo, "questionnaire recorded",
+               log::Fields()
+                   .Add("measurement", out.measurement.name())
+                   .Add("metric", out.measurement.metric())
+                   .Add("safety_flags", static_cast<int64_t>(flag_count))
+                   .Add("replayed", out.replayed));
     done(std::move(out));
   };
   if (flags.empty()) return write(std::move(on_written));
