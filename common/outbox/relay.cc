@@ -19,7 +19,19 @@ end
 return 0
 )lua");
 
-// Releases the lease only if this relay still holds it. KEYS: lease. ARGV: owner.
+// Takes the patient's lease, or renews it, for `token` ("<owner>|<drain serial>"): when it is
+// free or held by this relay (the same "<owner>|" prefix: a drain of ours whose release never
+// arrived, e.g. Redis went away mid-drain, or the renewal during a drain). Another relay's lease
+// is left alone (NX semantics between relays). KEYS: lease. ARGV: "<owner>|", token, lease ms.
+// Returns 1 when this relay holds the lease now, else 0.
+const redis::Script kAcquireScript("outbox_acquire", R"lua(
+local cur = redis.call('GET', KEYS[1])
+if cur and string.sub(cur, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+)lua");
+
+// Releases the lease only if this drain still holds it. KEYS: lease. ARGV: token.
 const redis::Script kReleaseScript("outbox_release", R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -105,15 +117,29 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
   std::string tenant = tag.substr(0, colon), patient = tag.substr(colon + 1);
   std::string list = OutboxKey(options_.service, tenant, patient);
   std::string lease = redis::PatientKeys(options_.service, tenant, patient).Key({"outbox_lease"});
-  auto claimed = sync.Run(
-      {"SET", lease, owner_, "NX", "PX", absl::StrCat(absl::ToInt64Milliseconds(options_.lease))});
-  if (!claimed.ok() || claimed->is_nil()) return 0;  // another replica is on it
+  // A token per drain: a late release of an earlier drain (stuck in a frozen Redis) cannot drop
+  // this one's lease; the owner prefix lets this relay re-enter a lease it left behind.
+  const std::string prefix = absl::StrCat(owner_, "|");
+  const std::string token = absl::StrCat(prefix, ++drains_);
+  const std::string lease_ms = absl::StrCat(absl::ToInt64Milliseconds(options_.lease));
+  auto hold = [&] {
+    auto held = sync.Eval(kAcquireScript, {lease}, {prefix, token, lease_ms});
+    return held.ok() && held->is_integer() && held->integer == 1;
+  };
+  if (!hold()) return 0;  // another replica is on it (or Redis is away: the next pass tries)
 
   int delivered = 0;
   bool failed = false;
+  bool lost = false;
   auto entries = sync.Run({"LRANGE", list, "0", absl::StrCat(options_.entries_per_patient - 1)});
   if (entries.ok()) {
     for (const redis::Reply& raw : entries->elements) {
+      // Renewed before each further entry, so a long drain keeps its lease; if it ran out and
+      // another relay took it, that relay goes on from here (no two drains of one patient).
+      if (&raw != &entries->elements.front() && !hold()) {
+        lost = true;
+        break;
+      }
       auto entry = DecodeEntry(raw.str);
       absl::Status status =
           entry.ok() ? deliver_(Delivery{tenant, patient, *entry}) : entry.status();
@@ -152,11 +178,13 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
       if (dead_lettered_ != nullptr) dead_lettered_->Increment();
     }
   }
-  if (!failed && entries.ok()) {
+  if (!failed && !lost && entries.ok()) {
     backoff_.erase(tag);
     sync.Eval(kSettleScript, {list, PendingKey(options_.service)}, {tag}).IgnoreError();
   }
-  sync.Eval(kReleaseScript, {lease}, {owner_}).IgnoreError();
+  // If this fails (Redis away), the lease stays until it expires, but only other relays wait for
+  // it: this one re-enters it on its next pass.
+  sync.Eval(kReleaseScript, {lease}, {token}).IgnoreError();
   return delivered;
 }
 

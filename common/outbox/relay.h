@@ -3,8 +3,10 @@
 // Delivers outbox entries (outbox.h) to peer services: a background worker of the service that
 // recorded them. Every replica runs one; a short lease per patient keeps two replicas from
 // delivering the same patient's entries at once (a lost lease only costs a duplicate delivery,
-// which receivers absorb). Entries of one patient go out in order; a failing peer is retried with
-// exponential backoff per patient, without blocking other patients.
+// which receivers absorb). A relay re-enters a lease of its own that was left behind (its release
+// failed, e.g. during a Redis outage) instead of waiting for it to expire, and renews the lease
+// before each entry of a drain. Entries of one patient go out in order; a failing peer is retried
+// with exponential backoff per patient, without blocking other patients.
 //
 // Metrics (when given a registry), labelled outbox="<service>":
 //   trellis_outbox_backlog_patients   patients with undelivered entries (the pending index),
@@ -13,6 +15,7 @@
 //                                     later) or dead_letter (refused for good; an operator's
 //                                     matter)
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <thread>
@@ -74,7 +77,8 @@ class OutboxRelay final : public server::Worker {
   const Clock* clock_;
   RelayOptions options_;
   DeliverFn deliver_;
-  std::string owner_;                                         // lease value: unique per relay
+  std::string owner_;    // lease values are "<owner_>|<drain serial>": unique per relay and drain
+  uint64_t drains_ = 0;  // relay thread only
   absl::flat_hash_map<std::string, absl::Duration> backoff_;  // relay thread only
   bool peer_down_ = false;                                    // relay thread only
   // Null without a registry.

@@ -347,7 +347,6 @@ void MeasurementServiceHandler::Record(const auth::Identity& who,
         w.method = "RecordMeasurement";
         w.request_id = request.request_id();
         w.fingerprint = Fingerprint(request);
-        w.result = stored.SerializeAsString();
         CheckGoalThenWrite(
             "measurement.goal", std::move(w), who.trace,
             [stored, done = std::move(done)](absl::StatusOr<WriteResult> r) mutable {
@@ -429,7 +428,6 @@ void MeasurementServiceHandler::ScoreAndStore(const auth::Identity& who,
   w.method = "SubmitQuestionnaire";
   w.request_id = request.request_id();
   w.fingerprint = Fingerprint(request);
-  w.result = stored.SerializeAsString();
   size_t flag_count = w.flags.size();
   std::vector<v1::SafetyFlag> flags = w.flags;
   std::string tenant = w.tenant;

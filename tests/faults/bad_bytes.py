@@ -272,7 +272,7 @@ def run(result):
         result.check(not hangs, f"calls that hung: {hangs[:5]}")
         for name, svc in stack.services.items():
             if not alive(svc.proc):
-                result.known_bug(f"{name} exited with status {svc.proc.poll()} under bad bytes; "
+                result.fail(f"{name} exited with status {svc.proc.poll()} under bad bytes; "
                                  f"stderr: {open(svc.err_path).read()[-500:]}")
             else:
                 result.check(svc.health() == "SERVING", f"{name} not SERVING afterwards")

@@ -9,6 +9,7 @@ TRELLIS_FAULTS_FULL=1); single figures can be overridden with the TRELLIS_FAULTS
 where they are read."""
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -458,7 +459,15 @@ class Ledger:
         self.received = {}     # delivery_id -> count
         self.first_seen = {}   # delivery_id -> monotonic time
         self.acked = {}        # delivery_id -> monotonic time the ack was answered
-        self.after_ack = []    # (delivery_id, seconds after its ack, replica, attempt)
+        # A copy that reached the client after its ack was answered: the server handed it over
+        # again after the acknowledgement (a service bug).
+        # (delivery_id, seconds after its ack, replica, attempt)
+        self.after_ack = []
+        # A copy that had reached the client before the ack was answered but was handled after it
+        # (the client's own backlog: written by the server before the ack, typically an older
+        # attempt voided by the redelivery that was acknowledged). Not a service bug; reported.
+        # (delivery_id, seconds after its ack, replica, attempt, seconds past its ack_deadline)
+        self.read_late = []
         self.already_acked = 0
 
 
@@ -487,6 +496,7 @@ class Subscriber(threading.Thread):
     first_seen = property(lambda self: self.ledger.first_seen)
     acked = property(lambda self: self.ledger.acked)
     after_ack = property(lambda self: self.ledger.after_ack)
+    read_late = property(lambda self: self.ledger.read_late)
 
     def run(self):
         i = 0
@@ -501,9 +511,20 @@ class Subscriber(threading.Thread):
                                             max_unacked=self.max_unacked),
                 metadata=PLATFORM, timeout=max(1, self.deadline - time.monotonic()))
             self.current = stream
+            # A reader drains the stream as it arrives and stamps each delivery, so "after its ack"
+            # is judged by when a copy reached the client, not by when this thread (slowed by acks
+            # to a frozen replica) got round to it.
+            inbox = queue.Queue()
+            reader = threading.Thread(target=self._read, args=(stream, inbox), daemon=True)
+            reader.start()
             try:
-                for d in stream:
-                    self.handle(d, target)
+                while True:
+                    item = inbox.get()
+                    if item is None:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    self.handle(*item, target)
                     if self.stop.is_set():
                         break
             except grpc.RpcError as e:
@@ -515,15 +536,33 @@ class Subscriber(threading.Thread):
                 time.sleep(0.2)
             finally:
                 stream.cancel()
+                reader.join(5)
 
-    def handle(self, d, target):
+    @staticmethod
+    def _read(stream, inbox):
+        """Puts (delivery, monotonic arrival time) for each message, then None at the end or the
+        error that ended the stream."""
+        try:
+            for d in stream:
+                inbox.put((d, time.monotonic()))
+            inbox.put(None)
+        except BaseException as e:  # handed to the handling thread, in order
+            inbox.put(e)
+
+    def handle(self, d, arrived, target):
         now = time.monotonic()
         did = d.delivery_id
         led = self.ledger
         with led.lock:
             if did in led.acked:
-                led.after_ack.append((did, round(now - led.acked[did], 3), target.address,
-                                      d.attempt))
+                acked_at = led.acked[did]
+                if arrived > acked_at:
+                    led.after_ack.append((did, round(now - acked_at, 3), target.address,
+                                          d.attempt))
+                else:
+                    past = time.time() - d.ack_deadline.ToNanoseconds() / 1e9
+                    led.read_late.append((did, round(now - acked_at, 3), target.address,
+                                          d.attempt, round(past, 3)))
                 return
             led.received[did] = led.received.get(did, 0) + 1
             led.first_seen.setdefault(did, now)

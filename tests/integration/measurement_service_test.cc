@@ -335,6 +335,20 @@ TEST_F(MeasurementServiceTest, RecordMeasurementRetriesReturnTheFirstResult) {
   v1::Measurement again = MustRecord(Mood("p1", 6, "req-1"));
   EXPECT_EQ(again.name(), first.name());
   EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+  // The request record names the measurement instead of holding a second copy of it; a record
+  // written the older way (the whole response after the fingerprint) still replays.
+  const std::string record =
+      redis::PatientKeys("meas", "t1", "p1").Key({"req", "RecordMeasurement", "req-1"});
+  auto stored = fixture_.redis_server().Command({"GET", record});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  const std::string id = first.name().substr(first.name().rfind('/') + 1);
+  ASSERT_EQ(stored->substr(stored->find('|')), "|@" + id);
+  ASSERT_TRUE(fixture_.redis_server()
+                  .Command({"SET", record,
+                            stored->substr(0, stored->find('|') + 1) + first.SerializeAsString()})
+                  .ok());
+  v1::Measurement from_old = MustRecord(Mood("p1", 6, "req-1"));
+  EXPECT_EQ(from_old.SerializeAsString(), first.SerializeAsString());
 
   v1::Measurement out;
   grpc::Status s = stub_->RecordMeasurement(Ctx().get(), Mood("p1", 7, "req-1"), &out);

@@ -25,7 +25,8 @@ constexpr absl::string_view kService = "meas";
 // KEYS: [1] request record (or any key of the slot), [2] m:<id>, [3] series:<metric>, [4] all,
 //       [5] val, [6] goal index (or `all` again), [7] latest, [8] flags, [9] openflags,
 //       [10] events, then one flag:<id> per flag.
-// ARGV: [1] has request, [2] fingerprint, [3] result, [4] request ttl, [5] id, [6] blob,
+// ARGV: [1] has request, [2] fingerprint, [3] the patient's "m:" key prefix (a replay answers
+//       the measurement its request record names), [4] request ttl, [5] id, [6] blob,
 //       [7] score, [8] value, [9] metric, [10] has goal, [11] flag count, [12] events maxlen,
 //       [13] measurement name, then per flag: id, blob, name.
 const redis::Script kWriteScript("meas_write", audit::Audited(R"lua(
@@ -36,7 +37,15 @@ if ARGV[1] == '1' then
     if string.sub(prev, 1, sep - 1) ~= ARGV[2] then
       return redis.error_reply('ALREADY_EXISTS:REQUEST_ID_REUSED request_id was already used for a different request')
     end
-    return {1, string.sub(prev, sep + 1)}
+    local stored = string.sub(prev, sep + 1)
+    -- '@<id>': the response is the measurement itself (immutable), read from its key.
+    if string.sub(stored, 1, 1) == '@' then
+      stored = redis.call('GET', ARGV[3] .. string.sub(stored, 2))
+      if not stored then
+        return redis.error_reply('INTERNAL:STORED_RESULT_MISSING the measurement recorded under this request_id is missing')
+      end
+    end
+    return {1, stored}
   end
 end
 local id, score = ARGV[5], ARGV[7]
@@ -60,7 +69,7 @@ for i = 0, n - 1 do
              'flag', ARGV[a + 2], 'measurement', ARGV[13], 'metric', ARGV[9])
 end
 if ARGV[1] == '1' then
-  redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
+  redis.call('SET', KEYS[1], ARGV[2] .. '|@' .. id, 'EX', ARGV[4])
 end
 return {0, ''}
 )lua"));
@@ -460,7 +469,7 @@ void MeasurementStore::WriteMeasurement(MeasurementWrite write, Callback<WriteRe
   std::string blob = m.SerializeAsString();
   std::vector<std::string> a = {has_request ? "1" : "0",
                                 write.fingerprint,
-                                write.result,
+                                absl::StrCat(keys.prefix(), ":m:"),
                                 absl::StrCat(absl::ToInt64Seconds(kRequestIdTtl)),
                                 id,
                                 blob,

@@ -25,7 +25,9 @@
 //                        the flag, its event and the submission are one atomic script even on
 //                        Redis Cluster. Trimmed to about kEventsMaxLen entries (XADD MAXLEN ~);
 //                        the flags themselves (below) are kept for good.
-//   req:<method>:<rid>   request_id record: "<fingerprint>|<serialized result>", expires
+//   req:<method>:<rid>   request_id record, expires: "<fingerprint>|@<measurement id>" for
+//                        measurement writes (the response is the stored m:<id>, so it is not
+//                        kept twice), "<fingerprint>|<serialized result>" for the others
 //   outbox               list "id|SetAchievementStatus|<serialized SetAchievementStatusRequest>"
 //                        (write-backs to the goal service; relayed by common/outbox)
 //   wb:<goal id>         the achievement status last enqueued for a goal (dedupes the outbox)
@@ -70,7 +72,7 @@ namespace trellis::measurements {
 
 struct WriteResult {
   bool replayed = false;  // true: an earlier call with this request_id; `result` is its response
-  std::string result;     // the serialized response of that earlier call
+  std::string result;     // the serialized response of that earlier call (the Measurement)
 };
 
 struct MeasurementWrite {
@@ -80,7 +82,6 @@ struct MeasurementWrite {
   std::string method;
   std::string request_id;
   std::string fingerprint;
-  std::string result;  // serialized response stored for repeats
   // The call's audit entry, written with the measurement (null: none).
   std::shared_ptr<audit::Note> audit;
 };
