@@ -45,6 +45,10 @@ ABSL_FLAG(absl::Duration, redis_connect_timeout, absl::Seconds(2),
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM, how long in-flight RPCs may run before they are cancelled "
           "(env TRELLIS_SHUTDOWN_GRACE).");
+ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
+          "On SIGTERM, how long to keep serving after health turns NOT_SERVING before refusing "
+          "new calls, so that load balancers and clients watching health move away first "
+          "(env TRELLIS_DRAIN_DELAY). In Kubernetes the preStop pause does this.");
 ABSL_FLAG(absl::Duration, health_interval, absl::Milliseconds(500),
           "How often readiness re-checks Redis (env TRELLIS_HEALTH_INTERVAL).");
 ABSL_FLAG(int, max_message_bytes, 4 << 20,
@@ -233,6 +237,10 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
   CheckPositive(v, "redis_connect_timeout", c.redis_connect_timeout);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (c.shutdown_grace < absl::ZeroDuration()) v.Add("shutdown_grace", "must not be negative");
+  c.drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  if (c.drain_delay < absl::ZeroDuration() || c.drain_delay > absl::Minutes(5)) {
+    v.Add("drain_delay", "must be between 0 and 5m");
+  }
   c.health_interval = absl::GetFlag(FLAGS_health_interval);
   CheckPositive(v, "health_interval", c.health_interval);
   c.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);

@@ -27,6 +27,7 @@ ABSL_DECLARE_FLAG(int, redis_connections);
 ABSL_DECLARE_FLAG(absl::Duration, redis_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, redis_connect_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, shutdown_grace);
+ABSL_DECLARE_FLAG(absl::Duration, drain_delay);
 ABSL_DECLARE_FLAG(absl::Duration, health_interval);
 ABSL_DECLARE_FLAG(int, max_message_bytes);
 ABSL_DECLARE_FLAG(absl::Duration, keepalive_time);
@@ -62,6 +63,7 @@ struct ServerConfig {
   absl::Duration redis_timeout;
   absl::Duration redis_connect_timeout;
   absl::Duration shutdown_grace;
+  absl::Duration drain_delay;
   absl::Duration health_interval;
   int max_message_bytes = 0;
   absl::Duration keepalive_time;

@@ -109,6 +109,10 @@ void ServiceHost::Shutdown() {
   serving_ = false;
   // Every health answer is NOT_SERVING from now on, so load balancers stop sending traffic.
   if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  // Calls still arriving are served meanwhile. Without the pause, a call that reached the
+  // transport just before Shutdown but was not yet handed to a handler is failed by gRPC with
+  // CANCELLED (not UNAVAILABLE), which clients do not retry (docs/reliability.md, scenario 6).
+  if (options_.drain_delay > absl::ZeroDuration()) absl::SleepFor(options_.drain_delay);
   for (Worker* w : workers_) w->Drain();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   for (auto it = workers_.rbegin(); it != workers_.rend(); ++it) (*it)->Stop();

@@ -48,6 +48,8 @@ struct HostOptions {
   absl::Duration max_connection_age = absl::Minutes(5);
   absl::Duration max_connection_age_grace = absl::Seconds(30);
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // Serving on after health turns NOT_SERVING, before new calls are refused (Shutdown).
+  absl::Duration drain_delay = absl::ZeroDuration();
   absl::Duration health_interval = absl::Milliseconds(500);
   metrics::RpcObserver* observer = nullptr;
   const audit::AuditLog* audit = nullptr;  // non-null: every admitted call is audited

@@ -91,6 +91,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   host_options.max_connection_age = config->max_connection_age;
   host_options.max_connection_age_grace = config->max_connection_age_grace;
   host_options.shutdown_grace = config->shutdown_grace;
+  host_options.drain_delay = config->drain_delay;
   host_options.health_interval = config->health_interval;
   host_options.observer = &rpc_metrics;
   host_options.audit = &audit_log;

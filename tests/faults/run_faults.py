@@ -32,6 +32,7 @@ SCENARIOS = {
     "outage_mid_delivery": ("redis_outage", "scenario_mid_delivery"),
     "peer_down": ("peer_down", "scenario"),
     "replicas": ("replicas", "scenario"),
+    "rolling_restart": ("rolling_restart", "scenario"),
     "slow_redis": ("slow_redis", "scenario"),
     "bad_bytes": ("bad_bytes", "scenario"),
     "soak": ("soak", "scenario"),

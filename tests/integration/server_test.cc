@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -134,6 +135,27 @@ TEST_F(ServiceHostTest, ShutdownStopsServingAndIsIdempotent) {
   EXPECT_FALSE(host->serving());
   EXPECT_NE(HealthOf(channel, ""), "SERVING");
   EXPECT_NE(HealthOf(channel, "liveness"), "SERVING");
+}
+
+TEST_F(ServiceHostTest, DrainDelayKeepsServingCallsAfterHealthTurnsNotServing) {
+  HostOptions options;
+  options.drain_delay = absl::Seconds(5);
+  auto host = StartHost(options);
+  auto channel = ChannelTo(host->port());
+  ASSERT_EQ(WaitForHealth(channel, "", "SERVING"), "SERVING");
+  std::thread stopping([&] { host->Shutdown(); });
+  // Health says NOT_SERVING at once, so balancers and health-checking clients move away ...
+  EXPECT_EQ(WaitForHealth(channel, "", "NOT_SERVING"), "NOT_SERVING");
+  // ... while a call that still arrives is served, not refused.
+  auto stub = trellis::v1::GoalService::NewStub(channel);
+  grpc::ClientContext ctx;
+  trellis::v1::GetGoalRequest req;
+  trellis::v1::Goal goal;
+  grpc::Status s = stub->GetGoal(&ctx, req, &goal);
+  EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_NE(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  stopping.join();
+  EXPECT_FALSE(host->serving());
 }
 
 TEST_F(ServiceHostTest, InterceptorLogsEachRpcAndFeedsMetrics) {
