@@ -998,12 +998,13 @@ grpc::ServerUnaryReactor* MeasurementServiceHandler::GetGoalProgress(
                   }
                   // Unreadable (damaged) entry: compute afresh; the next write replaces it.
                   log::Warn("progress cache entry unreadable", {{"goal", call->goal.name()}});
-                  return store_.ReadWindow(
-                      call->tenant, call->patient, call->metric->id(),
-                      ToMillis(GoalStart(call->goal)),
-                      [reactor, answer_computed](absl::StatusOr<ProgressSeries> series) mutable {
-                        if (!series.ok()) return Finish(reactor, series.status());
-                        answer_computed(*series);
+                  return store_.ReadProgress(
+                      call->tenant, call->patient, call->metric->id(), call->goal_id,
+                      ToMillis(GoalStart(call->goal)), "", env_.clock->Now(),
+                      absl::ZeroDuration(),
+                      [reactor, answer_computed](absl::StatusOr<ProgressRead> window) mutable {
+                        if (!window.ok()) return Finish(reactor, window.status());
+                        answer_computed(window->series);
                       },
                       call->deadline);
                 }

@@ -130,18 +130,10 @@ local function trellis_pack(ids, vals_key)
 end
 )lua";
 
-// KEYS: [1] series, [2] val. ARGV: [1] window, [2] start score.
-// Returns {packed points newest first (window + 1 at most), packed first-at/after-start or ''}.
-const redis::Script kWindowScript("meas_window", absl::StrCat(kPackLua, R"lua(
-local n = tonumber(ARGV[1])
-local recent = trellis_pack(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, n + 1), KEYS[2])
-local first = trellis_pack(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1), KEYS[2])
-return {recent, first}
-)lua"));
-
 // KEYS: [1] series, [2] val, [3] latest, [4] progress cache. ARGV: [1] window, [2] start score,
 // [3] metric, [4] tag prefix, [5] now (ms), [6] time to live (ms; 0: no cache).
-// Returns {1, payload, tag} from the cache, or {0, packed recent, packed first, tag} (kWindowScript).
+// Returns {1, payload, tag} from the cache, or {0, packed recent points newest first (window +
+// 1 at most), packed first point at or after the start (or ''), tag}.
 const redis::Script kProgressScript("meas_progress", absl::StrCat(kPackLua, R"lua(
 local tag = ARGV[4] .. '|' .. (redis.call('HGET', KEYS[3], 'n:' .. ARGV[3]) or '0')
 local ttl, now = tonumber(ARGV[6]), tonumber(ARGV[5])
@@ -529,7 +521,7 @@ void MeasurementStore::ListMeasurements(const std::string& tenant, const std::st
 
 namespace {
 
-// The window of a kWindowScript-style reply: packed recent points (newest first, one more than
+// The window of a kProgressScript reply: packed recent points (newest first, one more than
 // the window when older ones exist) and the packed first point since the start.
 absl::StatusOr<ProgressSeries> WindowOf(const Reply& recent_packed, const Reply& first_packed,
                                         const std::string& patient, int64_t start_ms) {
@@ -550,20 +542,6 @@ absl::StatusOr<ProgressSeries> WindowOf(const Reply& recent_packed, const Reply&
 }
 
 }  // namespace
-
-void MeasurementStore::ReadWindow(const std::string& tenant, const std::string& patient,
-                                  const std::string& metric, int64_t start_ms,
-                                  Callback<ProgressSeries> done, absl::Time deadline) {
-  redis::PatientKeys keys(kService, tenant, patient);
-  redis_->Eval(kWindowScript, {keys.Key({"series", metric}), keys.Key({"val"})},
-               {absl::StrCat(kProgressWindow), absl::StrCat(start_ms)},
-               [patient, start_ms, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-                 if (!reply.ok()) return done(reply.status());
-                 if (!reply->is_array() || reply->elements.size() != 2) return done(Corrupt());
-                 done(WindowOf(reply->elements[0], reply->elements[1], patient, start_ms));
-               },
-               {deadline});
-}
 
 void MeasurementStore::ReadProgress(const std::string& tenant, const std::string& patient,
                                     const std::string& metric, const std::string& goal_id,

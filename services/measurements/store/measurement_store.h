@@ -170,13 +170,10 @@ class MeasurementStore {
   void ListMeasurements(const std::string& tenant, const std::string& patient,
                         const MeasurementQuery& query, Callback<MeasurementPage> done,
                         absl::Time deadline);
-  // The newest kProgressWindow points of one metric (ascending) plus the first point at or
-  // after `start_ms`.
-  void ReadWindow(const std::string& tenant, const std::string& patient, const std::string& metric,
-                  int64_t start_ms, Callback<ProgressSeries> done, absl::Time deadline);
-  // ReadWindow behind the goal's progress cache: when the cache of `goal_id` holds a result
-  // stored under `tag_prefix` and the series' current version, computed less than `ttl` before
-  // `now`, that payload; else the window (ttl 0: always the window).
+  // A goal's progress through its cache: when the cache of `goal_id` holds a result stored under
+  // `tag_prefix` and the series' current version, computed less than `ttl` before `now`, that
+  // payload; else the window: the newest kProgressWindow points of `metric` (ascending) plus the
+  // first point at or after `start_ms` (ttl 0: always the window).
   void ReadProgress(const std::string& tenant, const std::string& patient,
                     const std::string& metric, const std::string& goal_id, int64_t start_ms,
                     const std::string& tag_prefix, absl::Time now, absl::Duration ttl,
