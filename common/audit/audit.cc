@@ -87,7 +87,7 @@ while true do
     if scanned >= limit then return {out, max} end
   end
 end
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));

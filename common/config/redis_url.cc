@@ -1,7 +1,9 @@
 #include "common/config/redis_url.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status/status.h"
 
@@ -42,6 +44,35 @@ absl::StatusOr<RedisEndpoint> ParseRedisUrl(absl::string_view url, absl::string_
   if (hostport.empty()) return InvalidField(field, "host is missing");
   ep.host = std::string(hostport);
   return ep;
+}
+
+absl::StatusOr<std::vector<HostPort>> ParseHostPortList(absl::string_view list,
+                                                        absl::string_view field) {
+  std::vector<HostPort> out;
+  for (absl::string_view entry : absl::StrSplit(list, ',')) {
+    entry = absl::StripAsciiWhitespace(entry);
+    size_t colon = entry.rfind(':');
+    if (entry.empty() || colon == absl::string_view::npos || colon == 0) {
+      return InvalidField(field, absl::StrCat("entries must be host:port, got '", entry, "'"));
+    }
+    HostPort hp;
+    absl::string_view host = entry.substr(0, colon);
+    if (absl::ConsumePrefix(&host, "[") && !absl::ConsumeSuffix(&host, "]")) {
+      return InvalidField(field, absl::StrCat("unclosed '[' in '", entry, "'"));
+    }
+    if (host.empty()) {
+      return InvalidField(field, absl::StrCat("entries must be host:port, got '", entry, "'"));
+    }
+    hp.host = std::string(host);
+    absl::string_view port = entry.substr(colon + 1);
+    if (!absl::SimpleAtoi(port, &hp.port) || hp.port < 1 || hp.port > 65535) {
+      return InvalidField(field,
+                          absl::StrCat("port must be a number from 1 to 65535, got '", port, "'"));
+    }
+    out.push_back(std::move(hp));
+  }
+  if (out.size() > 16) return InvalidField(field, "at most 16 entries");
+  return out;
 }
 
 }  // namespace trellis::config

@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -43,10 +45,74 @@ absl::Status ConnectionLost() {
   return UnavailableError("storage connection lost", "STORE_UNAVAILABLE");
 }
 
+// Tags the handshake's ROLE command (hiredis privdata) so that its reply is checked.
+char kRoleCheck;
+
+bool IsPrimaryRole(const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements == 0) return false;
+  const redisReply& role = *reply.element[0];
+  return (role.type == REDIS_REPLY_STRING || role.type == REDIS_REPLY_STATUS) &&
+         absl::string_view(role.str, role.len) == "master";
+}
+
+// Asks the Sentinels, in turn from `*next`, for the primary of `master`; `*next` is left at the one
+// that answered. A blocking hiredis connection with a short timeout: it runs on the loop thread
+// before the loop connects, when the loop has no connection and so no commands in flight (at most
+// a command racing a disconnect waits that long), and hiredis's async API has no connect-and-ask
+// helper that would be simpler than this.
+absl::StatusOr<config::HostPort> AskSentinels(const std::vector<config::HostPort>& sentinels,
+                                              const std::string& master, absl::Duration timeout,
+                                              size_t* next) {
+  std::string last_error = "no Sentinel configured";
+  for (size_t i = 0; i < sentinels.size(); ++i) {
+    size_t at = (*next + i) % sentinels.size();
+    const config::HostPort& sentinel = sentinels[at];
+    timeval tv = absl::ToTimeval(timeout);
+    redisContext* c = redisConnectWithTimeout(sentinel.host.c_str(), sentinel.port, tv);
+    std::string where = absl::StrCat(sentinel.host, ":", sentinel.port);
+    if (c == nullptr || c->err) {
+      last_error = absl::StrCat(where, ": ", c != nullptr ? c->errstr : "out of memory");
+      if (c != nullptr) redisFree(c);
+      continue;
+    }
+    redisSetTimeout(c, tv);
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(c, "SENTINEL get-master-addr-by-name %b", master.data(), master.size()));
+    std::optional<config::HostPort> found;
+    if (reply == nullptr) {
+      last_error = absl::StrCat(where, ": ", c->errstr);
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+               reply->element[0]->type == REDIS_REPLY_STRING &&
+               reply->element[1]->type == REDIS_REPLY_STRING) {
+      config::HostPort hp;
+      hp.host.assign(reply->element[0]->str, reply->element[0]->len);
+      if (absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len),
+                           &hp.port)) {
+        found = std::move(hp);
+      } else {
+        last_error = absl::StrCat(where, ": malformed reply");
+      }
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+      last_error = absl::StrCat(where, ": ", absl::string_view(reply->str, reply->len));
+    } else {
+      last_error = absl::StrCat(where, ": does not know '", master, "'");
+    }
+    if (reply != nullptr) freeReplyObject(reply);
+    redisFree(c);
+    if (found.has_value()) {
+      *next = at;
+      return *std::move(found);
+    }
+  }
+  return UnavailableError(absl::StrCat("no Sentinel named the primary: ", last_error),
+                          "STORE_UNAVAILABLE");
+}
+
 }  // namespace
 
 // One command on its way through a loop. Owned by the queue, then by hiredis (as privdata) until
-// hiredis calls back, which it always does: with the reply, or with null when the connection goes.
+// hiredis has called back for every command sent for it (the command, plus WAIT with replicated
+// durability; hiredis always calls back: with the reply, or with null when the connection goes).
 struct RedisPool::Request {
   std::string formatted;
   ReplyCallback done;
@@ -61,9 +127,16 @@ struct RedisPool::Request {
   std::vector<std::string> keys;
   std::vector<std::string> args;
   bool resent_as_eval = false;
+  // Replicated durability: a WAIT goes out right behind the command, and the command's reply is
+  // held until WAIT's arrives.
+  bool wait = false;
 
   // Loop-thread state.
   bool completed = false;
+  int callbacks = 0;          // hiredis callbacks still to come; the last one deletes the request
+  bool reply_pending = false;  // the command's own reply has not arrived yet
+  bool wait_queued = false;    // a WAIT follows the latest send of the command
+  std::optional<Reply> held;   // the command's reply, waiting for WAIT's
   absl::Time sent_time;
   std::multimap<absl::Time, Request*>::iterator deadline_it;
   bool in_deadline_index = false;
@@ -91,7 +164,19 @@ class RedisPool::Loop {
     event_add(watchdog_ev_, &tick);
     reconnect_ev_ = evtimer_new(base_, &Loop::OnReconnectThunk, this);
     connect_timeout_ev_ = evtimer_new(base_, &Loop::OnConnectTimeoutThunk, this);
+    if (sentinel_mode()) {
+      sentinel_watch_ev_ = event_new(base_, -1, EV_PERSIST, &Loop::OnSentinelWatchThunk, this);
+      timeval every = absl::ToTimeval(options_.sentinel_check_interval);
+      event_add(sentinel_watch_ev_, &every);
+    }
     backoff_ = options_.min_backoff;
+    if (options_.wait_replicas > 0) {
+      std::vector<std::string> wait = {
+          "WAIT", absl::StrCat(options_.wait_replicas),
+          absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.wait_timeout)))};
+      wait_command_ = FormatCommand(wait);
+    }
+    target_ = config::HostPort{options_.endpoint.host, options_.endpoint.port};
     thread_ = std::thread([this] {
       Connect();
       event_base_dispatch(base_);
@@ -105,6 +190,7 @@ class RedisPool::Loop {
     event_free(watchdog_ev_);
     event_free(reconnect_ev_);
     event_free(connect_timeout_ev_);
+    if (sentinel_watch_ev_ != nullptr) event_free(sentinel_watch_ev_);
     close(wake_fd_);
     event_base_free(base_);
   }
@@ -162,6 +248,18 @@ class RedisPool::Loop {
   static void OnConnectTimeoutThunk(evutil_socket_t, short, void* self) {
     static_cast<Loop*>(self)->OnConnectTimeout();
   }
+  static void OnSentinelWatchThunk(evutil_socket_t, short, void* self) {
+    static_cast<Loop*>(self)->OnSentinelWatch();
+  }
+  static void OnSentinelConnectThunk(const redisAsyncContext* ac, int status) {
+    if (status != REDIS_OK) static_cast<Loop*>(ac->data)->OnSentinelGone();
+  }
+  static void OnSentinelDisconnectThunk(const redisAsyncContext* ac, int) {
+    static_cast<Loop*>(ac->data)->OnSentinelGone();
+  }
+  static void OnSentinelReplyThunk(redisAsyncContext* ac, void* reply, void*) {
+    static_cast<Loop*>(ac->data)->OnSentinelReply(static_cast<redisReply*>(reply));
+  }
   static void OnConnectThunk(const redisAsyncContext* ac, int status) {
     static_cast<Loop*>(ac->data)->OnConnect(status);
   }
@@ -172,8 +270,13 @@ class RedisPool::Loop {
     static_cast<Loop*>(ac->data)->OnReply(ac, static_cast<redisReply*>(reply),
                                           static_cast<Request*>(privdata));
   }
-  static void OnHandshakeThunk(redisAsyncContext* ac, void* reply, void*) {
-    static_cast<Loop*>(ac->data)->OnHandshake(ac, static_cast<redisReply*>(reply));
+  static void OnWaitThunk(redisAsyncContext* ac, void* reply, void* privdata) {
+    static_cast<Loop*>(ac->data)->OnWait(static_cast<redisReply*>(reply),
+                                         static_cast<Request*>(privdata));
+  }
+  static void OnHandshakeThunk(redisAsyncContext* ac, void* reply, void* privdata) {
+    static_cast<Loop*>(ac->data)->OnHandshake(ac, static_cast<redisReply*>(reply),
+                                              privdata == &kRoleCheck);
   }
 
   void OnWake() {
@@ -198,16 +301,33 @@ class RedisPool::Loop {
       return;
     }
     Request* r = request.get();
-    if (redisAsyncFormattedCommand(ctx_, &Loop::OnReplyThunk, r, r->formatted.data(),
-                                   r->formatted.size()) != REDIS_OK) {
+    if (!SendCommand(ctx_, r)) {
       request->Complete(ConnectionLost(), CommandError::kIo);
       return;
     }
-    // hiredis calls back exactly once; OnReply takes ownership back and deletes it.
+    // hiredis calls back for each command sent; the last callback deletes the request.
     static_cast<void>(request.release());
     r->sent_time = absl::Now();
     r->deadline_it = deadlines_.emplace(r->deadline, r);
     r->in_deadline_index = true;
+  }
+
+  // Queues the request's command, and WAIT behind it when it asks for one. False when hiredis
+  // refused the command (the connection is going).
+  bool SendCommand(redisAsyncContext* ac, Request* r) {
+    if (redisAsyncFormattedCommand(ac, &Loop::OnReplyThunk, r, r->formatted.data(),
+                                   r->formatted.size()) != REDIS_OK) {
+      return false;
+    }
+    ++r->callbacks;
+    r->reply_pending = true;
+    r->wait_queued = false;
+    if (r->wait && redisAsyncFormattedCommand(ac, &Loop::OnWaitThunk, r, wait_command_.data(),
+                                              wait_command_.size()) == REDIS_OK) {
+      ++r->callbacks;
+      r->wait_queued = true;
+    }
+    return true;
   }
 
   void Unindex(Request* r) {
@@ -217,36 +337,89 @@ class RedisPool::Loop {
     }
   }
 
+  void Finish(Request* r, absl::StatusOr<Reply> result, CommandError error) {
+    Unindex(r);
+    r->Complete(std::move(result), error);
+  }
+
+  // One of the request's hiredis callbacks is done with it.
+  static void Release(Request* r) {
+    if (--r->callbacks == 0) delete r;
+  }
+
   void OnReply(redisAsyncContext* ac, redisReply* reply, Request* r) {
-    std::unique_ptr<Request> owned(r);
+    r->reply_pending = false;
     if (reply == nullptr) {
-      Unindex(r);
-      r->Complete(ConnectionLost(), CommandError::kIo);
+      Finish(r, ConnectionLost(), CommandError::kIo);
+      Release(r);
       return;
     }
     last_reply_time_ = absl::Now();
     if (reply->type == REDIS_REPLY_ERROR) {
       absl::string_view text(reply->str, reply->len);
       if (r->script != nullptr && !r->resent_as_eval && absl::StartsWith(text, "NOSCRIPT")) {
-        // The server lost its script cache (restart, SCRIPT FLUSH): EVAL loads it again.
+        // The server lost its script cache (restart, SCRIPT FLUSH): EVAL loads it again. A WAIT
+        // already queued behind the EVALSHA answers before the EVAL does and is ignored.
         r->resent_as_eval = true;
         std::string nkeys = absl::StrCat(r->keys.size());
         r->formatted = FormatCommand({"EVAL", r->script->body(), nkeys}, r->keys, r->args);
-        if (redisAsyncFormattedCommand(ac, &Loop::OnReplyThunk, r, r->formatted.data(),
-                                       r->formatted.size()) == REDIS_OK) {
-          static_cast<void>(owned.release());  // owned by hiredis again until the reply
-          return;
-        }
-        Unindex(r);
-        r->Complete(ConnectionLost(), CommandError::kIo);
+        if (!SendCommand(ac, r)) Finish(r, ConnectionLost(), CommandError::kIo);
+        Release(r);
         return;
       }
-      Unindex(r);
-      r->Complete(ErrorReplyToStatus(text), ErrorOfReply(text));
+      Finish(r, ErrorReplyToStatus(text), ErrorOfReply(text));
+      // "READONLY ..." from a command; from inside a script older servers wrap it in "ERR ...".
+      if (absl::StrContains(text, "READONLY") && ac == ctx_ && ready()) {
+        // The server was demoted to a replica (a failover): reconnect, and with Sentinel, find
+        // the new primary. Deferred by hiredis until this callback returns; the commands still in
+        // flight on this connection fail with UNAVAILABLE, as for any lost connection.
+        log::Warn("redis server is read-only; reconnecting",
+                  {{"loop", index_}, {"endpoint", TargetText()}});
+        ready_.store(false, std::memory_order_release);
+        redisAsyncFree(ac);
+      }
+      Release(r);
       return;
     }
-    Unindex(r);
-    r->Complete(Reply::FromHiredis(*reply), CommandError::kNone);
+    if (r->wait_queued) {
+      r->held = Reply::FromHiredis(*reply);  // answered when WAIT confirms
+    } else if (r->wait) {
+      Finish(r, ConnectionLost(), CommandError::kIo);  // its WAIT could not be queued
+    } else {
+      Finish(r, Reply::FromHiredis(*reply), CommandError::kNone);
+    }
+    Release(r);
+  }
+
+  void OnWait(redisReply* reply, Request* r) {
+    // Ignored when it followed a send that was superseded (NOSCRIPT), or the request is answered.
+    if (!r->reply_pending && !r->completed) {
+      if (reply == nullptr) {
+        Finish(r, ConnectionLost(), CommandError::kIo);
+      } else if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= options_.wait_replicas &&
+                 r->held.has_value()) {
+        last_reply_time_ = absl::Now();
+        Finish(r, *std::move(r->held), CommandError::kNone);
+      } else if (reply->type == REDIS_REPLY_ERROR) {
+        // The write was applied; only its confirmation failed (e.g. "WAIT cannot be used with
+        // replica instances": the server was demoted in between). Retry may help.
+        log::Warn("redis WAIT failed",
+                  {{"loop", index_},
+                   {"redis_error", std::string(reply->str, std::min<size_t>(reply->len, 120))}});
+        Finish(r,
+               UnavailableError("the write could not be confirmed by replicas",
+                                "REPLICATION_TIMEOUT"),
+               CommandError::kTransient);
+      } else {
+        last_reply_time_ = absl::Now();
+        Finish(r,
+               UnavailableError(absl::StrCat("the write was not confirmed by ",
+                                             options_.wait_replicas, " replica(s) in time"),
+                                "REPLICATION_TIMEOUT"),
+               CommandError::kTransient);
+      }
+    }
+    Release(r);
   }
 
   void OnWatchdog() {
@@ -283,10 +456,106 @@ class RedisPool::Loop {
     }
   }
 
+  bool sentinel_mode() const { return !options_.endpoint.sentinels.empty(); }
+
+  // The Sentinel watch: every sentinel_check_interval, ask a Sentinel (over a connection of its
+  // own on this loop, kept open) which server is the primary. When it names another server than
+  // the one this loop is connected to, drop the connection: the reconnect asks again. A failover
+  // demotes the old primary only some seconds after promoting the new one (if the old one is
+  // still up), and until then it would keep accepting writes; the watch bounds that window to the
+  // interval. A Sentinel that does not answer within two intervals is replaced by the next.
+  void OnSentinelWatch() {
+    if (IsStopping()) return;
+    absl::Time now = absl::Now();
+    if (sentinel_ctx_ != nullptr &&
+        now - sentinel_asked_ > 2 * options_.sentinel_check_interval &&
+        (sentinel_pending_ || !(sentinel_ctx_->c.flags & REDIS_CONNECTED))) {
+      redisAsyncContext* stale = sentinel_ctx_;
+      sentinel_ctx_ = nullptr;  // so that OnSentinelGone, called from the free, does nothing
+      redisAsyncFree(stale);
+      sentinel_pending_ = false;
+      next_sentinel_ = (next_sentinel_ + 1) % options_.endpoint.sentinels.size();
+    }
+    if (sentinel_ctx_ == nullptr) {
+      const config::HostPort& at = options_.endpoint.sentinels[next_sentinel_];
+      redisAsyncContext* ac = redisAsyncConnect(at.host.c_str(), at.port);
+      if (ac == nullptr || ac->err) {
+        if (ac != nullptr) redisAsyncFree(ac);
+        next_sentinel_ = (next_sentinel_ + 1) % options_.endpoint.sentinels.size();
+        return;
+      }
+      ac->data = this;
+      redisLibeventAttach(ac, base_);
+      redisAsyncSetConnectCallback(ac, &Loop::OnSentinelConnectThunk);
+      redisAsyncSetDisconnectCallback(ac, &Loop::OnSentinelDisconnectThunk);
+      sentinel_ctx_ = ac;
+      sentinel_pending_ = false;
+      sentinel_asked_ = now;
+    }
+    if (sentinel_pending_) return;
+    const std::string& master = options_.endpoint.sentinel_master;
+    if (redisAsyncCommand(sentinel_ctx_, &Loop::OnSentinelReplyThunk, nullptr,
+                          "SENTINEL get-master-addr-by-name %b", master.data(),
+                          master.size()) == REDIS_OK) {
+      sentinel_pending_ = true;
+      sentinel_asked_ = now;
+    }
+  }
+
+  void OnSentinelReply(redisReply* reply) {
+    sentinel_pending_ = false;
+    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+      return;  // no opinion (unknown name, an error): keep the connection
+    }
+    config::HostPort named;
+    named.host.assign(reply->element[0]->str, reply->element[0]->len);
+    if (!absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len),
+                          &named.port)) {
+      return;
+    }
+    if (ctx_ != nullptr && ready() && (named.host != target_.host || named.port != target_.port)) {
+      log::Warn("Sentinel names a new primary; reconnecting",
+                {{"loop", index_},
+                 {"endpoint", TargetText()},
+                 {"primary", absl::StrCat(named.host, ":", named.port)}});
+      DropConnection();
+    }
+  }
+
+  // The Sentinel connection failed or closed (hiredis frees it after this).
+  void OnSentinelGone() {
+    if (sentinel_ctx_ == nullptr) return;  // freed by this loop on purpose
+    sentinel_ctx_ = nullptr;
+    sentinel_pending_ = false;
+    next_sentinel_ = (next_sentinel_ + 1) % options_.endpoint.sentinels.size();
+  }
+
+  std::string TargetText() const { return absl::StrCat(target_.host, ":", target_.port); }
+
   void Connect() {
     if (IsStopping()) return;
-    redisAsyncContext* ac =
-        redisAsyncConnect(options_.endpoint.host.c_str(), options_.endpoint.port);
+    if (sentinel_mode()) {
+      auto primary =
+          AskSentinels(options_.endpoint.sentinels, options_.endpoint.sentinel_master,
+                       std::min(options_.connect_timeout, absl::Seconds(1)), &next_sentinel_);
+      if (!primary.ok()) {
+        if (!logged_down_) {
+          log::Warn("redis primary not resolved",
+                    {{"loop", index_}, {"error", std::string(primary.status().message())}});
+          logged_down_ = true;
+        }
+        ScheduleReconnect();
+        return;
+      }
+      if (primary->host != target_.host || primary->port != target_.port) {
+        target_ = *std::move(primary);
+        log::Info("redis primary resolved through Sentinel",
+                  {{"loop", index_}, {"endpoint", TargetText()}});
+      }
+    }
+    redisAsyncContext* ac = redisAsyncConnect(target_.host.c_str(), target_.port);
     if (ac == nullptr || ac->err) {
       log::Warn("redis connect failed", {{"loop", index_}, {"error", ac ? ac->errstr : "oom"}});
       if (ac != nullptr) redisAsyncFree(ac);
@@ -330,19 +599,35 @@ class RedisPool::Loop {
         commands.push_back({"AUTH", ep.user, ep.password});
     }
     if (ep.db != 0) commands.push_back({"SELECT", absl::StrCat(ep.db)});
+    // With Sentinel, the address may be stale (a failover since it was asked): only a primary
+    // will do.
+    size_t role_index = commands.size();
+    if (sentinel_mode()) commands.push_back({"ROLE"});
     for (const Script* s : Script::All()) commands.push_back({"SCRIPT", "LOAD", s->body()});
     commands.push_back({"PING"});
     handshake_pending_ = static_cast<int>(commands.size());
     handshake_failed_ = false;
-    for (const auto& c : commands) {
-      std::string f = FormatCommand(c);
-      redisAsyncFormattedCommand(ctx_, &Loop::OnHandshakeThunk, nullptr, f.data(), f.size());
+    for (size_t i = 0; i < commands.size(); ++i) {
+      std::string f = FormatCommand(commands[i]);
+      void* tag = sentinel_mode() && i == role_index ? &kRoleCheck : nullptr;
+      redisAsyncFormattedCommand(ctx_, &Loop::OnHandshakeThunk, tag, f.data(), f.size());
     }
   }
 
-  void OnHandshake(redisAsyncContext* ac, redisReply* reply) {
+  void OnHandshake(redisAsyncContext* ac, redisReply* reply, bool role_check) {
     if (reply == nullptr) return;  // the connection went; OnDisconnect handles it
-    if (reply->type == REDIS_REPLY_ERROR && !handshake_failed_) {
+    if (handshake_failed_) return;
+    if (role_check && reply->type == REDIS_REPLY_ERROR &&
+        absl::StartsWith(absl::string_view(reply->str, reply->len), "NOPERM")) {
+      // An ACL user without ROLE (an @admin command): rely on READONLY replies and the Sentinel
+      // watch instead.
+      if (!logged_no_role_) {
+        log::Warn("redis user may not run ROLE; not checking that Sentinel's address is the primary",
+                  {{"loop", index_}});
+        logged_no_role_ = true;
+      }
+      role_check = false;
+    } else if (reply->type == REDIS_REPLY_ERROR) {
       handshake_failed_ = true;
       log::Error("redis handshake failed",
                  {{"loop", index_},
@@ -351,14 +636,19 @@ class RedisPool::Loop {
       redisAsyncFree(ac);
       return;
     }
+    if (role_check && !IsPrimaryRole(*reply)) {
+      handshake_failed_ = true;
+      log::Warn("redis server named by Sentinel is not the primary; asking again",
+                {{"loop", index_}, {"endpoint", TargetText()}});
+      redisAsyncFree(ac);
+      return;
+    }
     if (--handshake_pending_ == 0 && !handshake_failed_) {
       ready_.store(true, std::memory_order_release);
       backoff_ = options_.min_backoff;
       logged_down_ = false;
       last_reply_time_ = absl::Now();
-      log::Info("redis connected",
-                {{"loop", index_},
-                 {"endpoint", absl::StrCat(options_.endpoint.host, ":", options_.endpoint.port)}});
+      log::Info("redis connected", {{"loop", index_}, {"endpoint", TargetText()}});
     }
   }
 
@@ -391,6 +681,12 @@ class RedisPool::Loop {
   void Shutdown() {
     evtimer_del(reconnect_ev_);
     evtimer_del(connect_timeout_ev_);
+    if (sentinel_watch_ev_ != nullptr) event_del(sentinel_watch_ev_);
+    if (sentinel_ctx_ != nullptr) {
+      redisAsyncContext* sc = sentinel_ctx_;
+      sentinel_ctx_ = nullptr;
+      redisAsyncFree(sc);
+    }
     if (ctx_ != nullptr) {
       redisAsyncContext* ac = ctx_;
       ready_.store(false, std::memory_order_release);
@@ -410,6 +706,7 @@ class RedisPool::Loop {
   event* watchdog_ev_ = nullptr;
   event* reconnect_ev_ = nullptr;
   event* connect_timeout_ev_ = nullptr;
+  event* sentinel_watch_ev_ = nullptr;
   std::thread thread_;
 
   absl::Mutex mu_;
@@ -426,6 +723,13 @@ class RedisPool::Loop {
   absl::Time last_reply_time_ = absl::InfinitePast();
   std::multimap<absl::Time, Request*> deadlines_;
   absl::BitGen bitgen_;
+  config::HostPort target_;  // the server connected to: the URL's, or the primary Sentinel named
+  size_t next_sentinel_ = 0;  // the Sentinel asked first: the one that answered last
+  redisAsyncContext* sentinel_ctx_ = nullptr;  // the Sentinel watch's connection
+  bool sentinel_pending_ = false;              // its question is unanswered
+  absl::Time sentinel_asked_;
+  bool logged_no_role_ = false;
+  std::string wait_command_;  // WAIT <replicas> <timeout ms>, formatted once
 };
 
 RedisPool::RedisPool(PoolOptions options) : options_(std::move(options)) {
@@ -493,6 +797,7 @@ void RedisPool::Eval(const Script& script, std::vector<std::string> keys,
   request->deadline = std::min(options.deadline, request->start + options_.command_timeout);
   request->observer = options_.observer;
   request->script = &script;
+  request->wait = options_.wait_replicas > 0 && script.writes();
   request->keys = std::move(keys);
   request->args = std::move(args);
   Submit(std::move(request));

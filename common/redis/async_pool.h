@@ -11,6 +11,14 @@
 // connection drops (with UNAVAILABLE). hiredis 0.14 has no timeouts for async commands, so a
 // watchdog on each loop fails commands that outlive their deadline and drops a connection that
 // has stopped answering.
+//
+// High availability (docs/operations.md, "Redis Sentinel"): with Sentinels in the endpoint, each
+// loop asks them for the primary's address before every (re)connect, checks ROLE during the
+// handshake, asks a Sentinel again every second, and drops its connection when the Sentinel names
+// another primary or a command answers READONLY (the server it reached was demoted), so that the
+// reconnect finds the new primary. With `wait_replicas`, each write script is followed on
+// the same connection by WAIT, pipelined (still one round trip), and its caller is answered only
+// once enough replicas confirm.
 
 #include <atomic>
 #include <memory>
@@ -31,6 +39,15 @@ struct PoolOptions {
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration min_backoff = absl::Milliseconds(50);  // reconnect backoff, doubled up to max
   absl::Duration max_backoff = absl::Seconds(1);
+  // Replicated durability: a write script (Script::writes()) is answered only after this many
+  // replicas confirm it within `wait_timeout`; otherwise UNAVAILABLE (REPLICATION_TIMEOUT), the
+  // write having been applied on the primary (retrying with the same request id is safe). Plain
+  // commands (Execute) and read scripts never wait. 0: no WAIT.
+  int wait_replicas = 0;
+  absl::Duration wait_timeout = absl::Seconds(1);
+  // With Sentinels in the endpoint: how often each loop asks a Sentinel whether the primary
+  // changed (and reconnects when it did).
+  absl::Duration sentinel_check_interval = absl::Seconds(1);
   CommandObserver* observer = nullptr;  // told of every completed command; not owned
 };
 

@@ -21,7 +21,8 @@ Registry& GetRegistry() {
 
 }  // namespace
 
-Script::Script(absl::string_view name, absl::string_view body) : name_(name), body_(body) {
+Script::Script(absl::string_view name, absl::string_view body, ScriptAccess access)
+    : name_(name), body_(body), access_(access) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(body_.data()), body_.size(), digest);
   sha1_ = absl::BytesToHexString(

@@ -11,17 +11,24 @@
 
 namespace trellis::redis {
 
+// Whether a script stores anything the service acknowledges. With replicated durability
+// (PoolOptions::wait_replicas) a write script's reply waits for the replicas; a read's does not
+// (a cache it refreshes on the side may be lost with a failover: it is rebuilt on demand).
+enum class ScriptAccess { kWrite, kRead };
+
 class Script {
  public:
   // Registers the script. `name` is for logs and metrics. Construct only with static storage
   // duration (scripts live for the whole process).
-  Script(absl::string_view name, absl::string_view body);
+  Script(absl::string_view name, absl::string_view body,
+         ScriptAccess access = ScriptAccess::kWrite);
   Script(const Script&) = delete;
   Script& operator=(const Script&) = delete;
 
   const std::string& name() const { return name_; }
   const std::string& body() const { return body_; }
   const std::string& sha1() const { return sha1_; }  // lower-case hex
+  bool writes() const { return access_ == ScriptAccess::kWrite; }
 
   // Every script registered so far.
   static std::vector<const Script*> All();
@@ -30,6 +37,7 @@ class Script {
   std::string name_;
   std::string body_;
   std::string sha1_;
+  ScriptAccess access_;
 };
 
 }  // namespace trellis::redis

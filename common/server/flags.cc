@@ -42,6 +42,21 @@ ABSL_FLAG(absl::Duration, redis_timeout, absl::Seconds(2),
           "Longest wait for one Redis reply (env TRELLIS_REDIS_TIMEOUT), e.g. 500ms, 2s.");
 ABSL_FLAG(absl::Duration, redis_connect_timeout, absl::Seconds(2),
           "Longest wait for a Redis connection to open (env TRELLIS_REDIS_CONNECT_TIMEOUT).");
+ABSL_FLAG(std::string, redis_sentinels, "",
+          "Redis Sentinels to ask for the primary, host:port,host:port (env "
+          "TRELLIS_REDIS_SENTINELS). When set, the host and port of --redis_url are not used (its "
+          "user, password and database are); each connection asks a Sentinel on every (re)connect "
+          "and reconnects when the server it reached is no longer the primary.");
+ABSL_FLAG(std::string, redis_sentinel_master, "",
+          "Name of the primary the Sentinels monitor (env TRELLIS_REDIS_SENTINEL_MASTER); "
+          "required with --redis_sentinels.");
+ABSL_FLAG(int, redis_wait_replicas, 0,
+          "Replicated durability (env TRELLIS_REDIS_WAIT_REPLICAS), 0-16: a write is acknowledged "
+          "only after this many replicas confirm it (Redis WAIT), else the call answers "
+          "UNAVAILABLE and a retry with the same request id is safe. 0: once the primary has it.");
+ABSL_FLAG(absl::Duration, redis_wait_timeout, absl::Seconds(1),
+          "With --redis_wait_replicas, the longest wait for replicas to confirm a write (env "
+          "TRELLIS_REDIS_WAIT_TIMEOUT); must be shorter than --redis_timeout.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM, how long in-flight RPCs may run before they are cancelled "
           "(env TRELLIS_SHUTDOWN_GRACE).");
@@ -227,6 +242,22 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
     }
   }
 
+  std::string sentinels = absl::GetFlag(FLAGS_redis_sentinels);
+  c.redis.sentinel_master = absl::GetFlag(FLAGS_redis_sentinel_master);
+  if (!sentinels.empty()) {
+    auto list = config::ParseHostPortList(sentinels, "redis_sentinels");
+    if (list.ok()) {
+      c.redis.sentinels = std::move(*list);
+    } else {
+      v.Merge(list.status());
+    }
+    if (c.redis.sentinel_master.empty()) {
+      v.Add("redis_sentinel_master", "is required with --redis_sentinels");
+    }
+  } else if (!c.redis.sentinel_master.empty()) {
+    v.Add("redis_sentinels", "is required with --redis_sentinel_master");
+  }
+
   c.redis_connections = absl::GetFlag(FLAGS_redis_connections);
   if (c.redis_connections < 1 || c.redis_connections > 64) {
     v.Add("redis_connections", "must be from 1 to 64");
@@ -235,6 +266,15 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
   CheckPositive(v, "redis_timeout", c.redis_timeout);
   c.redis_connect_timeout = absl::GetFlag(FLAGS_redis_connect_timeout);
   CheckPositive(v, "redis_connect_timeout", c.redis_connect_timeout);
+  c.redis_wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
+  if (c.redis_wait_replicas < 0 || c.redis_wait_replicas > 16) {
+    v.Add("redis_wait_replicas", "must be from 0 to 16");
+  }
+  c.redis_wait_timeout = absl::GetFlag(FLAGS_redis_wait_timeout);
+  if (c.redis_wait_replicas > 0 &&
+      (c.redis_wait_timeout < absl::Milliseconds(1) || c.redis_wait_timeout >= c.redis_timeout)) {
+    v.Add("redis_wait_timeout", "must be at least 1ms and shorter than --redis_timeout");
+  }
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (c.shutdown_grace < absl::ZeroDuration()) v.Add("shutdown_grace", "must not be negative");
   c.drain_delay = absl::GetFlag(FLAGS_drain_delay);

@@ -26,6 +26,10 @@ ABSL_DECLARE_FLAG(std::string, redis_password_file);
 ABSL_DECLARE_FLAG(int, redis_connections);
 ABSL_DECLARE_FLAG(absl::Duration, redis_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, redis_connect_timeout);
+ABSL_DECLARE_FLAG(std::string, redis_sentinels);
+ABSL_DECLARE_FLAG(std::string, redis_sentinel_master);
+ABSL_DECLARE_FLAG(int, redis_wait_replicas);
+ABSL_DECLARE_FLAG(absl::Duration, redis_wait_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, shutdown_grace);
 ABSL_DECLARE_FLAG(absl::Duration, drain_delay);
 ABSL_DECLARE_FLAG(absl::Duration, health_interval);
@@ -62,6 +66,8 @@ struct ServerConfig {
   int redis_connections = 2;
   absl::Duration redis_timeout;
   absl::Duration redis_connect_timeout;
+  int redis_wait_replicas = 0;  // 0: writes are acknowledged once the primary has them
+  absl::Duration redis_wait_timeout;
   absl::Duration shutdown_grace;
   absl::Duration drain_delay;
   absl::Duration health_interval;

@@ -48,6 +48,8 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   pool_options.connections = config->redis_connections;
   pool_options.command_timeout = config->redis_timeout;
   pool_options.connect_timeout = config->redis_connect_timeout;
+  pool_options.wait_replicas = config->redis_wait_replicas;
+  pool_options.wait_timeout = config->redis_wait_timeout;
   pool_options.observer = &redis_metrics;
   auto pool = std::make_unique<redis::RedisPool>(pool_options);
 

@@ -105,6 +105,25 @@ def stored(stack, patients):
     return names, tags
 
 
+def judge_writers(result, stack, writers, acked):
+    """Reads back what `writers` were acknowledged: fails on unexpected answers and on writes
+    stored twice, records lost and duplicate counts; returns the acknowledged writes missing."""
+    unexpected = [u for w in writers for u in w.unexpected]
+    result.check(not unexpected, f"unexpected answers: {unexpected[:5]}")
+    patients = sorted({a[1] for a in acked})
+    names, tags = stored(stack, patients)
+    missing = [a for a in acked if a[2] not in names]
+    result.lost = len(missing)
+    result.duplicates = sum(n - 1 for n in tags.values() if n > 1)
+    result.figures["stored"] = len(names)
+    result.figures["applied_without_ack"] = len(names - {a[2] for a in acked})
+    result.check(result.duplicates == 0,
+                 f"{result.duplicates} writes stored more than once (same request_id)")
+    if missing:
+        result.figures["lost_examples"] = [a[2] for a in missing[:5]]
+    return missing
+
+
 def run(result, fsync):
     seconds = size("crash_seconds", 16.0, 60.0)
     writers_n = size("crash_writers", 4, 6)
@@ -149,20 +168,7 @@ def run(result, fsync):
                           "kills": kills, "outcomes": outcomes.snapshot(),
                           "windows_s": [round(g, 3) for g in gaps],
                           "gave_up": sum(w.gave_up for w in writers)}
-        unexpected = [u for w in writers for u in w.unexpected]
-        result.check(not unexpected, f"unexpected answers: {unexpected[:5]}")
-
-        patients = sorted({a[1] for a in acked})
-        names, tags = stored(stack, patients)
-        missing = [a for a in acked if a[2] not in names]
-        result.lost = len(missing)
-        result.duplicates = sum(n - 1 for n in tags.values() if n > 1)
-        result.figures["stored"] = len(names)
-        result.figures["applied_without_ack"] = len(names - {a[2] for a in acked})
-        result.check(result.duplicates == 0,
-                     f"{result.duplicates} writes stored more than once (same request_id)")
-        if missing:
-            result.figures["lost_examples"] = [a[2] for a in missing[:5]]
+        missing = judge_writers(result, stack, writers, acked)
         if fsync == "always":
             result.check(not missing, f"{len(missing)} acknowledged writes lost, e.g. "
                                       f"{[a[2] for a in missing[:3]]}")

@@ -30,6 +30,8 @@ SCENARIOS = {
     "outage_down": ("redis_outage", "scenario_down"),
     "outage_frozen": ("redis_outage", "scenario_frozen"),
     "outage_mid_delivery": ("redis_outage", "scenario_mid_delivery"),
+    "sentinel_failover": ("sentinel_failover", "scenario"),
+    "sentinel_failover_no_wait": ("sentinel_failover", "scenario_no_wait"),
     "peer_down": ("peer_down", "scenario"),
     "replicas": ("replicas", "scenario"),
     "rolling_restart": ("rolling_restart", "scenario"),

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -48,6 +49,27 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
   for (size_t i = 0; i + 1 < server->extra_args_.size(); ++i) {
     if (server->extra_args_[i] == "--requirepass") server->password_ = server->extra_args_[i + 1];
   }
+  return LaunchOnFreePort(std::move(server));
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartSentinel(
+    int master_port, const std::string& master_name, int quorum, absl::Duration down_after) {
+  std::unique_ptr<RedisServer> server(new RedisServer());
+  server->sentinel_conf_ = absl::StrCat(server->dir_.path(), "/sentinel.conf");
+  // Sentinel rewrites its configuration file as it learns, so it must be a writable file.
+  std::ofstream conf(server->sentinel_conf_);
+  conf << "sentinel monitor " << master_name << " 127.0.0.1 " << master_port << " " << quorum
+       << "\n"
+       << "sentinel down-after-milliseconds " << master_name << " "
+       << absl::ToInt64Milliseconds(down_after) << "\n"
+       << "sentinel failover-timeout " << master_name << " 10000\n";
+  conf.close();
+  if (!conf) return absl::InternalError("cannot write sentinel.conf");
+  return LaunchOnFreePort(std::move(server));
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::LaunchOnFreePort(
+    std::unique_ptr<RedisServer> server) {
   absl::Status last;
   for (int attempt = 0; attempt < 5; ++attempt) {
     server->port_ = PickFreePort();
@@ -86,6 +108,11 @@ absl::Status RedisServer::Launch() {
                                    "no",
                                    "--logfile",
                                    absl::StrCat(dir_.path(), "/redis.log")};
+  if (!sentinel_conf_.empty()) {
+    args = {"redis-server", sentinel_conf_, "--sentinel", "--port", absl::StrCat(port_), "--bind",
+            "127.0.0.1", "--dir", dir_.path(), "--daemonize", "no", "--logfile",
+            absl::StrCat(dir_.path(), "/redis.log")};
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
@@ -125,7 +152,8 @@ absl::Status RedisServer::Restart() {
   return Launch();
 }
 
-absl::StatusOr<std::string> RedisServer::Command(const std::vector<std::string>& args) const {
+absl::Status RedisServer::Query(const std::vector<std::string>& args,
+                                absl::FunctionRef<absl::Status(const redisReply&)> read) const {
   timeval tv{2, 0};
   redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
   if (c == nullptr || c->err) {
@@ -152,25 +180,52 @@ absl::StatusOr<std::string> RedisServer::Command(const std::vector<std::string>&
     redisFree(c);
     return absl::UnavailableError("no reply");
   }
-  absl::StatusOr<std::string> out;
-  switch (r->type) {
-    case REDIS_REPLY_ERROR:
-      out = absl::InternalError(std::string(r->str, r->len));
-      break;
-    case REDIS_REPLY_INTEGER:
-      out = absl::StrCat(r->integer);
-      break;
-    case REDIS_REPLY_NIL:
-      out = std::string("(nil)");
-      break;
-    case REDIS_REPLY_ARRAY:
-      out = absl::StrCat("(array ", r->elements, ")");
-      break;
-    default:
-      out = std::string(r->str, r->len);
-  }
+  absl::Status status = r->type == REDIS_REPLY_ERROR
+                            ? absl::InternalError(std::string(r->str, r->len))
+                            : read(*r);
   freeReplyObject(r);
   redisFree(c);
+  return status;
+}
+
+namespace {
+
+std::string ReplyText(const redisReply& r) {
+  switch (r.type) {
+    case REDIS_REPLY_INTEGER:
+      return absl::StrCat(r.integer);
+    case REDIS_REPLY_NIL:
+      return "(nil)";
+    case REDIS_REPLY_ARRAY:
+      return absl::StrCat("(array ", r.elements, ")");
+    default:
+      return std::string(r.str, r.len);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RedisServer::Command(const std::vector<std::string>& args) const {
+  std::string out;
+  absl::Status status = Query(args, [&](const redisReply& r) {
+    out = ReplyText(r);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> RedisServer::CommandList(
+    const std::vector<std::string>& args) const {
+  std::vector<std::string> out;
+  absl::Status status = Query(args, [&](const redisReply& r) {
+    if (r.type != REDIS_REPLY_ARRAY) {
+      return absl::InternalError(absl::StrCat("not an array: ", ReplyText(r)));
+    }
+    for (size_t i = 0; i < r.elements; ++i) out.push_back(ReplyText(*r.element[i]));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
   return out;
 }
 

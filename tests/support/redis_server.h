@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+struct redisReply;
 
 namespace trellis::testing {
 
@@ -33,6 +37,12 @@ class RedisServer {
   // (e.g. {"--requirepass", "secret"}).
   static absl::StatusOr<std::unique_ptr<RedisServer>> Start(
       std::vector<std::string> extra_args = {});
+  // Starts a Sentinel (redis-server --sentinel) monitoring the primary `master_name` at
+  // 127.0.0.1:`master_port`, agreeing on a failure with `quorum` Sentinels and declaring the
+  // primary down after `down_after` without an answer.
+  static absl::StatusOr<std::unique_ptr<RedisServer>> StartSentinel(
+      int master_port, const std::string& master_name, int quorum,
+      absl::Duration down_after = absl::Seconds(1));
   ~RedisServer();
 
   int port() const { return port_; }
@@ -48,16 +58,25 @@ class RedisServer {
   // Runs one command through a short-lived synchronous connection; returns the reply as text
   // (integers as decimal, nil as "(nil)"), or an error status.
   absl::StatusOr<std::string> Command(const std::vector<std::string>& args) const;
+  // The same for a command answering an array: its elements as text (nested arrays as
+  // "(array N)").
+  absl::StatusOr<std::vector<std::string>> CommandList(const std::vector<std::string>& args) const;
 
  private:
   RedisServer() = default;
   absl::Status Launch();
+  static absl::StatusOr<std::unique_ptr<RedisServer>> LaunchOnFreePort(
+      std::unique_ptr<RedisServer> server);
+  // Runs `args` on a short-lived connection and hands the reply to `read`.
+  absl::Status Query(const std::vector<std::string>& args,
+                     absl::FunctionRef<absl::Status(const redisReply&)> read) const;
 
   TempDir dir_;
   int port_ = 0;
   pid_t pid_ = -1;
   std::string password_;
   std::vector<std::string> extra_args_;
+  std::string sentinel_conf_;  // set for a Sentinel
 };
 
 }  // namespace trellis::testing

@@ -38,6 +38,10 @@ class ConfigTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_redis_url, "redis://127.0.0.1:6379/0");
     absl::SetFlag(&FLAGS_redis_timeout, absl::Seconds(2));
     absl::SetFlag(&FLAGS_redis_connections, 2);
+    absl::SetFlag(&FLAGS_redis_sentinels, "");
+    absl::SetFlag(&FLAGS_redis_sentinel_master, "");
+    absl::SetFlag(&FLAGS_redis_wait_replicas, 0);
+    absl::SetFlag(&FLAGS_redis_wait_timeout, absl::Seconds(1));
     absl::SetFlag(&FLAGS_log_level, "info");
     absl::SetFlag(&FLAGS_redis_password_file, "");
     unsetenv(server::kRedisPasswordEnv);
@@ -116,6 +120,55 @@ TEST_F(ConfigTest, BadValuesAreRejectedNamingEachFlag) {
   for (const auto& [field, description] : FieldViolationsOf(config.status())) fields.insert(field);
   EXPECT_EQ(fields, (std::set<std::string>{"port", "redis_url", "redis_connections",
                                            "redis_timeout", "log_level"}));
+}
+
+TEST_F(ConfigTest, SentinelsComeWithAPrimaryNameAndKeepTheUrlsCredentials) {
+  ASSERT_TRUE(config::ApplyEnvironment(
+                  Env({{"TRELLIS_REDIS_SENTINELS", "10.0.0.1:26379, sentinel-2.internal:26380"},
+                       {"TRELLIS_REDIS_SENTINEL_MASTER", "trellis"},
+                       {"TRELLIS_REDIS_URL", "redis://app:pw@ignored:1/3"}}))
+                  .ok());
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->redis.sentinels.size(), 2u);
+  EXPECT_EQ(config->redis.sentinels[1].host, "sentinel-2.internal");
+  EXPECT_EQ(config->redis.sentinels[1].port, 26380);
+  EXPECT_EQ(config->redis.sentinel_master, "trellis");
+  EXPECT_EQ(config->redis.user, "app");
+  EXPECT_EQ(config->redis.password, "pw");
+  EXPECT_EQ(config->redis.db, 3);
+
+  absl::SetFlag(&FLAGS_redis_sentinel_master, "");
+  EXPECT_EQ(FieldsOf(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"redis_sentinel_master"});
+  absl::SetFlag(&FLAGS_redis_sentinels, "");
+  absl::SetFlag(&FLAGS_redis_sentinel_master, "trellis");
+  EXPECT_EQ(FieldsOf(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"redis_sentinels"});
+}
+
+TEST_F(ConfigTest, MalformedSentinelListsAreRejected) {
+  absl::SetFlag(&FLAGS_redis_sentinel_master, "trellis");
+  for (const char* list : {"10.0.0.1", "10.0.0.1:0", ":26379", "a:1,,b:2", "a:x"}) {
+    absl::SetFlag(&FLAGS_redis_sentinels, list);
+    auto config = server::ConfigFromFlags(50051, 9101);
+    EXPECT_EQ(FieldsOf(config.status()), std::set<std::string>{"redis_sentinels"}) << list;
+  }
+}
+
+TEST_F(ConfigTest, WaitReplicasNeedsATimeoutShorterThanTheRedisTimeout) {
+  absl::SetFlag(&FLAGS_redis_wait_replicas, 1);
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->redis_wait_replicas, 1);
+  EXPECT_EQ(config->redis_wait_timeout, absl::Seconds(1));
+  absl::SetFlag(&FLAGS_redis_wait_timeout, absl::Seconds(2));  // == --redis_timeout
+  EXPECT_EQ(FieldsOf(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"redis_wait_timeout"});
+  absl::SetFlag(&FLAGS_redis_wait_replicas, 17);
+  absl::SetFlag(&FLAGS_redis_wait_timeout, absl::Seconds(1));
+  EXPECT_EQ(FieldsOf(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"redis_wait_replicas"});
 }
 
 TEST_F(ConfigTest, UnreadablePasswordFileIsRejected) {

@@ -33,6 +33,10 @@ if ARGV[1] ~= '0' then
     if string.sub(prev, 1, sep - 1) ~= ARGV[2] then
       return redis.error_reply('ALREADY_EXISTS:REQUEST_ID_REUSED request_id was already used for a different request')
     end
+    -- A replay writes too (the record's own TTL again): a WAIT behind it then also covers the
+    -- original write, which may not have reached the replicas (replicated durability).
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
     return {1, string.sub(prev, sep + 1)}
   end
 end
@@ -96,7 +100,7 @@ local blob = redis.call('GET', KEYS[1])
 if not blob then return false end
 redis.call('SET', KEYS[3], blob, 'EX', ARGV[1])
 return {blob, redis.call('ZRANGE', KEYS[2], 0, -1)}
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 // KEYS: the index to walk (all goals or one goal's children).
 // ARGV: key prefix, cursor score, cursor id, page size, top-level only, ",statuses,", category,
@@ -137,7 +141,7 @@ while true do
   end
   offset = offset + 200
 end
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 // KEYS: revs. ARGV: before (0: newest), page size. Returns {length, {blobs oldest first}}.
 const redis::Script kRevisionsScript("goals_revisions", R"lua(
@@ -148,7 +152,7 @@ local hi = before - 2
 if hi < 0 then return {len, {}} end
 local lo = math.max(0, hi - tonumber(ARGV[2]) + 1)
 return {len, redis.call('LRANGE', KEYS[1], lo, hi)}
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 std::string CacheKey(const std::string& tenant, const std::string& patient, const std::string& id) {
   return redis::PatientKeys("cache", tenant, patient).Key({"goal", id});

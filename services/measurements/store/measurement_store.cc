@@ -37,6 +37,10 @@ if ARGV[1] == '1' then
     if string.sub(prev, 1, sep - 1) ~= ARGV[2] then
       return redis.error_reply('ALREADY_EXISTS:REQUEST_ID_REUSED request_id was already used for a different request')
     end
+    -- A replay writes too (the record's own TTL again): a WAIT behind it then also covers the
+    -- original write, which may not have reached the replicas (replicated durability).
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
     local stored = string.sub(prev, sep + 1)
     -- '@<id>': the response is the measurement itself (immutable), read from its key.
     if string.sub(stored, 1, 1) == '@' then
@@ -111,7 +115,7 @@ while true do
   end
   offset = offset + #batch / 2
 end
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 // Shared by the window scripts: the points of `ids` (a WITHSCORES reply) packed into one string of
 // "id score value" lines, so that a window of 1 000 points is one bulk reply to copy and scan, not
@@ -152,7 +156,7 @@ local n = tonumber(ARGV[1])
 local recent = trellis_pack(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, n + 1), KEYS[2])
 local first = trellis_pack(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1), KEYS[2])
 return {0, recent, first, tag}
-)lua"));
+)lua"), redis::ScriptAccess::kRead);
 
 // KEYS: [1] latest, [2] openflags, [3] val, then one series key per metric.
 // ARGV: [1] key prefix, [2] window.
@@ -175,7 +179,7 @@ for k = 4, #KEYS do
   windows[#windows + 1] = trellis_pack(ids, KEYS[3])
 end
 return {latest, flags, windows}
-)lua"));
+)lua"), redis::ScriptAccess::kRead);
 
 // KEYS: [1] metric:<id>, [2] metrics index, [3] request record (or metric key).
 // ARGV: [1] has request, [2] fingerprint, [3] blob, [4] id, [5] ttl.
@@ -210,7 +214,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
   if blob then out[#out + 1] = blob end
 end
 return out
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 // KEYS: [1] flag:<id>, [2] openflags, [3] events. ARGV: [1] new blob, [2] id, [3] name,
 // [4] events maxlen. Returns {0, stored blob} unchanged (already acknowledged) or {1, new blob}.

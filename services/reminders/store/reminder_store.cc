@@ -41,6 +41,10 @@ if ARGV[1] == '1' then
     if string.sub(prev, 1, sep - 1) ~= ARGV[2] then
       return redis.error_reply('ALREADY_EXISTS:REQUEST_ID_REUSED request_id was already used for a different request')
     end
+    -- A replay writes too (the record's own TTL again): a WAIT behind it then also covers the
+    -- original write, which may not have reached the replicas (replicated durability).
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
     return {1, string.sub(prev, sep + 1)}
   end
 end
@@ -147,7 +151,7 @@ while true do
   end
   offset = offset + 200
 end
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 // KEYS: goal set, rems index. ARGV: key prefix, limit. Returns {{blob, revision}...} oldest first.
 const redis::Script kByGoalScript("reminders_by_goal", R"lua(
@@ -169,7 +173,7 @@ for i = 1, math.min(#scored, tonumber(ARGV[2])) do
   end
 end
 return out
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 // KEYS: rems index. ARGV: key prefix, from ms, to ms, limit, id ('' = every reminder).
 // Returns {{blob, revision, {ms, state, completion or ''}...}...}; {} when `id` is absent.
@@ -198,7 +202,7 @@ for _, id in ipairs(ids) do
   end
 end
 return out
-)lua");
+)lua", redis::ScriptAccess::kRead);
 
 // KEYS: [1] request record (or occ), [2] occ, [3] occt, [4] comp, [5] due bucket, [6] snz,
 //       [7] outbox, [8] outbox pending index.
@@ -215,6 +219,10 @@ if ARGV[1] == '1' then
     if string.sub(prev, 1, sep - 1) ~= ARGV[2] then
       return redis.error_reply('ALREADY_EXISTS:REQUEST_ID_REUSED request_id was already used for a different request')
     end
+    -- A replay writes too (the record's own TTL again): a WAIT behind it then also covers the
+    -- original write, which may not have reached the replicas (replicated durability).
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
     return {1, string.sub(prev, sep + 1)}
   end
 end
