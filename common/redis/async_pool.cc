@@ -130,6 +130,8 @@ struct RedisPool::Request {
   // Replicated durability: a WAIT goes out right behind the command, and the command's reply is
   // held until WAIT's arrives.
   bool wait = false;
+  bool errors_as_values = false;  // CallOptions::error_replies_as_values
+  bool asking = false;            // CallOptions::asking
 
   // Loop-thread state.
   bool completed = false;
@@ -270,6 +272,10 @@ class RedisPool::Loop {
     static_cast<Loop*>(ac->data)->OnReply(ac, static_cast<redisReply*>(reply),
                                           static_cast<Request*>(privdata));
   }
+  static void OnAskingThunk(redisAsyncContext*, void*, void* privdata) {
+    // Only the command's own reply matters: if ASKING failed, the command answers a redirection.
+    Release(static_cast<Request*>(privdata));
+  }
   static void OnWaitThunk(redisAsyncContext* ac, void* reply, void* privdata) {
     static_cast<Loop*>(ac->data)->OnWait(static_cast<redisReply*>(reply),
                                          static_cast<Request*>(privdata));
@@ -301,7 +307,8 @@ class RedisPool::Loop {
       return;
     }
     Request* r = request.get();
-    if (!SendCommand(ctx_, r)) {
+    bool sent = SendCommand(ctx_, r);
+    if (r->callbacks == 0) {
       request->Complete(ConnectionLost(), CommandError::kIo);
       return;
     }
@@ -310,11 +317,20 @@ class RedisPool::Loop {
     r->sent_time = absl::Now();
     r->deadline_it = deadlines_.emplace(r->deadline, r);
     r->in_deadline_index = true;
+    if (!sent) Finish(r, ConnectionLost(), CommandError::kIo);  // only its ASKING went out
   }
 
   // Queues the request's command, and WAIT behind it when it asks for one. False when hiredis
   // refused the command (the connection is going).
   bool SendCommand(redisAsyncContext* ac, Request* r) {
+    if (r->asking) {
+      static const std::string kAsking = FormatCommand(std::vector<std::string>{"ASKING"});
+      if (redisAsyncFormattedCommand(ac, &Loop::OnAskingThunk, r, kAsking.data(),
+                                     kAsking.size()) != REDIS_OK) {
+        return false;
+      }
+      ++r->callbacks;
+    }
     if (redisAsyncFormattedCommand(ac, &Loop::OnReplyThunk, r, r->formatted.data(),
                                    r->formatted.size()) != REDIS_OK) {
       return false;
@@ -367,7 +383,14 @@ class RedisPool::Loop {
         Release(r);
         return;
       }
-      Finish(r, ErrorReplyToStatus(text), ErrorOfReply(text));
+      if (r->errors_as_values) {
+        Reply error;
+        error.type = Reply::Type::kError;
+        error.str = std::string(text);
+        Finish(r, std::move(error), ErrorOfReply(text));
+      } else {
+        Finish(r, ErrorReplyToStatus(text), ErrorOfReply(text));
+      }
       // "READONLY ..." from a command; from inside a script older servers wrap it in "ERR ...".
       if (absl::StrContains(text, "READONLY") && ac == ctx_ && ready()) {
         // The server was demoted to a replica (a failover): reconnect, and with Sentinel, find
@@ -783,6 +806,8 @@ void RedisPool::Execute(std::vector<std::string> args, ReplyCallback done, CallO
   request->start = absl::Now();
   request->deadline = std::min(options.deadline, request->start + options_.command_timeout);
   request->observer = options_.observer;
+  request->errors_as_values = options.error_replies_as_values;
+  request->asking = options.asking;
   if (request->observer != nullptr && !args.empty()) request->command = std::move(args[0]);
   Submit(std::move(request));
 }
@@ -797,6 +822,8 @@ void RedisPool::Eval(const Script& script, std::vector<std::string> keys,
   request->deadline = std::min(options.deadline, request->start + options_.command_timeout);
   request->observer = options_.observer;
   request->script = &script;
+  request->errors_as_values = options.error_replies_as_values;
+  request->asking = options.asking;
   request->wait = options_.wait_replicas > 0 && script.writes();
   request->keys = std::move(keys);
   request->args = std::move(args);

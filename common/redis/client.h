@@ -24,6 +24,13 @@ struct CallOptions {
   // The command fails with UNAVAILABLE if no reply arrived by then. The client also applies its
   // own per-command timeout; the earlier of the two wins.
   absl::Time deadline = absl::InfiniteFuture();
+  // For the cluster client (cluster_client.h), which routes commands to nodes and follows
+  // redirections: answer an error reply as a Reply of type kError carrying Redis's text instead
+  // of a status, so that MOVED and ASK can be read.
+  bool error_replies_as_values = false;
+  // Also for the cluster client: precede the command with ASKING on the same connection (the
+  // one-off redirection of a slot being migrated).
+  bool asking = false;
 };
 
 class RedisClient {

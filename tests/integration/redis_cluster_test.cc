@@ -1,0 +1,197 @@
+// The cluster client against a real 3-primary, 3-replica Redis Cluster on loopback: routing by
+// slot, ASK during a slot's migration, MOVED after it, and a primary's failover.
+
+#include "common/redis/cluster_client.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/redis/sync_redis.h"
+#include "common/status/status.h"
+#include "tests/support/redis_cluster.h"
+
+namespace trellis::redis {
+namespace {
+
+using testing::RedisCluster;
+
+const Script kPutPair("test_cluster_put_pair", R"lua(
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[1])
+  return 1
+)lua");
+
+template <typename F>
+bool Eventually(F ready, absl::Duration limit = absl::Seconds(30)) {
+  absl::Time give_up = absl::Now() + limit;
+  while (absl::Now() < give_up) {
+    if (ready()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return ready();
+}
+
+// An integer field of INFO replication, or -1.
+int64_t InfoField(const testing::RedisServer& node, const std::string& field) {
+  auto info = node.Command({"INFO", "replication"});
+  if (!info.ok()) return -1;
+  size_t at = info->find(field + ":");
+  if (at == std::string::npos) return -1;
+  return std::atoll(info->c_str() + at + field.size() + 1);
+}
+
+class RedisClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto cluster = RedisCluster::Start();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = std::move(*cluster).release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    ASSERT_TRUE(cluster_->WaitHealthy().ok());
+    ClusterOptions o;
+    o.seeds = *config::ParseHostPortList(cluster_->seeds(), "seeds");
+    o.node.connections = 1;
+    o.node.command_timeout = absl::Seconds(2);
+    o.node.max_backoff = absl::Milliseconds(200);
+    client_ = std::make_unique<ClusterClient>(o);
+    ASSERT_TRUE(Eventually([&] { return client_->Ready(); })) << "slot map never loaded";
+  }
+
+  // The node (index) that holds `key` as primary, per the cluster itself.
+  static int HolderOf(const std::string& key) {
+    auto index = cluster_->PrimaryOf(KeySlot(key));
+    return index.ok() ? *index : -1;
+  }
+
+  static RedisCluster* cluster_;
+  std::unique_ptr<ClusterClient> client_;
+};
+
+RedisCluster* RedisClusterTest::cluster_ = nullptr;
+
+TEST_F(RedisClusterTest, EveryCommandReachesThePrimaryOfItsSlot) {
+  SyncRedis redis(client_.get());
+  std::set<int> nodes_used;
+  for (int i = 0; i < 200; ++i) {
+    std::string tag = absl::StrCat("{t1:p", i, "}");
+    auto put = redis.Eval(kPutPair, {tag + ":a", tag + ":b"}, {absl::StrCat(i)});
+    ASSERT_TRUE(put.ok()) << put.status();
+    auto set = redis.Run({"SET", tag + ":c", absl::StrCat(i)});
+    ASSERT_TRUE(set.ok()) << set.status();
+    int holder = HolderOf(tag + ":a");
+    ASSERT_GE(holder, 0);
+    nodes_used.insert(holder);
+    for (const char* suffix : {":a", ":b", ":c"}) {
+      EXPECT_EQ(cluster_->node(holder).Command({"GET", tag + suffix}).value_or("?"),
+                absl::StrCat(i));
+    }
+  }
+  EXPECT_EQ(nodes_used.size(), 3u);  // 200 patients land on all three primaries
+  EXPECT_EQ(client_->redirections(), 0);  // the slot map was right
+  auto pong = redis.Run({"PING"});  // no key: any node
+  ASSERT_TRUE(pong.ok()) << pong.status();
+}
+
+TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndMovedAfterIt) {
+  SyncRedis redis(client_.get());
+  const std::string key = "{migrating-patient}:k";
+  const int slot = KeySlot(key);
+  ASSERT_TRUE(redis.Run({"SET", key, "v"}).ok());
+  int from = HolderOf(key);
+  ASSERT_GE(from, 0);
+  int to = -1;
+  for (int i = 0; i < cluster_->size(); ++i) {
+    auto role = cluster_->node(i).CommandList({"ROLE"});
+    if (i != from && role.ok() && role->at(0) == "master") to = i;
+  }
+  ASSERT_GE(to, 0);
+  auto& source = cluster_->node(from);
+  auto& target = cluster_->node(to);
+  std::string source_id = source.Command({"CLUSTER", "MYID"}).value_or("");
+  std::string target_id = target.Command({"CLUSTER", "MYID"}).value_or("");
+  std::string s = absl::StrCat(slot);
+  ASSERT_TRUE(target.Command({"CLUSTER", "SETSLOT", s, "IMPORTING", source_id}).ok());
+  ASSERT_TRUE(source.Command({"CLUSTER", "SETSLOT", s, "MIGRATING", target_id}).ok());
+  ASSERT_TRUE(source
+                  .Command({"MIGRATE", "127.0.0.1", absl::StrCat(target.port()), "", "0", "5000",
+                            "KEYS", key})
+                  .ok());
+
+  // Mid-migration: the source no longer has the key and answers ASK; the client asks the target.
+  int64_t before = client_->redirections();
+  auto get = redis.Run({"GET", key});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->str, "v");
+  EXPECT_GT(client_->redirections(), before);
+  EXPECT_EQ(client_->OwnerOf(slot), absl::StrCat("127.0.0.1:", source.port()));  // ASK: no move
+
+  // The slot now belongs to the target: the source answers MOVED and the client remembers.
+  for (int i = 0; i < cluster_->size(); ++i) {
+    if (cluster_->node(i).running()) {
+      cluster_->node(i).Command({"CLUSTER", "SETSLOT", s, "NODE", target_id}).IgnoreError();
+    }
+  }
+  auto moved = redis.Run({"GET", key});
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->str, "v");
+  EXPECT_EQ(client_->OwnerOf(slot), absl::StrCat("127.0.0.1:", target.port()));
+  auto write = redis.Run({"SET", key, "w"});
+  ASSERT_TRUE(write.ok()) << write.status();
+  EXPECT_EQ(target.Command({"GET", key}).value_or("?"), "w");
+}
+
+TEST_F(RedisClusterTest, FollowsAFailoverToTheReplica) {
+  SyncRedis redis(client_.get());
+  const std::string key = "{failover-patient}:k";
+  ASSERT_TRUE(redis.Run({"SET", key, "kept"}).ok());
+  int primary = HolderOf(key);
+  ASSERT_GE(primary, 0);
+  // Let its replica have it (replication is asynchronous) before the primary dies.
+  int64_t offset = InfoField(cluster_->node(primary), "master_repl_offset");
+  std::string primary_port = absl::StrCat("master_port:", cluster_->node(primary).port(), "\r");
+  ASSERT_TRUE(Eventually([&] {
+    for (int i = 0; i < cluster_->size(); ++i) {
+      auto info = cluster_->node(i).Command({"INFO", "replication"});
+      if (i != primary && info.ok() && absl::StrContains(*info, primary_port) &&
+          InfoField(cluster_->node(i), "slave_repl_offset") >= offset) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  int64_t refreshes = client_->refreshes();
+  cluster_->node(primary).Stop(/*hard=*/true);
+
+  // The replica takes over after the node timeout; until then calls fail with UNAVAILABLE only.
+  absl::StatusOr<Reply> got;
+  ASSERT_TRUE(Eventually([&] {
+    got = redis.Run({"GET", key});
+    if (!got.ok()) {
+      EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+    }
+    return got.ok() && got->str == "kept";
+  }, absl::Seconds(60)));
+  EXPECT_GT(client_->refreshes(), refreshes);
+  auto write = redis.Run({"SET", key, "after"});
+  ASSERT_TRUE(write.ok()) << write.status();
+  // Bring the old primary back (as a replica of the new one) for the tests after this one.
+  ASSERT_TRUE(cluster_->node(primary).Restart().ok());
+  ASSERT_TRUE(cluster_->WaitHealthy(absl::Seconds(60)).ok());
+}
+
+}  // namespace
+}  // namespace trellis::redis
