@@ -55,6 +55,22 @@ bool IsPrimaryRole(const redisReply& reply) {
          absl::string_view(role.str, role.len) == "master";
 }
 
+// The address in a reply to SENTINEL get-master-addr-by-name, if it is one.
+std::optional<config::HostPort> MasterAddressOf(const redisReply* reply) {
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+      reply->element[0]->type != REDIS_REPLY_STRING ||
+      reply->element[1]->type != REDIS_REPLY_STRING) {
+    return std::nullopt;
+  }
+  config::HostPort hp;
+  hp.host.assign(reply->element[0]->str, reply->element[0]->len);
+  if (!absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len),
+                        &hp.port)) {
+    return std::nullopt;
+  }
+  return hp;
+}
+
 // Asks the Sentinels, in turn from `*next`, for the primary of `master`; `*next` is left at the one
 // that answered. A blocking hiredis connection with a short timeout: it runs on the loop thread
 // before the loop connects, when the loop has no connection and so no commands in flight (at most
@@ -78,24 +94,13 @@ absl::StatusOr<config::HostPort> AskSentinels(const std::vector<config::HostPort
     redisSetTimeout(c, tv);
     auto* reply = static_cast<redisReply*>(
         redisCommand(c, "SENTINEL get-master-addr-by-name %b", master.data(), master.size()));
-    std::optional<config::HostPort> found;
+    std::optional<config::HostPort> found = MasterAddressOf(reply);
     if (reply == nullptr) {
       last_error = absl::StrCat(where, ": ", c->errstr);
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-               reply->element[0]->type == REDIS_REPLY_STRING &&
-               reply->element[1]->type == REDIS_REPLY_STRING) {
-      config::HostPort hp;
-      hp.host.assign(reply->element[0]->str, reply->element[0]->len);
-      if (absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len),
-                           &hp.port)) {
-        found = std::move(hp);
-      } else {
-        last_error = absl::StrCat(where, ": malformed reply");
-      }
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-      last_error = absl::StrCat(where, ": ", absl::string_view(reply->str, reply->len));
-    } else {
-      last_error = absl::StrCat(where, ": does not know '", master, "'");
+    } else if (!found.has_value()) {
+      last_error = reply->type == REDIS_REPLY_ERROR
+                       ? absl::StrCat(where, ": ", absl::string_view(reply->str, reply->len))
+                       : absl::StrCat(where, ": does not know '", master, "'");
     }
     if (reply != nullptr) freeReplyObject(reply);
     redisFree(c);
@@ -527,22 +532,14 @@ class RedisPool::Loop {
 
   void OnSentinelReply(redisReply* reply) {
     sentinel_pending_ = false;
-    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING ||
-        reply->element[1]->type != REDIS_REPLY_STRING) {
-      return;  // no opinion (unknown name, an error): keep the connection
-    }
-    config::HostPort named;
-    named.host.assign(reply->element[0]->str, reply->element[0]->len);
-    if (!absl::SimpleAtoi(absl::string_view(reply->element[1]->str, reply->element[1]->len),
-                          &named.port)) {
-      return;
-    }
-    if (ctx_ != nullptr && ready() && (named.host != target_.host || named.port != target_.port)) {
+    std::optional<config::HostPort> named = MasterAddressOf(reply);
+    if (!named.has_value()) return;  // no opinion (unknown name, an error): keep the connection
+    if (ctx_ != nullptr && ready() &&
+        (named->host != target_.host || named->port != target_.port)) {
       log::Warn("Sentinel names a new primary; reconnecting",
                 {{"loop", index_},
                  {"endpoint", TargetText()},
-                 {"primary", absl::StrCat(named.host, ":", named.port)}});
+                 {"primary", absl::StrCat(named->host, ":", named->port)}});
       DropConnection();
     }
   }
