@@ -161,6 +161,27 @@ TEST_F(RedisHaTest, ScriptErrorsAndNoscriptStillWorkWithWait) {
   EXPECT_EQ(next->integer, 1);
 }
 
+TEST_F(RedisHaTest, AWriteWhoseWaitOutlivesItsDeadlineIsAnsweredOnceAtTheDeadline) {
+  PoolOptions options = DirectOptions(*primary_, 1);
+  options.wait_replicas = 1;
+  options.wait_timeout = absl::Milliseconds(1500);
+  options.command_timeout = absl::Milliseconds(300);  // shorter than the WAIT: the deadline wins
+  RedisPool pool(options);
+  ASSERT_TRUE(Eventually([&] { return pool.Ready(); }));
+  SyncRedis redis(&pool);
+  replica_->Stop(/*hard=*/true);
+  auto put = redis.Eval(kPut, {"{p}slow"}, {"x"});
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kUnavailable) << put.status();
+  // The WAIT's own reply comes later and must find the request answered (run under ASan by
+  // `make asan`); the connection then serves the next command.
+  absl::StatusOr<Reply> next;
+  ASSERT_TRUE(Eventually([&] {
+    next = redis.Run({"GET", "{p}slow"});
+    return next.ok();
+  }));
+  EXPECT_EQ(next->str, "x");
+}
+
 TEST_F(RedisHaTest, ReadOnlyReplyDropsTheConnectionSoTheClientReconnects) {
   RecordingObserver observer;
   PoolOptions options = DirectOptions(*primary_, 1);

@@ -16,10 +16,15 @@ absl::StatusOr<std::unique_ptr<RedisCluster>> RedisCluster::Start(int primaries,
   std::unique_ptr<RedisCluster> cluster(new RedisCluster());
   int total = primaries * (1 + replicas_per_primary);
   for (int i = 0; i < total; ++i) {
-    auto node = RedisServer::Start({"--cluster-enabled", "yes", "--cluster-port",
-                                    absl::StrCat(PickFreePort()), "--cluster-config-file",
-                                    "nodes.conf", "--cluster-node-timeout", "2000",
-                                    "--repl-diskless-sync-delay", "0"});
+    // The bus port is fixed for the server's own retries, so a taken one is retried here.
+    absl::StatusOr<std::unique_ptr<RedisServer>> node;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      node = RedisServer::Start({"--cluster-enabled", "yes", "--cluster-port",
+                                 absl::StrCat(PickFreePort()), "--cluster-config-file",
+                                 "nodes.conf", "--cluster-node-timeout", "2000",
+                                 "--repl-diskless-sync-delay", "0"});
+      if (node.ok()) break;
+    }
     if (!node.ok()) return node.status();
     cluster->nodes_.push_back(std::move(*node));
   }
