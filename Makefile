@@ -31,10 +31,11 @@ test: build
 unit integration e2e perf: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L $@
 
-# The fault-injection suite at full size (tests/faults/, docs/reliability.md): Redis killed, frozen
-# and restarted, peers and replicas killed, bad bytes, a 10-minute soak. Prints the table and
-# writes $(FAULTS_JSON); exits 1 when a check fails, service bugs included (the ctest subset,
-# label `faults` in `make test`, runs smaller sizes and reports service bugs without failing).
+# The fault-injection suite at full size (tests/faults/, docs/reliability.md): Redis killed,
+# frozen, restarted and failed over (Sentinel), peers and replicas killed, bad bytes, a 10-minute
+# soak. Prints the table and writes $(FAULTS_JSON); exits 1 when a check fails, service bugs
+# included (the ctest subset, label `faults` in `make test`, runs smaller sizes and reports
+# service bugs without failing).
 # The binaries and stubs default to $(BUILD_DIR)'s; TRELLIS_*_BIN / TRELLIS_PY_STUBS override.
 FAULTS_JSON ?= $(BUILD_DIR)/faults/results.json
 faults: build
