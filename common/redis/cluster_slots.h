@@ -28,6 +28,11 @@ uint16_t Crc16(absl::string_view data);
 // The slot of `key`: CRC16 of its hash tag (HashTagOf) modulo 16384.
 int KeySlot(absl::string_view key);
 
+// A short hash tag whose keys live in `slot` (0-16383): "{<SlotTag(s)>}" puts a key of a
+// per-slot index in the same slot as the patient keys it indexes, so one script can write both.
+// The same for every process (the first string of a fixed sequence that hashes to the slot).
+const std::string& SlotTag(int slot);
+
 // One contiguous range of slots and the nodes serving it.
 struct SlotRange {
   int first = 0;

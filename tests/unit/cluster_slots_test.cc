@@ -34,6 +34,17 @@ TEST(ClusterSlots, OnlyTheHashTagCounts) {
   EXPECT_EQ(KeySlot(a.Key({"goal", "g1"})), KeySlot(b.Key({"series", "mood"})));
 }
 
+TEST(ClusterSlots, EverySlotHasATagThatHashesToIt) {
+  for (int slot = 0; slot < kClusterSlots; ++slot) {
+    const std::string& tag = SlotTag(slot);
+    ASSERT_FALSE(tag.empty()) << slot;
+    ASSERT_EQ(KeySlot(absl::StrCat("trellis:goals:outbox:{", tag, "}:pending")), slot) << tag;
+  }
+  PatientKeys patient("goals", "t1", "p42");
+  int slot = KeySlot(patient.Key({"outbox"}));
+  EXPECT_EQ(KeySlot(absl::StrCat("x:{", SlotTag(slot), "}")), slot);
+}
+
 TEST(ClusterSlots, PatientsSpreadEvenlyOverThreePrimaries) {
   // Three primaries with equal slot ranges, as `redis-cli --cluster create` assigns them.
   std::array<int, 3> per_node{};
