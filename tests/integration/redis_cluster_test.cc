@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -152,6 +155,71 @@ TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndMovedAfterIt) {
   auto write = redis.Run({"SET", key, "w"});
   ASSERT_TRUE(write.ok()) << write.status();
   EXPECT_EQ(target.Command({"GET", key}).value_or("?"), "w");
+}
+
+TEST_F(RedisClusterTest, ReshardingUnderLoadLosesNoAcknowledgedWrite) {
+  // Two primaries: slots move from the first to the second while a writer keeps writing.
+  std::vector<int> primaries;
+  for (int i = 0; i < cluster_->size(); ++i) {
+    auto role = cluster_->node(i).CommandList({"ROLE"});
+    if (role.ok() && role->at(0) == "master") primaries.push_back(i);
+  }
+  ASSERT_GE(primaries.size(), 2u);
+  std::string from = cluster_->node(primaries[0]).Command({"CLUSTER", "MYID"}).value_or("");
+  std::string to = cluster_->node(primaries[1]).Command({"CLUSTER", "MYID"}).value_or("");
+
+  std::atomic<bool> stop{false};
+  std::vector<std::string> acknowledged;  // writer thread only until joined
+  int failed_attempts = 0, gave_up = 0;
+  std::thread writer([&] {
+    SyncRedis redis(client_.get());
+    for (int i = 0; !stop.load(); ++i) {
+      // A single-key SET and a two-key script in one patient's slot (TRYAGAIN while the slot's
+      // keys are split between the nodes).
+      std::string tag = absl::StrCat("{reshard-p", i % 2000, "}");
+      std::string key = absl::StrCat(tag, ":k", i);
+      bool done = false;
+      for (int attempt = 0; attempt < 50 && !done; ++attempt) {
+        CallOptions o;
+        o.deadline = absl::Now() + absl::Seconds(2);
+        auto r = i % 2 == 0 ? redis.Run({"SET", key, "v"}, o)
+                            : redis.Eval(kPutPair, {key, tag + ":pair"}, {"v"}, o);
+        if (r.ok()) {
+          done = true;
+        } else {
+          EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+          ++failed_attempts;
+          absl::SleepFor(absl::Milliseconds(20));
+        }
+      }
+      if (done) {
+        acknowledged.push_back(key);
+      } else {
+        ++gave_up;
+      }
+    }
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // some writes before the move
+  auto moved = cluster_->Cli({"--cluster", "reshard",
+                              absl::StrCat("127.0.0.1:", cluster_->node(primaries[0]).port()),
+                              "--cluster-from", from, "--cluster-to", to, "--cluster-slots",
+                              "600", "--cluster-yes", "--cluster-pipeline", "50"});
+  absl::SleepFor(absl::Milliseconds(300));  // and some after
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(gave_up, 0);
+  EXPECT_GT(acknowledged.size(), 100u);
+  EXPECT_GT(client_->redirections(), 0);  // the writer did cross the move
+
+  SyncRedis redis(client_.get());
+  size_t missing = 0;
+  for (const std::string& key : acknowledged) {
+    auto got = redis.Run({"GET", key});
+    if (!got.ok() || got->str != "v") ++missing;
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " acknowledged writes ("
+                         << failed_attempts << " attempts failed and were retried)";
 }
 
 TEST_F(RedisClusterTest, FollowsAFailoverToTheReplica) {
