@@ -105,6 +105,14 @@ def stored(stack, patients):
     return names, tags
 
 
+def stop_writers(result, writers, stop):
+    """Tells the writers to stop and waits for them (a writer still running is a failed check)."""
+    stop.set()
+    for w in writers:
+        w.join(60)
+        result.check(not w.is_alive(), f"writer {w.index} did not stop")
+
+
 def judge_writers(result, stack, writers, acked):
     """Reads back what `writers` were acknowledged: fails on unexpected answers and on writes
     stored twice, records lost and duplicate counts; returns the acknowledged writes missing."""
@@ -146,10 +154,7 @@ def run(result, fsync):
                 f"so far; answering PING again after {back_at - killed_at:.2f} s")
             windows.append((killed_at, back_at))
         time.sleep(max(0.0, t0 + seconds - time.monotonic()))
-        stop.set()
-        for w in writers:
-            w.join(60)
-            result.check(not w.is_alive(), f"writer {w.index} did not stop")
+        stop_writers(result, writers, stop)
 
         # Error window per kill: from the kill to the first acknowledgement after Redis is back.
         acks = sorted(t for w in writers for t in w.ack_times)

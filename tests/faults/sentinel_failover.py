@@ -33,7 +33,7 @@ import time
 
 from faultlib import Counter, Result, Stack, log, resp_command, size, wait_until
 from harness import Redis, free_port
-from redis_crash import Writer, judge_writers
+from redis_crash import Writer, judge_writers, stop_writers
 
 MASTER = "trellis"
 QUORUM = 2
@@ -169,10 +169,7 @@ def run(result, wait_replicas):
         rejoined_at = time.monotonic()
         result.check(rejoined, "the old primary did not rejoin as a replica within 60 s")
         time.sleep(max(0.0, t0 + seconds - time.monotonic()))
-        stop.set()
-        for w in writers:
-            w.join(60)
-            result.check(not w.is_alive(), f"writer {w.index} did not stop")
+        stop_writers(result, writers, stop)
 
         # Error window: the longest time without any acknowledgement, from the kill on.
         acks = sorted(t for w in writers for t in w.ack_times)

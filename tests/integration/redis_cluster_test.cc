@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "common/redis/sync_redis.h"
 #include "common/status/status.h"
+#include "tests/support/eventually.h"
 #include "tests/support/redis_cluster.h"
 
 namespace trellis::redis {
@@ -31,15 +32,7 @@ const Script kPutPair("test_cluster_put_pair", R"lua(
   return 1
 )lua");
 
-template <typename F>
-bool Eventually(F ready, absl::Duration limit = absl::Seconds(30)) {
-  absl::Time give_up = absl::Now() + limit;
-  while (absl::Now() < give_up) {
-    if (ready()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return ready();
-}
+using testing::Eventually;
 
 // An integer field of INFO replication, or -1.
 int64_t InfoField(const testing::RedisServer& node, const std::string& field) {

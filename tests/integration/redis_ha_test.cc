@@ -16,6 +16,7 @@
 #include "common/redis/async_pool.h"
 #include "common/redis/sync_redis.h"
 #include "common/status/status.h"
+#include "tests/support/eventually.h"
 #include "tests/support/redis_server.h"
 
 namespace trellis::redis {
@@ -63,16 +64,7 @@ PoolOptions DirectOptions(const RedisServer& server, int connections) {
   return o;
 }
 
-// Polls `ready` every 20 ms until it holds or `limit` passes (a bound, not a timing assertion).
-template <typename F>
-bool Eventually(F ready, absl::Duration limit = absl::Seconds(30)) {
-  absl::Time give_up = absl::Now() + limit;
-  while (absl::Now() < give_up) {
-    if (ready()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return ready();
-}
+using testing::Eventually;
 
 bool LinkUp(const RedisServer& replica) {
   auto info = replica.Command({"INFO", "replication"});
