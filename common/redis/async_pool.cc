@@ -41,6 +41,10 @@ CommandError ErrorOfReply(absl::string_view error_text) {
   return CommandError::kReply;
 }
 
+constexpr absl::string_view kNotConnected = "storage is not connected";
+
+absl::Status NotConnected() { return UnavailableError(kNotConnected, "STORE_UNAVAILABLE"); }
+
 absl::Status ConnectionLost() {
   return UnavailableError("storage connection lost", "STORE_UNAVAILABLE");
 }
@@ -114,6 +118,10 @@ absl::StatusOr<config::HostPort> AskSentinels(const std::vector<config::HostPort
 }
 
 }  // namespace
+
+bool FailedBeforeSending(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable && status.message() == kNotConnected;
+}
 
 // One command on its way through a loop. Owned by the queue, then by hiredis (as privdata) until
 // hiredis has called back for every command sent for it (the command, plus WAIT with replicated
@@ -307,7 +315,7 @@ class RedisPool::Loop {
 
   void Send(std::unique_ptr<Request> request) {
     if (ctx_ == nullptr || !ready()) {
-      request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"),
+      request->Complete(NotConnected(),
                         CommandError::kIo);
       return;
     }
@@ -792,7 +800,7 @@ void RedisPool::Submit(std::unique_ptr<Request> request) {
       return;
     }
   }
-  request->Complete(UnavailableError("storage is not connected", "STORE_UNAVAILABLE"),
+  request->Complete(NotConnected(),
                     CommandError::kIo);
 }
 

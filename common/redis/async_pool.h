@@ -51,6 +51,10 @@ struct PoolOptions {
   CommandObserver* observer = nullptr;  // told of every completed command; not owned
 };
 
+// True when a command failed before it was sent (no connection was ready), so that sending it
+// again cannot apply it twice.
+bool FailedBeforeSending(const absl::Status& status);
+
 class RedisPool final : public RedisClient {
  public:
   // Starts the loop threads and begins connecting; does not wait for a connection.

@@ -91,7 +91,7 @@ void ClusterClient::Stop() {
   if (stopped_.exchange(true)) return;
   {
     absl::MutexLock lock(&mu_);
-    stopping_ = true;
+    stopping_ = true;  // from here NodeFor makes no new pools
   }
   if (thread_.joinable()) thread_.join();
   std::map<std::string, std::shared_ptr<Node>> nodes;
@@ -103,6 +103,12 @@ void ClusterClient::Stop() {
   }
   for (auto& [when, run] : timers) run();  // retries fail at once now: the client is stopped
   for (auto& [address, node] : nodes) node->pool->Stop();
+  // The pools answer what they hold with UNAVAILABLE; wait for those answers, so that no reply
+  // callback still runs (and reads this client) once Stop returns.
+  absl::Time give_up = absl::Now() + options_.node.command_timeout + absl::Seconds(5);
+  while (in_flight_.load(std::memory_order_acquire) > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
 }
 
 bool ClusterClient::Ready() const {
@@ -138,6 +144,7 @@ std::shared_ptr<ClusterClient::Node> ClusterClient::NodeFor(const config::HostPo
   std::string key = AddressText(address);
   auto it = nodes_.find(key);
   if (it != nodes_.end()) return it->second;
+  if (stopping_) return nullptr;
   auto node = std::make_shared<Node>();
   node->address = address;
   PoolOptions o = options_.node;
@@ -150,12 +157,20 @@ std::shared_ptr<ClusterClient::Node> ClusterClient::NodeFor(const config::HostPo
   return node;
 }
 
+ReplyCallback ClusterClient::Counted(ReplyCallback done) {
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  return [this, done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+    done(std::move(reply));
+    in_flight_.fetch_sub(1, std::memory_order_release);  // the last touch of this client
+  };
+}
+
 void ClusterClient::Execute(std::vector<std::string> args, ReplyCallback done,
                             CallOptions options) {
   auto call = std::make_shared<Call>();
   call->slot = HasKey(args) ? KeySlot(args[1]) : -1;
   call->args = std::move(args);
-  call->done = std::move(done);
+  call->done = Counted(std::move(done));
   call->deadline = options.deadline;
   Dispatch(std::move(call), nullptr, false);
 }
@@ -167,7 +182,7 @@ void ClusterClient::Eval(const Script& script, std::vector<std::string> keys,
   call->slot = keys.empty() ? -1 : KeySlot(keys[0]);
   call->keys = std::move(keys);
   call->args = std::move(args);
-  call->done = std::move(done);
+  call->done = Counted(std::move(done));
   call->deadline = options.deadline;
   Dispatch(std::move(call), nullptr, false);
 }
@@ -202,6 +217,15 @@ void ClusterClient::OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> re
   if (!reply.ok()) {
     // A node that cannot be reached may have failed over: look again soon.
     if (reply.status().code() == absl::StatusCode::kUnavailable) RequestRefresh();
+    // Never sent (the node's pool has no connection yet: a new node, a reconnect): safe to send
+    // again, to whichever node the map names by then.
+    if (FailedBeforeSending(reply.status()) && !stopped_.load(std::memory_order_acquire)) {
+      absl::Duration pause = absl::Milliseconds(20) * (1 << std::min(call->retries, 5));
+      if (absl::Now() + pause < call->deadline && call->retries < 20) {
+        ++call->retries;
+        return After(pause, [this, call]() mutable { Dispatch(std::move(call), nullptr, false); });
+      }
+    }
     return call->done(reply.status());
   }
   if (reply->type != Reply::Type::kError) return call->done(std::move(reply));
@@ -216,7 +240,12 @@ void ClusterClient::OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> re
     {
       absl::MutexLock lock(&mu_);
       target = NodeFor(redirect->to);
-      if (!redirect->ask && !owners_.empty()) owners_[redirect->slot] = target;
+      if (target != nullptr && !redirect->ask && !owners_.empty()) {
+        owners_[redirect->slot] = target;
+      }
+    }
+    if (target == nullptr) {
+      return call->done(UnavailableError("storage client is shutting down", "SHUTTING_DOWN"));
     }
     if (!redirect->ask) RequestRefresh();  // more slots may have moved with it
     return Dispatch(std::move(call), std::move(target), redirect->ask);
@@ -226,6 +255,7 @@ void ClusterClient::OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> re
     absl::Duration pause = absl::Milliseconds(20) * (1 << std::min(call->retries, 5));
     if (absl::Now() + pause < call->deadline && call->retries < 20) {
       ++call->retries;
+      call->redirects = 0;  // a migration bounces ASK and TRYAGAIN: count each round afresh
       if (absl::StartsWith(text, "CLUSTERDOWN")) RequestRefresh();
       return After(pause, [this, call]() mutable { Dispatch(std::move(call), nullptr, false); });
     }

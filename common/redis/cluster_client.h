@@ -11,7 +11,9 @@
 // - MOVED: the slot's owner is updated at once and the command resent there. ASK (a slot being
 //   migrated): the command alone is resent to the named node, preceded by ASKING. TRYAGAIN and
 //   CLUSTERDOWN (a resharding or failover in progress): resent after a short pause, while the
-//   caller's deadline allows. At most `max_redirects` redirections per command.
+//   caller's deadline allows. At most `max_redirects` redirections per command. A command that
+//   found its node's pool not connected yet (a new node, a reconnect) was never sent, and is
+//   resent the same way.
 // - Scripts run on the node of their first key. Redis Cluster refuses a script whose keys span
 //   slots (CROSSSLOT), so every key of one script must share a hash tag (one patient, or one
 //   tenant). Not every store's script does yet (the tenant audit stream, the outbox's pending
@@ -65,7 +67,9 @@ class ClusterClient final : public RedisClient {
 
   // Ready connections over every node's pool.
   int ReadyConnections() const;
-  // Stops the thread and every pool; commands fail with UNAVAILABLE afterwards. Idempotent.
+  // Stops the thread and every pool, and returns once every command in flight has been answered
+  // (with UNAVAILABLE when it had not been); later commands fail with UNAVAILABLE. Idempotent.
+  // Must not be called from a reply callback (it waits for that callback's own command).
   void Stop();
 
   // Redirections followed and slot maps loaded so far (for tests and the benchmark).
@@ -78,6 +82,8 @@ class ClusterClient final : public RedisClient {
   struct Node;
   struct Call;
 
+  // `done` wrapped so that in_flight_ counts the call until it is answered.
+  ReplyCallback Counted(ReplyCallback done);
   void Dispatch(std::shared_ptr<Call> call, std::shared_ptr<Node> node, bool asking);
   void OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> reply);
   std::shared_ptr<Node> NodeFor(const config::HostPort& address)
@@ -99,6 +105,7 @@ class ClusterClient final : public RedisClient {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::multimap<absl::Time, absl::AnyInvocable<void()>> timers_ ABSL_GUARDED_BY(mu_);
 
+  std::atomic<int64_t> in_flight_{0};  // calls not answered yet: Stop waits for them
   std::atomic<int64_t> redirections_{0};
   std::atomic<int64_t> refreshes_{0};
   std::atomic<bool> stopped_{false};

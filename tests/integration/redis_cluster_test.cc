@@ -64,7 +64,8 @@ class RedisClusterTest : public ::testing::Test {
     o.node.command_timeout = absl::Seconds(2);
     o.node.max_backoff = absl::Milliseconds(200);
     client_ = std::make_unique<ClusterClient>(o);
-    ASSERT_TRUE(Eventually([&] { return client_->Ready(); })) << "slot map never loaded";
+    ASSERT_TRUE(Eventually([&] { return client_->Ready() && client_->ReadyConnections() >= 3; }))
+        << "slot map never loaded, or a primary never connected";
   }
 
   // The node (index) that holds `key` as primary, per the cluster itself.
@@ -148,6 +149,19 @@ TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndMovedAfterIt) {
   auto write = redis.Run({"SET", key, "w"});
   ASSERT_TRUE(write.ok()) << write.status();
   EXPECT_EQ(target.Command({"GET", key}).value_or("?"), "w");
+}
+
+TEST_F(RedisClusterTest, StopAnswersEveryCommandInFlightBeforeReturning) {
+  std::atomic<int> answered{0};
+  constexpr int kCommands = 2000;
+  for (int i = 0; i < kCommands; ++i) {
+    client_->Execute({"SET", absl::StrCat("{stop-p", i, "}:k"), "v"},
+                     [&answered](absl::StatusOr<Reply>) { answered.fetch_add(1); });
+  }
+  client_->Stop();
+  EXPECT_EQ(answered.load(), kCommands);  // no callback can run after Stop returned
+  SyncRedis redis(client_.get());
+  EXPECT_EQ(redis.Run({"GET", "{stop-p1}:k"}).status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(RedisClusterTest, ReshardingUnderLoadLosesNoAcknowledgedWrite) {
