@@ -241,12 +241,31 @@ class Stack:
         self.workdir = tempfile.mkdtemp(prefix="trellis-faults-")
         try:
             self.redis = Redis(self.workdir, self.redis_args)
-            for n in self.names:
-                self.start(n)
+            self.start_services()
         except BaseException:
             self.__exit__(*sys.exc_info())
             raise
         return self
+
+    def start_services(self, attempts=3):
+        """Starts every service on the ports picked in advance (each is told the others'). A port
+        that was free when picked can be taken by the time a service binds it (tests run side by
+        side, and outgoing connections use the same range): then every service started so far is
+        stopped, all ports are picked again, and the start is retried."""
+        for attempt in range(attempts):
+            try:
+                for n in self.names:
+                    self.start(n)
+                return
+            except AssertionError as e:
+                if "Address already in use" not in str(e) or attempt == attempts - 1:
+                    raise
+                log(f"a picked port was taken meanwhile; starting the services again ({e!s:.80})")
+                for svc in self.services.values():
+                    svc.kill()
+                    svc.channel.close()
+                self.services = {}
+                self.ports = {n: free_port() for n in Stack.NAMES}
 
     def start(self, name, extra=(), port=None):
         """Starts (or restarts) the service `name` on its port and waits until it is SERVING."""

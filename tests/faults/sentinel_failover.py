@@ -113,8 +113,7 @@ class SentinelStack(Stack):
             args = [f"--redis_sentinels={addresses}", f"--redis_sentinel_master={MASTER}",
                     f"--redis_wait_replicas={self.wait_replicas}", "--redis_wait_timeout=500ms"]
             self.service_args = {n: args for n in self.names}
-            for n in self.names:
-                self.start(n)
+            self.start_services()
         except BaseException:
             self.__exit__(*sys.exc_info())
             raise
