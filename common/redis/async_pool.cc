@@ -494,6 +494,27 @@ class RedisPool::Loop {
 
   bool sentinel_mode() const { return !options_.endpoint.sentinels.empty(); }
 
+  // Starts an asynchronous connection to `at` on this loop, reporting to `this`; null (with
+  // `*error`) when hiredis could not even start it.
+  redisAsyncContext* Open(const config::HostPort& at, redisConnectCallback* on_connect,
+                          redisDisconnectCallback* on_disconnect, std::string* error) {
+    redisAsyncContext* ac = redisAsyncConnect(at.host.c_str(), at.port);
+    if (ac == nullptr || ac->err) {
+      *error = ac != nullptr ? ac->errstr : "out of memory";
+      if (ac != nullptr) redisAsyncFree(ac);
+      return nullptr;
+    }
+    ac->data = this;
+    redisLibeventAttach(ac, base_);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    return ac;
+  }
+
+  void RotateSentinel() {
+    next_sentinel_ = (next_sentinel_ + 1) % options_.endpoint.sentinels.size();
+  }
+
   // The Sentinel watch: every sentinel_check_interval, ask a Sentinel (over a connection of its
   // own on this loop, kept open) which server is the primary. When it names another server than
   // the one this loop is connected to, drop the connection: the reconnect asks again. A failover
@@ -510,20 +531,17 @@ class RedisPool::Loop {
       sentinel_ctx_ = nullptr;  // so that OnSentinelGone, called from the free, does nothing
       redisAsyncFree(stale);
       sentinel_pending_ = false;
-      next_sentinel_ = (next_sentinel_ + 1) % options_.endpoint.sentinels.size();
+      RotateSentinel();
     }
     if (sentinel_ctx_ == nullptr) {
-      const config::HostPort& at = options_.endpoint.sentinels[next_sentinel_];
-      redisAsyncContext* ac = redisAsyncConnect(at.host.c_str(), at.port);
-      if (ac == nullptr || ac->err) {
-        if (ac != nullptr) redisAsyncFree(ac);
-        next_sentinel_ = (next_sentinel_ + 1) % options_.endpoint.sentinels.size();
+      std::string error;
+      redisAsyncContext* ac = Open(options_.endpoint.sentinels[next_sentinel_],
+                                   &Loop::OnSentinelConnectThunk,
+                                   &Loop::OnSentinelDisconnectThunk, &error);
+      if (ac == nullptr) {
+        RotateSentinel();
         return;
       }
-      ac->data = this;
-      redisLibeventAttach(ac, base_);
-      redisAsyncSetConnectCallback(ac, &Loop::OnSentinelConnectThunk);
-      redisAsyncSetDisconnectCallback(ac, &Loop::OnSentinelDisconnectThunk);
       sentinel_ctx_ = ac;
       sentinel_pending_ = false;
       sentinel_asked_ = now;
@@ -557,7 +575,7 @@ class RedisPool::Loop {
     if (sentinel_ctx_ == nullptr) return;  // freed by this loop on purpose
     sentinel_ctx_ = nullptr;
     sentinel_pending_ = false;
-    next_sentinel_ = (next_sentinel_ + 1) % options_.endpoint.sentinels.size();
+    RotateSentinel();
   }
 
   std::string TargetText() const { return absl::StrCat(target_.host, ":", target_.port); }
@@ -583,17 +601,13 @@ class RedisPool::Loop {
                   {{"loop", index_}, {"endpoint", TargetText()}});
       }
     }
-    redisAsyncContext* ac = redisAsyncConnect(target_.host.c_str(), target_.port);
-    if (ac == nullptr || ac->err) {
-      log::Warn("redis connect failed", {{"loop", index_}, {"error", ac ? ac->errstr : "oom"}});
-      if (ac != nullptr) redisAsyncFree(ac);
+    std::string error;
+    redisAsyncContext* ac = Open(target_, &Loop::OnConnectThunk, &Loop::OnDisconnectThunk, &error);
+    if (ac == nullptr) {
+      log::Warn("redis connect failed", {{"loop", index_}, {"error", error}});
       ScheduleReconnect();
       return;
     }
-    ac->data = this;
-    redisLibeventAttach(ac, base_);
-    redisAsyncSetConnectCallback(ac, &Loop::OnConnectThunk);
-    redisAsyncSetDisconnectCallback(ac, &Loop::OnDisconnectThunk);
     ctx_ = ac;
     timeval tv = absl::ToTimeval(options_.connect_timeout);
     evtimer_add(connect_timeout_ev_, &tv);

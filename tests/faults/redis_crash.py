@@ -105,6 +105,17 @@ def stored(stack, patients):
     return names, tags
 
 
+def start_writers(stack, n):
+    """Starts `n` writers on `stack`; returns the event that stops them, their shared outcome
+    counts and the writers."""
+    stop = threading.Event()
+    outcomes = Counter()
+    writers = [Writer(i, stack, stop, outcomes) for i in range(n)]
+    for w in writers:
+        w.start()
+    return stop, outcomes, writers
+
+
 def stop_writers(result, writers, stop):
     """Tells the writers to stop and waits for them (a writer still running is a failed check)."""
     stop.set()
@@ -137,11 +148,7 @@ def run(result, fsync):
     writers_n = size("crash_writers", 4, 6)
     kills = 3
     with Stack(redis_args=["--appendfsync", fsync], names=("goals", "measurements")) as stack:
-        stop = threading.Event()
-        outcomes = Counter()
-        writers = [Writer(i, stack, stop, outcomes) for i in range(writers_n)]
-        for w in writers:
-            w.start()
+        stop, outcomes, writers = start_writers(stack, writers_n)
         t0 = time.monotonic()
         windows = []
         for k in range(kills):

@@ -28,12 +28,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from faultlib import Counter, Result, Stack, log, resp_command, size, wait_until
+from faultlib import Result, Stack, log, resp_command, size, wait_until
 from harness import Redis, free_port
-from redis_crash import Writer, judge_writers, stop_writers
+from redis_crash import judge_writers, start_writers, stop_writers
 
 MASTER = "trellis"
 QUORUM = 2
@@ -147,11 +146,7 @@ def run(result, wait_replicas):
     redis_args = ["--appendfsync", "always", "--repl-diskless-sync-delay", "0"]
     with SentinelStack(redis_args, ("goals", "measurements"), wait_replicas) as stack:
         old_port, new_port = stack.redis.port, stack.replica.port
-        stop = threading.Event()
-        outcomes = Counter()
-        writers = [Writer(i, stack, stop, outcomes) for i in range(writers_n)]
-        for w in writers:
-            w.start()
+        stop, outcomes, writers = start_writers(stack, writers_n)
         t0 = time.monotonic()
         time.sleep(seconds / 3)
         acked_before = sum(len(w.acked) for w in writers)
