@@ -15,11 +15,13 @@ import urllib.request
 
 PY_STUBS = os.environ["TRELLIS_PY_STUBS"]
 sys.path.insert(0, PY_STUBS)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
 import grpc  # noqa: E402
 from health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from reflection.v1alpha import reflection_pb2, reflection_pb2_grpc  # noqa: E402
 from trellis.v1 import common_pb2, reminders_pb2 as R  # noqa: E402
+from ports import free_port  # noqa: E402,F401  (re-exported to the suites)
 
 BINARIES = {
     "goals": os.environ.get("TRELLIS_GOALS_BIN"),
@@ -31,12 +33,6 @@ SERVICE_NAMES = {
     "measurements": "trellis.v1.MeasurementService",
     "reminders": "trellis.v1.ReminderService",
 }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, limit=15.0, step=0.05):

@@ -1,8 +1,10 @@
 #include "tests/support/redis_server.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +12,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -28,18 +32,60 @@ TempDir::~TempDir() {
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
-int PickFreePort() {
+namespace {
+
+// Binds the loopback `port` (0: any) and returns the port bound, or 0 when the bind fails.
+int TryBind(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  int bound = 0;
   socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    bound = ntohs(addr.sin_port);
+  }
   close(fd);
-  return port;
+  return bound;
+}
+
+int EphemeralLow() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  return (range >> low) ? low : 32768;
+}
+
+}  // namespace
+
+// The same scheme as tests/support/ports.py, which explains it: a port below the ephemeral range
+// (no outbound connection can take it meanwhile), reserved for this process by an flock that is
+// never released (the fd stays open until the process exits).
+int PickFreePort() {
+  constexpr int kLowest = 15000;
+  constexpr const char* kLockDir = "/tmp/trellis-test-ports";
+  const int high = EphemeralLow();
+  if (high - kLowest < 1000) return TryBind(0);
+  std::error_code ec;
+  std::filesystem::create_directories(kLockDir, ec);
+  static std::mutex mu;
+  std::lock_guard<std::mutex> hold(mu);
+  static std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> pick(kLowest, high - 1);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = pick(rng);
+    const std::string path = absl::StrCat(kLockDir, "/", port);
+    int lock = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock < 0) continue;
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0 || TryBind(port) != port) {
+      close(lock);
+      continue;
+    }
+    return port;  // `lock` stays open: the reservation lasts as long as this process
+  }
+  return TryBind(0);
 }
 
 absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(

@@ -28,7 +28,8 @@ class TempDir {
   std::string path_;
 };
 
-// A loopback TCP port that was free a moment ago.
+// A loopback TCP port that was free a moment ago, below the ephemeral range and reserved for
+// this process (see redis_server.cc).
 int PickFreePort();
 
 class RedisServer {
