@@ -12,8 +12,13 @@ std::string OutboxKey(absl::string_view service, absl::string_view tenant,
   return redis::PatientKeys(service, tenant, patient).Key({"outbox"});
 }
 
-std::string PendingKey(absl::string_view service) {
-  return absl::StrCat("trellis:", service, ":outbox:pending");
+redis::SlotIndex PendingIndex(absl::string_view service) {
+  return redis::SlotIndex(service, "outbox:pending");
+}
+
+std::string PendingKey(const redis::RedisClient& redis, absl::string_view service,
+                       absl::string_view tenant, absl::string_view patient) {
+  return PendingIndex(service).KeyFor(redis, OutboxKey(service, tenant, patient));
 }
 
 std::string PatientTag(absl::string_view tenant, absl::string_view patient) {

@@ -3,8 +3,10 @@
 // The transactional outbox (DESIGN.md §4). A change that must reach another service records the
 // effect in the same Lua step as the change, in the patient's slot:
 //   trellis:<service>:{tenant:patient}:outbox   list of "id|kind|payload" entries, oldest first
-// and marks the patient in the service's pending index:
+// and marks the patient in the service's pending index (a redis::SlotIndex: one key on a single
+// Redis, one per slot on Redis Cluster, always written by the patient's own script):
 //   trellis:<service>:outbox:pending            zset of "tenant:patient", score = next attempt (ms)
+//   trellis:<service>:{<slot tag>}:outbox:pending   the same, per slot, on a cluster
 // A relay (relay.h) delivers entries in order, with retries and backoff, until the peer confirms.
 // Receivers are idempotent on the entry id (sent as the peer request's request_id), so a
 // redelivery after a crash is harmless.
@@ -14,15 +16,13 @@
 // "id;tp=<traceparent>;rid=<request id>", which relays only ever log: a relay built before the
 // field existed still delivers such entries (and logs the longer id), and this one reads entries
 // written without it.
-//
-// The pending index is one key outside the patient's slot: fine on one Redis (and with a replica
-// and Sentinel); on Redis Cluster the write scripts cannot touch it, and the cluster work replaces
-// it with per-slot discovery.
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/redis/client.h"
+#include "common/redis/slot_index.h"
 #include "common/trace/trace.h"
 
 namespace trellis::outbox {
@@ -43,7 +43,10 @@ trace::CallContext OriginOf(const OutboxEntry& entry);
 
 std::string OutboxKey(absl::string_view service, absl::string_view tenant,
                       absl::string_view patient);
-std::string PendingKey(absl::string_view service);
+// The service's pending index, and the part of it that lists the patient.
+redis::SlotIndex PendingIndex(absl::string_view service);
+std::string PendingKey(const redis::RedisClient& redis, absl::string_view service,
+                       absl::string_view tenant, absl::string_view patient);
 // "tenant:patient": a member of the pending index.
 std::string PatientTag(absl::string_view tenant, absl::string_view patient);
 

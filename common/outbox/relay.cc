@@ -4,10 +4,30 @@
 #include "common/ids/ids.h"
 #include "common/log/log.h"
 #include "common/redis/keys.h"
+#include "common/redis/slot_index.h"
 #include "common/redis/sync_redis.h"
 
 namespace trellis::outbox {
 namespace {
+
+// Finds the patients due in one chunk of the pending index (slot_index.h): KEYS[1] routes the
+// call; ARGV: [1] now ms, [2] at most this many, [3..] the chunk's parts. Returns {patients listed
+// in the chunk, {due "tenant:patient"...}}. An empty part costs one lookup.
+const redis::Script kDueScript("outbox_due", R"lua(
+local room, total, due = tonumber(ARGV[2]), 0, {}
+for i = 3, #ARGV do
+  local n = redis.call('ZCARD', ARGV[i])
+  if n > 0 then
+    total = total + n
+    if room > 0 then
+      local tags = redis.call('ZRANGEBYSCORE', ARGV[i], '-inf', ARGV[1], 'LIMIT', 0, room)
+      for _, t in ipairs(tags) do due[#due + 1] = t end
+      room = room - #tags
+    end
+  end
+end
+return {total, due}
+)lua", redis::ScriptAccess::kRead);
 
 // Removes the patient from the pending index only if its outbox is empty (an entry written since
 // the last read keeps it pending). KEYS: outbox, pending. ARGV: tag.
@@ -92,22 +112,48 @@ void OutboxRelay::Stop() {
 
 int OutboxRelay::RunOnce() {
   redis::SyncRedis sync(redis_);
-  if (backlog_ != nullptr) {
-    auto backlog = sync.Run({"ZCARD", PendingKey(options_.service)});
-    if (backlog.ok()) backlog_->Set(static_cast<double>(backlog->integer));
+  const int64_t now = Millis(clock_->Now());
+  if (redis_->Clustered()) AdoptSingleIndex();
+  auto walked = redis::WalkIndex(*redis_, PendingIndex(options_.service), kDueScript,
+                                 {absl::StrCat(now), absl::StrCat(options_.patients_per_pass)});
+  if (!walked.ok()) return 0;  // Redis is down, or the slot map is moving: the next pass tries
+  int64_t backlog = 0;
+  std::vector<std::string> due;
+  for (const redis::Reply& chunk : *walked) {
+    if (!chunk.is_array() || chunk.elements.size() != 2) continue;
+    backlog += chunk.elements[0].integer;
+    for (const redis::Reply& tag : chunk.elements[1].elements) {
+      if (static_cast<int>(due.size()) < options_.patients_per_pass) due.push_back(tag.str);
+    }
   }
-  auto due = sync.Run({"ZRANGEBYSCORE", PendingKey(options_.service), "-inf",
-                       absl::StrCat(Millis(clock_->Now())), "LIMIT", "0",
-                       absl::StrCat(options_.patients_per_pass)});
-  if (!due.ok()) return 0;  // Redis is down: the next pass tries again
+  if (backlog_ != nullptr) backlog_->Set(static_cast<double>(backlog));
   int delivered = 0;
-  for (const redis::Reply& tag : due->elements) {
+  for (const std::string& tag : due) {
     if (stop_.HasBeenNotified() || peer_down_) break;
-    delivered += DrainPatient(tag.str);
+    delivered += DrainPatient(tag);
   }
   // A peer that is down for one patient is down for all: the next pass tries again.
   peer_down_ = false;
   return delivered;
+}
+
+void OutboxRelay::AdoptSingleIndex() {
+  // Data moved from a single Redis to a cluster brings the pending index's single key along:
+  // its patients move to their slots' parts (added before removed, so none is lost in between).
+  redis::SyncRedis sync(redis_);
+  const std::string single = PendingIndex(options_.service).single_key();
+  auto listed = sync.Run({"ZRANGE", single, "0", "99", "WITHSCORES"});
+  if (!listed.ok()) return;
+  for (size_t i = 0; i + 1 < listed->elements.size(); i += 2) {
+    const std::string& tag = listed->elements[i].str;
+    size_t colon = tag.find(':');
+    if (colon == std::string::npos) continue;
+    std::string part =
+        PendingKey(*redis_, options_.service, tag.substr(0, colon), tag.substr(colon + 1));
+    if (sync.Run({"ZADD", part, "NX", listed->elements[i + 1].str, tag}).ok()) {
+      sync.Run({"ZREM", single, tag}).IgnoreError();
+    }
+  }
 }
 
 int OutboxRelay::DrainPatient(const std::string& tag) {
@@ -116,6 +162,7 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
   if (colon == std::string::npos) return 0;
   std::string tenant = tag.substr(0, colon), patient = tag.substr(colon + 1);
   std::string list = OutboxKey(options_.service, tenant, patient);
+  std::string pending = PendingKey(*redis_, options_.service, tenant, patient);
   std::string lease = redis::PatientKeys(options_.service, tenant, patient).Key({"outbox_lease"});
   // A token per drain: a late release of an earlier drain (stuck in a frozen Redis) cannot drop
   // this one's lease; the owner prefix lets this relay re-enter a lease it left behind.
@@ -153,7 +200,7 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
         absl::Duration& backoff = backoff_[tag];
         backoff = backoff == absl::ZeroDuration() ? options_.min_backoff
                                                   : std::min(backoff * 2, options_.max_backoff);
-        sync.Run({"ZADD", PendingKey(options_.service), "XX",
+        sync.Run({"ZADD", pending, "XX",
                   absl::StrCat(Millis(clock_->Now() + backoff)), tag})
             .IgnoreError();
         log::Warn("outbox delivery will be retried",
@@ -180,7 +227,7 @@ int OutboxRelay::DrainPatient(const std::string& tag) {
   }
   if (!failed && !lost && entries.ok()) {
     backoff_.erase(tag);
-    sync.Eval(kSettleScript, {list, PendingKey(options_.service)}, {tag}).IgnoreError();
+    sync.Eval(kSettleScript, {list, pending}, {tag}).IgnoreError();
   }
   // If this fails (Redis away), the lease stays until it expires, but only other relays wait for
   // it: this one re-enters it on its next pass.

@@ -72,6 +72,7 @@ class OutboxRelay final : public server::Worker {
 
  private:
   int DrainPatient(const std::string& tag);
+  void AdoptSingleIndex();
 
   redis::RedisClient* redis_;
   const Clock* clock_;

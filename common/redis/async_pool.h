@@ -69,11 +69,11 @@ class RedisPool final : public RedisClient {
   bool Ready() const override;
 
   // Number of connections currently ready.
-  int ReadyConnections() const;
+  int ReadyConnections() const override;
 
   // Closes the connections and completes every pending and queued command with UNAVAILABLE.
   // Commands issued afterwards fail at once. Idempotent.
-  void Stop();
+  void Stop() override;
 
   class Loop;
 

@@ -5,6 +5,7 @@
 // the stores, DESIGN.md §5.4).
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -50,6 +51,19 @@ class RedisClient {
 
   // True while at least one connection is established and initialised (AUTH, scripts loaded).
   virtual bool Ready() const = 0;
+
+  // Established connections (over every node on a cluster), for the connections gauge.
+  virtual int ReadyConnections() const { return Ready() ? 1 : 0; }
+  // Stops the client: later commands fail with UNAVAILABLE. Idempotent.
+  virtual void Stop() {}
+
+  // Redis Cluster (cluster_client.h) or a single server. Indexes over many patients are kept per
+  // slot on a cluster and in one key otherwise (slot_index.h).
+  virtual bool Clustered() const { return false; }
+  // On a cluster: the slots each primary serves now, one list of inclusive [first, last] ranges
+  // per primary, so that one script call can walk the per-slot keys of one node; empty before the
+  // slot map is loaded, and always for a single server.
+  virtual std::vector<std::vector<std::pair<int, int>>> SlotsByNode() const { return {}; }
 };
 
 }  // namespace trellis::redis

@@ -125,6 +125,23 @@ int ClusterClient::ReadyConnections() const {
   return n;
 }
 
+std::vector<std::vector<std::pair<int, int>>> ClusterClient::SlotsByNode() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::map<const Node*, std::vector<std::pair<int, int>>> by_node;
+  for (int slot = 0; slot < static_cast<int>(owners_.size());) {
+    int last = slot;
+    while (last + 1 < static_cast<int>(owners_.size()) && owners_[last + 1] == owners_[slot]) {
+      ++last;
+    }
+    if (owners_[slot] != nullptr) by_node[owners_[slot].get()].emplace_back(slot, last);
+    slot = last + 1;
+  }
+  std::vector<std::vector<std::pair<int, int>>> out;
+  out.reserve(by_node.size());
+  for (auto& [node, ranges] : by_node) out.push_back(std::move(ranges));
+  return out;
+}
+
 std::string ClusterClient::OwnerOf(int slot) const {
   absl::ReaderMutexLock lock(&mu_);
   auto node = OwnerLocked(slot);
@@ -250,6 +267,9 @@ void ClusterClient::OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> re
     if (!redirect->ask) RequestRefresh();  // more slots may have moved with it
     return Dispatch(std::move(call), std::move(target), redirect->ask);
   }
+  // A script walking per-slot keys (slot_index.h) met a slot this node no longer serves: the map
+  // is out of date.
+  if (absl::StrContains(text, "non local key")) RequestRefresh();
   if (absl::StartsWith(text, "TRYAGAIN") || absl::StartsWith(text, "CLUSTERDOWN")) {
     // A multi-key command during a slot's migration, or a failover in progress: wait a little.
     absl::Duration pause = absl::Milliseconds(20) * (1 << std::min(call->retries, 5));

@@ -64,13 +64,15 @@ class ClusterClient final : public RedisClient {
   // True once the slot map covers every slot and some primary has a ready connection. (Not "every
   // primary": while one primary fails over, the patients of the other slots are still served.)
   bool Ready() const override;
+  bool Clustered() const override { return true; }
+  std::vector<std::vector<std::pair<int, int>>> SlotsByNode() const override;
 
   // Ready connections over every node's pool.
-  int ReadyConnections() const;
+  int ReadyConnections() const override;
   // Stops the thread and every pool, and returns once every command in flight has been answered
   // (with UNAVAILABLE when it had not been); later commands fail with UNAVAILABLE. Idempotent.
   // Must not be called from a reply callback (it waits for that callback's own command).
-  void Stop();
+  void Stop() override;
 
   // Redirections followed and slot maps loaded so far (for tests and the benchmark).
   int64_t redirections() const { return redirections_.load(std::memory_order_relaxed); }

@@ -114,7 +114,7 @@ class GoalOutboxTest : public ::testing::Test {
   }
 
   std::string Redis(const std::vector<std::string>& cmd) {
-    return *fixture_.redis_server().Command(cmd);
+    return *fixture_.RedisCommand(cmd);
   }
 
   ServiceFixture fixture_;

@@ -43,7 +43,7 @@ class RelayLeaseTest : public ::testing::Test {
   std::string Redis(const std::vector<std::string>& cmd) { return *server_->Command(cmd); }
   void Queue(const std::string& id) {
     Redis({"RPUSH", kList, EncodeEntry({.id = id, .kind = "Effect", .payload = "x"})});
-    Redis({"ZADD", PendingKey("goals"), "0", "t1:p1"});
+    Redis({"ZADD", PendingIndex("goals").single_key(), "0", "t1:p1"});
   }
   std::unique_ptr<OutboxRelay> Relay(DeliverFn fn) {
     return std::make_unique<OutboxRelay>(pool_.get(), &clock_, RelayOptions{.service = "goals"},
@@ -143,7 +143,7 @@ TEST_F(RelayLeaseTest, StopsDrainingWhenAnotherRelayTookTheLeaseOver) {
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(Redis({"LLEN", kList}), "1");
   EXPECT_EQ(Redis({"GET", kLease}), "other-relay|1");
-  EXPECT_NE(Redis({"ZSCORE", PendingKey("goals"), "t1:p1"}), "(nil)");  // still pending
+  EXPECT_NE(Redis({"ZSCORE", PendingIndex("goals").single_key(), "t1:p1"}), "(nil)");  // still pending
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ class ReminderDispatchTest : public ::testing::Test {
   }
 
   std::string Redis(const std::vector<std::string>& args) {
-    auto r = fixture_.redis_server().Command(args);
+    auto r = fixture_.RedisCommand(args);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : "";
   }

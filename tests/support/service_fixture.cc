@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/config/redis_url.h"
+#include "common/redis/cluster_client.h"
+#include "common/redis/cluster_slots.h"
 #include "common/server/audit_service.h"
 
 namespace trellis::testing {
@@ -15,17 +20,33 @@ ServiceFixture::ServiceFixture(absl::Time start, prometheus::Registry* metrics) 
   }
   auth_options_.hs256_secret = kTestSecret;
   authenticator_ = std::make_unique<auth::Authenticator>(auth_options_);
-  auto server = RedisServer::Start();
-  EXPECT_TRUE(server.ok()) << server.status();
-  if (!server.ok()) return;
-  redis_server_ = std::move(*server);
-  redis::PoolOptions o;
-  o.endpoint = *config::ParseRedisUrl(redis_server_->url());
-  o.max_backoff = absl::Milliseconds(200);
-  o.observer = redis_metrics_.get();
-  pool_ = std::make_unique<redis::RedisPool>(o);
+  const char* backend = std::getenv("TRELLIS_TEST_REDIS");
+  if (backend != nullptr && absl::string_view(backend) == "cluster") {
+    auto cluster = RedisCluster::Start(/*primaries=*/3, /*replicas_per_primary=*/0);
+    EXPECT_TRUE(cluster.ok()) << cluster.status();
+    if (!cluster.ok()) return;
+    cluster_ = std::move(*cluster);
+    redis::ClusterOptions o;
+    o.seeds = *config::ParseHostPortList(cluster_->seeds(), "seeds");
+    o.node.max_backoff = absl::Milliseconds(200);
+    o.node.observer = redis_metrics_.get();
+    pool_ = std::make_unique<redis::ClusterClient>(o);
+  } else {
+    auto server = RedisServer::Start();
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return;
+    redis_server_ = std::move(*server);
+    redis::PoolOptions o;
+    o.endpoint = *config::ParseRedisUrl(redis_server_->url());
+    o.max_backoff = absl::Milliseconds(200);
+    o.observer = redis_metrics_.get();
+    pool_ = std::make_unique<redis::RedisPool>(o);
+  }
   absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (!pool_->Ready() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
+  const int connections = clustered() ? 3 : 1;
+  while ((!pool_->Ready() || pool_->ReadyConnections() < connections) && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   audit_ = std::make_unique<audit::AuditLog>(pool_.get(), &clock_);
   env_ = server::ServiceEnv{pool_.get(), &clock_, nullptr, authenticator_.get()};
   env_.audit = audit_.get();
@@ -58,6 +79,15 @@ void ServiceFixture::Start(
   if (credentials != nullptr) return;
   channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", host_->port()),
                                  grpc::InsecureChannelCredentials());
+}
+
+absl::StatusOr<std::string> ServiceFixture::RedisCommand(
+    const std::vector<std::string>& args) const {
+  if (!clustered()) return redis_server_->Command(args);
+  if (args.size() < 2) return cluster_->node(0).Command(args);
+  absl::StatusOr<int> node = cluster_->PrimaryOf(redis::KeySlot(args[1]));
+  if (!node.ok()) return node.status();
+  return cluster_->node(*node).Command(args);
 }
 
 void ServiceFixture::SetRateLimit(auth::RateLimitOptions options) {

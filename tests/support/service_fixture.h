@@ -3,6 +3,10 @@
 // Test harness for a service in-process: a private redis-server, the real asynchronous Redis
 // layer, a ServiceHost on a free port, and clients that call it through a real channel with
 // bearer tokens. The service's clock is a FakeClock the test moves.
+//
+// With TRELLIS_TEST_REDIS=cluster in the environment (the "cluster" ctest label, `make
+// test-cluster`), the same tests run against a real 3-primary Redis Cluster through the cluster
+// client instead.
 
 #include <memory>
 #include <string>
@@ -18,6 +22,7 @@
 #include "common/server/host.h"
 #include "common/server/run.h"
 #include "common/time/clock.h"
+#include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
 
 namespace trellis::testing {
@@ -44,8 +49,14 @@ class ServiceFixture {
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   int port() const { return host_->port(); }
   FakeClock& clock() { return clock_; }
+  // Against a Redis Cluster (TRELLIS_TEST_REDIS=cluster) rather than one redis-server.
+  bool clustered() const { return cluster_ != nullptr; }
+  // The one redis-server; a test that stops or restarts it skips itself when clustered().
   RedisServer& redis_server() { return *redis_server_; }
-  redis::RedisPool& pool() { return *pool_; }
+  // Runs one command on the server (on a cluster: the primary serving args[1]'s slot); the reply
+  // as RedisServer::Command gives it.
+  absl::StatusOr<std::string> RedisCommand(const std::vector<std::string>& args) const;
+  redis::RedisClient& pool() { return *pool_; }
   const auth::AuthOptions& auth_options() const { return auth_options_; }
   const server::ServiceEnv& env() const { return env_; }
 
@@ -64,7 +75,8 @@ class ServiceFixture {
   auth::AuthOptions auth_options_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<RedisServer> redis_server_;
-  std::unique_ptr<redis::RedisPool> pool_;
+  std::unique_ptr<RedisCluster> cluster_;
+  std::unique_ptr<redis::RedisClient> pool_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<auth::RateLimiter> limiter_;
   server::ServiceEnv env_{};

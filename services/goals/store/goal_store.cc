@@ -203,7 +203,7 @@ void GoalStore::Write(GoalWrite write, Callback<GoalWriteResult> done, absl::Tim
   std::vector<std::string> k = {
       has_request ? keys.Key({"req", write.method, write.request_id}) : keys.Key({"goals"}),
       keys.Key({"goals"}), outbox::OutboxKey(kService, write.tenant, write.patient),
-      outbox::PendingKey(kService)};
+      outbox::PendingKey(*redis_, kService, write.tenant, write.patient)};
   std::vector<std::string> a = {!has_request        ? "0"
                                 : write.replay_only ? "2"
                                                     : "1",

@@ -837,7 +837,7 @@ void MeasurementStore::EnqueueWriteBack(const std::string& tenant, const std::st
   redis::PatientKeys keys(kService, tenant, patient);
   redis_->Eval(kWriteBackScript,
                {outbox::OutboxKey(kService, tenant, patient), keys.Key({"wb", goal_id}),
-                outbox::PendingKey(kService)},
+                outbox::PendingKey(*redis_, kService, tenant, patient)},
                {dedupe,
                 outbox::EncodeEntry(outbox::WithOrigin({.id = request.request_id(),
                                                         .kind = "SetAchievementStatus",

@@ -480,7 +480,7 @@ void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWrit
       DueKey(DueBucket(write.tenant, write.patient)),
       keys.Key({"snz", write.reminder_id}),
       outbox::OutboxKey(kService, write.tenant, write.patient),
-      outbox::PendingKey(kService)};
+      outbox::PendingKey(*redis_, kService, write.tenant, write.patient)};
   std::vector<std::string> a = {
       has_request ? "1" : "0",
       write.fingerprint,
