@@ -14,11 +14,13 @@
 //    script) the audit interceptor appends the entry when the call finishes and releases the
 //    response only once Redis has it. If the append fails, an otherwise successful call answers
 //    UNAVAILABLE (reason AUDIT_UNAVAILABLE): no record is served without its audit entry.
-// REDIS CLUSTER: the tenant's stream lies in another hash slot than the patient's keys; on the
-// single Redis (or Sentinel pair) of this deployment a write script may append to it, Redis
-// Cluster refuses that (CROSSSLOT). The cluster work must move the entry into the patient's slot
-// (a per-patient stream read by a tenant-level merge, or an outbox-style relay into per-tenant
-// streams bucketed over slots).
+// On Redis Cluster a script may only touch one slot, and the tenant's stream lies in another than
+// the patient's keys. There an Audited() script appends the entry to a staging stream in the
+// patient's slot (StagingIndex(): one per slot, "trellis:audit:{<slot tag>}:staged"), still in
+// the same atomic step as the change, and the AuditRelay (audit_relay.h) of every replica moves
+// staged entries into their tenants' streams, exactly once (a per-tenant cursor per staging
+// part, "trellis:audit:{<tenant>}:moved"). A write's entry then shows in ListAuditEvents after
+// the relay's next pass (a fraction of a second) instead of at once.
 // Calls that never reach a verified caller (no or bad token, health, reflection) have no tenant
 // and are left to the access log.
 
@@ -34,6 +36,7 @@
 #include "absl/time/time.h"
 #include "common/redis/client.h"
 #include "common/redis/script.h"
+#include "common/redis/slot_index.h"
 #include "common/time/clock.h"
 #include "trellis/v1/audit.pb.h"
 
@@ -67,6 +70,9 @@ std::string Audited(absl::string_view body);
 // is one, else a no-op marker (`keys` must then hold at least one key of the script).
 void AppendScriptArgs(const Note* note, std::vector<std::string>& keys,
                       std::vector<std::string>& args);
+
+// The staging streams of Audited() writes on a cluster (see above).
+redis::SlotIndex StagingIndex();
 
 // After an Audited() script succeeded: the entry is in Redis.
 inline void MarkStored(Note* note) {
@@ -123,6 +129,8 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   static std::string StreamKey(absl::string_view tenant);
+  // Per staging part, the id of the last entry moved into the tenant's stream (cluster only).
+  static std::string MovedKey(absl::string_view tenant);
   // Stream fields of `note`'s entry with result `code` at `now`, as XADD arguments after the id.
   static std::vector<std::string> Fields(const Note& note, absl::string_view code, absl::Time now);
   // The MINID argument that trims entries older than the retention.
@@ -139,7 +147,13 @@ class AuditLog {
   void List(const ListQuery& query, absl::AnyInvocable<void(absl::StatusOr<ListPage>)> done,
             absl::Time deadline) const;
 
+  // Redis Cluster: moves up to `per_part` staged entries of every staging part into their
+  // tenants' streams (see above); returns how many it appended. Blocking: for a background thread
+  // (server::AuditRelay). Nothing to do, and 0, on a single Redis.
+  absl::StatusOr<int> MoveStaged(int per_part = 256) const;
+
   const Clock* clock() const { return clock_; }
+  redis::RedisClient* redis() const { return redis_; }
   const AuditOptions& options() const { return options_; }
 
  private:

@@ -267,9 +267,13 @@ void ClusterClient::OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> re
     if (!redirect->ask) RequestRefresh();  // more slots may have moved with it
     return Dispatch(std::move(call), std::move(target), redirect->ask);
   }
-  // A script walking per-slot keys (slot_index.h) met a slot this node no longer serves: the map
-  // is out of date.
-  if (absl::StrContains(text, "non local key")) RequestRefresh();
+  // A script walking per-slot keys (slot_index.h) met a slot this node does not serve: the map
+  // is out of date (a resharding moved it). Worth a retry once it is reloaded.
+  if (absl::StrContains(text, "non local key")) {
+    RequestRefresh();
+    return call->done(UnavailableError("a Redis Cluster slot moved during the call; retry",
+                                       "STORE_UNAVAILABLE"));
+  }
   if (absl::StartsWith(text, "TRYAGAIN") || absl::StartsWith(text, "CLUSTERDOWN")) {
     // A multi-key command during a slot's migration, or a failover in progress: wait a little.
     absl::Duration pause = absl::Milliseconds(20) * (1 << std::min(call->retries, 5));

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ids/ids.h"
+#include "common/log/log.h"
 #include "common/server/admit.h"
 #include "common/server/page_token.h"
 #include "common/server/rpc.h"
@@ -78,6 +79,27 @@ grpc::ServerUnaryReactor* AuditServiceHandler::ListAuditEvents(
       },
       DeadlineOf(*ctx));
   return reactor;
+}
+
+void AuditRelay::Start() {
+  if (!log_->redis()->Clustered()) return;
+  thread_ = std::thread([this] {
+    bool failing = false;
+    while (!stop_.WaitForNotificationWithTimeout(interval_)) {
+      absl::StatusOr<int> moved = log_->MoveStaged();
+      // Logged once per outage, not every pass; the entries wait in their slots meanwhile.
+      if (!moved.ok() && !failing) {
+        log::Warn("audit relay pass failed; staged entries wait",
+                  {{"error", std::string(moved.status().message())}});
+      }
+      failing = !moved.ok();
+    }
+  });
+}
+
+void AuditRelay::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace trellis::server

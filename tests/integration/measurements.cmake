@@ -1,3 +1,3 @@
-trellis_test(measurement_service_tests integration
+trellis_test(measurement_service_tests integration ALSO_ON_CLUSTER
   SOURCES measurement_service_test.cc
   DEPS trellis_measurements_service trellis_goals_service trellis_service_test_support trellis_proto)

@@ -63,6 +63,8 @@ void ServiceFixture::Start(
     std::shared_ptr<grpc::ServerCredentials> credentials) {
   parts_ = build(env_);
   parts_.services.push_back(std::make_unique<server::AuditServiceHandler>(env_));
+  parts_.workers.push_back(
+      std::make_unique<server::AuditRelay>(audit_.get(), absl::Milliseconds(20)));
   server::HostOptions options;
   options.audit = audit_.get();
   options.listen_address = "127.0.0.1:0";
