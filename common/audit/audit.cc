@@ -8,7 +8,7 @@
 #include "common/calls/call_map.h"
 #include "common/log/log.h"
 #include "common/redis/script.h"
-#include "common/redis/sync_redis.h"
+#include "common/redis/staging.h"
 #include "common/status/status.h"
 
 namespace trellis::audit {
@@ -56,45 +56,16 @@ end
 return 1
 )lua");
 
-// Redis Cluster: the staged entries of one chunk of staging parts (StagingIndex), read by
-// AuditLog::MoveStaged. ARGV: [1] at most this many per part, [2..] the parts. Returns
-// {{part, {{id, {'t', tenant, 'e', entry}}...}}...} for the parts holding any.
-const redis::Script kStagedScript("audit_staged", R"lua(
-local out, n = {}, tonumber(ARGV[1])
-for i = 2, #ARGV do
-  if redis.call('XLEN', ARGV[i]) > 0 then
-    out[#out + 1] = {ARGV[i], redis.call('XRANGE', ARGV[i], '-', '+', 'COUNT', n)}
-  end
-end
-return out
-)lua", redis::ScriptAccess::kRead);
-
-// Appends staged entries of one part to their tenant's stream, skipping those moved before (the
-// cursor: the last staged id moved from that part), so that a pass that failed halfway, or two
-// replicas moving the same part, never enter an entry twice. KEYS: [1] the tenant's stream, [2]
-// its cursor hash. ARGV: [1] the part, then staged id and entry (the JSON array of
-// AppendScriptArgs) pairs in id order. Returns the number appended.
-const redis::Script kMoveScript("audit_move", absl::StrCat(kAppendLua, R"lua(
-local function id_after(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-  return am > bm or (am == bm and as > bs)
-end
-local cur = redis.call('HGET', KEYS[2], ARGV[1]) or '0-0'
-local last, moved = cur, 0
-for i = 2, #ARGV, 2 do
-  if id_after(ARGV[i], last) then
-    local f = cjson.decode(ARGV[i + 1])
-    local fields = {}
-    for k = 3, #f do fields[#fields + 1] = f[k] end
-    trellis_audit_append(KEYS[1], f[1], f[2], fields)
-    last = ARGV[i]
-    moved = moved + 1
-  end
-end
-if last ~= cur then redis.call('HSET', KEYS[2], ARGV[1], last) end
-return moved
+// Redis Cluster: appends staged entries (AppendScriptArgs' JSON arrays) to their tenant's stream
+// (redis::MoveStaged). KEYS: [1] the tenant's stream, [2] its cursor hash. ARGV: [1] the part,
+// then staged id and entry pairs. Returns the number appended.
+const redis::Script kMoveScript("audit_move", absl::StrCat(kAppendLua, redis::kStagedEachLua, R"lua(
+return trellis_staged_each(2, function(entry)
+  local f = cjson.decode(entry)
+  local fields = {}
+  for k = 3, #f do fields[#fields + 1] = f[k] end
+  trellis_audit_append(KEYS[1], f[1], f[2], fields)
+end)
 )lua"));
 
 // At most this many entries per batch script call (bounds the script's run time and arguments).
@@ -264,9 +235,10 @@ local r = trellis_body()
 local a = ARGV[#ARGV]
 if a ~= '' and not (type(r) == 'table' and r.err) then
   if string.sub(a, 1, 1) == 'S' then
-    -- Redis Cluster: into the staging part of the patient's slot, "S<tenant>\n<entry>".
+    -- Redis Cluster: into the staging part of the patient's slot (redis/staging.h),
+    -- "S<tenant's stream>\n<entry>".
     local nl = string.find(a, '\n', 1, true)
-    redis.call('XADD', KEYS[#KEYS], '*', 't', string.sub(a, 2, nl - 1), 'e', string.sub(a, nl + 1))
+    redis.call('XADD', KEYS[#KEYS], '*', 'k', string.sub(a, 2, nl - 1), 'v', string.sub(a, nl + 1))
   else
     local f = cjson.decode(a)
     local fields = {}
@@ -302,7 +274,7 @@ void AppendScriptArgs(const Note* note, std::vector<std::string>& keys,
     // The tenant's stream lies in another slot: stage the entry in the patient's (`keys.front()`
     // carries the patient's hash tag); the AuditRelay moves it on.
     keys.push_back(StagingIndex().KeyFor(*redis, keys.front()));
-    args.push_back(absl::StrCat("S", note->tenant, "\n", entry));
+    args.push_back(absl::StrCat("S", AuditLog::StreamKey(note->tenant), "\n", entry));
     return;
   }
   keys.push_back(AuditLog::StreamKey(note->tenant));
@@ -321,10 +293,6 @@ AuditLog::~AuditLog() = default;
 
 std::string AuditLog::StreamKey(absl::string_view tenant) {
   return absl::StrCat("trellis:audit:{", tenant, "}:events");
-}
-
-std::string AuditLog::MovedKey(absl::string_view tenant) {
-  return absl::StrCat("trellis:audit:{", tenant, "}:moved");
 }
 
 std::vector<std::string> AuditLog::Fields(const Note& note, absl::string_view code,
@@ -354,49 +322,7 @@ void AuditLog::Append(const Note& note, absl::string_view code,
 
 absl::StatusOr<int> AuditLog::MoveStaged(int per_part) const {
   if (!redis_->Clustered()) return 0;
-  auto walked = redis::WalkIndex(*redis_, StagingIndex(), kStagedScript, {absl::StrCat(per_part)});
-  if (!walked.ok()) return walked.status();
-  redis::SyncRedis sync(redis_);
-  int moved = 0;
-  absl::Status failed;
-  for (const redis::Reply& chunk : *walked) {
-    for (const redis::Reply& part : chunk.elements) {
-      if (part.elements.size() != 2) continue;
-      const std::string& key = part.elements[0].str;
-      // Per tenant, in id order: {part, id, entry, id, entry, ...}.
-      absl::flat_hash_map<std::string, std::vector<std::string>> by_tenant;
-      std::vector<std::string> staged = {"XDEL", key};
-      for (const redis::Reply& e : part.elements[1].elements) {
-        if (e.elements.size() != 2) continue;
-        std::string tenant, entry;
-        const auto& f = e.elements[1].elements;
-        for (size_t i = 0; i + 1 < f.size(); i += 2) {
-          if (f[i].str == "t") tenant = f[i + 1].str;
-          if (f[i].str == "e") entry = f[i + 1].str;
-        }
-        staged.push_back(e.elements[0].str);
-        if (tenant.empty() || entry.empty()) continue;  // not ours: dropped with the rest
-        auto& args = by_tenant[tenant];
-        if (args.empty()) args.push_back(key);
-        args.push_back(e.elements[0].str);
-        args.push_back(std::move(entry));
-      }
-      bool all = true;
-      for (auto& [tenant, args] : by_tenant) {
-        auto r = sync.Eval(kMoveScript, {StreamKey(tenant), MovedKey(tenant)}, std::move(args));
-        if (!r.ok()) {
-          all = false;
-          failed = r.status();
-          continue;
-        }
-        moved += static_cast<int>(r->integer);
-      }
-      // Only once every tenant has them (the cursors make the next pass skip what did arrive).
-      if (all && staged.size() > 2) sync.Run(std::move(staged)).IgnoreError();
-    }
-  }
-  if (!failed.ok()) return failed;
-  return moved;
+  return redis::MoveStaged(*redis_, StagingIndex(), kMoveScript, {}, per_part);
 }
 
 void AuditLog::List(const ListQuery& query, absl::AnyInvocable<void(absl::StatusOr<ListPage>)> done,

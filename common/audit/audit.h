@@ -17,10 +17,11 @@
 // On Redis Cluster a script may only touch one slot, and the tenant's stream lies in another than
 // the patient's keys. There an Audited() script appends the entry to a staging stream in the
 // patient's slot (StagingIndex(): one per slot, "trellis:audit:{<slot tag>}:staged"), still in
-// the same atomic step as the change, and the AuditRelay (audit_relay.h) of every replica moves
-// staged entries into their tenants' streams, exactly once (a per-tenant cursor per staging
-// part, "trellis:audit:{<tenant>}:moved"). A write's entry then shows in ListAuditEvents after
-// the relay's next pass (a fraction of a second) instead of at once.
+// the same atomic step as the change, and the AuditRelay (server/audit_service.h) of every
+// replica moves staged entries into their tenants' streams exactly once (redis/staging.h; the
+// cursor hash is "trellis:audit:{<tenant>}:events:moved"). A write's entry then shows in
+// ListAuditEvents after the relay's next pass (a fraction of a second) instead of at once, and
+// the trail is in the order entries reached it (each keeps its own time).
 // Calls that never reach a verified caller (no or bad token, health, reflection) have no tenant
 // and are left to the access log.
 
@@ -129,8 +130,6 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   static std::string StreamKey(absl::string_view tenant);
-  // Per staging part, the id of the last entry moved into the tenant's stream (cluster only).
-  static std::string MovedKey(absl::string_view tenant);
   // Stream fields of `note`'s entry with result `code` at `now`, as XADD arguments after the id.
   static std::vector<std::string> Fields(const Note& note, absl::string_view code, absl::Time now);
   // The MINID argument that trims entries older than the retention.

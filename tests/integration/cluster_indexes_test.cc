@@ -20,6 +20,7 @@
 #include "common/redis/cluster_slots.h"
 #include "common/redis/keys.h"
 #include "common/redis/slot_index.h"
+#include "common/redis/staging.h"
 #include "common/redis/sync_redis.h"
 #include "tests/support/redis_cluster.h"
 
