@@ -6,6 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/log/log.h"
+#include "common/redis/cluster_slots.h"
+#include "common/redis/script.h"
+#include "common/redis/sync_redis.h"
 #include "services/reminders/domain/dispatch_plan.h"
 #include "services/reminders/domain/occurrence_id.h"
 #include "services/reminders/domain/schedule.h"
@@ -14,6 +17,19 @@
 
 namespace trellis::reminders {
 namespace {
+
+// Redis Cluster: which due buckets of a chunk (one node's slots) have an entry due.
+// KEYS[1]: the chunk's first part (routes the call). ARGV: [1] now ms, [2..] the chunk's parts.
+// Returns the parts with an entry due; an empty part costs one lookup.
+const redis::Script kDueBucketsScript("reminders_due_buckets", R"lua(
+local out = {}
+for i = 2, #ARGV do
+  if #redis.call('ZRANGEBYSCORE', ARGV[i], '-inf', ARGV[1], 'LIMIT', 0, 1) > 0 then
+    out[#out + 1] = ARGV[i]
+  end
+end
+return out
+)lua", redis::ScriptAccess::kRead);
 
 namespace v1 = trellis::v1;
 
@@ -121,15 +137,46 @@ void Dispatcher::Stop() {
 
 DispatchStats Dispatcher::RunOnce(int shard, int shards) {
   DispatchStats total;
-  for (int b = shard; b < kDueBuckets; b += shards) {
+  for (int b : BucketsToClaim(shard, shards, total)) {
     while (!stop_.HasBeenNotified()) {
       DispatchStats s = RunBatch(b);
       total += s;
       if (s.errors > 0 || s.claimed < options_.batch) break;
     }
   }
+  // Redis Cluster: the deliveries this pass (or a replica's) staged go on to their streams.
+  if (redis_->Clustered() && shard == 0 && !stop_.HasBeenNotified()) {
+    absl::StatusOr<int> moved = store_.MoveStagedDeliveries();
+    if (!moved.ok()) ++total.errors;
+  }
   Record(total);
   return total;
+}
+
+std::vector<int> Dispatcher::BucketsToClaim(int shard, int shards, DispatchStats& stats) {
+  std::vector<int> buckets;
+  if (!redis_->Clustered()) {
+    // 16 buckets: trying each is as cheap as asking which are due.
+    for (int b = shard; b < kDueBuckets; b += shards) buckets.push_back(b);
+    return buckets;
+  }
+  // 16 384 buckets (one per slot): one script per chunk of a node's slots finds those with an
+  // entry due; this shard takes every shards-th chunk.
+  const std::string now = absl::StrCat(absl::ToUnixMillis(clock_->Now()));
+  redis::SyncRedis sync(redis_);
+  std::vector<std::vector<std::string>> chunks = ClusterDueIndex().Chunks(*redis_);
+  for (size_t c = shard; c < chunks.size(); c += shards) {
+    std::vector<std::string> args = {now};
+    args.insert(args.end(), chunks[c].begin(), chunks[c].end());
+    auto due = sync.Eval(kDueBucketsScript, {chunks[c].front()}, std::move(args),
+                         {absl::Now() + options_.redis_timeout});
+    if (!due.ok()) {
+      ++stats.errors;
+      continue;
+    }
+    for (const redis::Reply& key : due->elements) buckets.push_back(redis::KeySlot(key.str));
+  }
+  return buckets;
 }
 
 absl::StatusOr<std::vector<ClaimedEntry>> Dispatcher::ClaimOnlyForTest(int bucket, int limit) {

@@ -87,6 +87,8 @@ class Dispatcher final : public server::Worker {
   absl::StatusOr<std::vector<ClaimedEntry>> ClaimOnlyForTest(int bucket, int limit);
 
  private:
+  // The due buckets of this shard worth a claim now.
+  std::vector<int> BucketsToClaim(int shard, int shards, DispatchStats& stats);
   // One claim of `bucket` (blocking on this thread).
   absl::StatusOr<std::vector<ClaimedEntry>> Claim(int bucket, absl::Time now,
                                                   const std::string& lease, int limit);

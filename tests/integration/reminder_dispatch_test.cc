@@ -398,7 +398,7 @@ TEST_F(ReminderDispatchTest, TwoDispatchersRacingDeliverEachOccurrenceExactlyOnc
 TEST_F(ReminderDispatchTest, EntriesOfADispatcherThatDiedAreTakenOverAfterTheLease) {
   v1::Reminder r = MustCreate(Homework("p1"));
   fixture_.clock().Advance(absl::Minutes(30));
-  int bucket = DueBucket("t1", "p1");
+  int bucket = DueBucketOf(fixture_.pool(), "t1", "p1");
   auto dead = NewDispatcher();
   auto claimed = dead->ClaimOnlyForTest(bucket, 10);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
@@ -424,7 +424,7 @@ TEST_F(ReminderDispatchTest, EntriesOfADispatcherThatDiedAreTakenOverAfterTheLea
 TEST_F(ReminderDispatchTest, CompletionAfterTheLeaseWasTakenOverChangesNothing) {
   MustCreate(Homework("p1"));
   fixture_.clock().Advance(absl::Minutes(30));
-  int bucket = DueBucket("t1", "p1");
+  int bucket = DueBucketOf(fixture_.pool(), "t1", "p1");
   DispatchStore store(&fixture_.pool());
   absl::Time claimed_at = fixture_.clock().Now();
   std::string lease = LeaseScore(claimed_at + absl::Seconds(30));
@@ -443,7 +443,7 @@ TEST_F(ReminderDispatchTest, CompletionAfterTheLeaseWasTakenOverChangesNothing) 
     return out;
   };
   std::vector<ClaimedEntry> slow = claim();
-  EXPECT_EQ(Redis({"ZSCORE", DueKey(bucket), slow[0].member}), lease);
+  EXPECT_EQ(Redis({"ZSCORE", DueKey(fixture_.pool(), bucket), slow[0].member}), lease);
   ASSERT_EQ(slow.size(), 1u);
   fixture_.clock().Advance(absl::Seconds(31));
   EXPECT_EQ(NewDispatcher()->RunOnce().delivered, 1);
@@ -472,7 +472,7 @@ TEST_F(ReminderDispatchTest, CompletionAfterTheLeaseWasTakenOverChangesNothing) 
   EXPECT_EQ(result.lost, 1);
   EXPECT_EQ(result.delivered, 0);
   EXPECT_EQ(StreamEntries(), 1);
-  EXPECT_NE(Redis({"ZSCORE", DueKey(bucket), DueMember("t1", "p1", slow[0].reminder_id)}), "1");
+  EXPECT_NE(Redis({"ZSCORE", DueKey(fixture_.pool(), bucket), DueMember("t1", "p1", slow[0].reminder_id)}), "1");
 }
 
 TEST_F(ReminderDispatchTest, AfterDowntimeRecentOccurrencesAreLateAndOlderOnesMissed) {
@@ -551,7 +551,7 @@ TEST_F(ReminderDispatchTest, SnoozedOccurrenceIsDeliveredOnceMoreAndCompletedOne
   v1::Delivery again = sub.Next();
   EXPECT_EQ(again.delivery_id(), absl::StrCat(d.occurrence_id(), "/snooze"));
   // The handled snooze entry leaves nothing behind in the bucket's lease records.
-  EXPECT_EQ(Redis({"HEXISTS", DueLeaseKey(DueBucket("t1", "p1")),
+  EXPECT_EQ(Redis({"HEXISTS", DueLeaseKey(fixture_.pool(), DueBucketOf(fixture_.pool(), "t1", "p1")),
                    absl::StrCat(DueMember("t1", "p1", IdOf(snoozed.name())), "|snooze|",
                                 rtest::Ms(kFirstDue))}),
             "0");
@@ -584,7 +584,7 @@ TEST_F(ReminderDispatchTest, ExhaustedScheduleEndsTheReminder) {
 TEST_F(ReminderDispatchTest, AnEditBetweenClaimAndCompletionWins) {
   v1::Reminder r = MustCreate(Homework("p1"));
   fixture_.clock().Advance(absl::Minutes(30));
-  int bucket = DueBucket("t1", "p1");
+  int bucket = DueBucketOf(fixture_.pool(), "t1", "p1");
   auto slow = NewDispatcher();
   ASSERT_TRUE(slow->ClaimOnlyForTest(bucket, 10).ok());
   // The clinician moves the reminder to 18:00 while the claim is held.
@@ -596,9 +596,9 @@ TEST_F(ReminderDispatchTest, AnEditBetweenClaimAndCompletionWins) {
   v1::Reminder updated;
   ASSERT_TRUE(
       stub_->UpdateReminder(ServiceFixture::Context(clinician_).get(), update, &updated).ok());
-  EXPECT_EQ(Redis({"ZSCORE", DueKey(bucket), DueMember("t1", "p1", IdOf(r.name()))}),
+  EXPECT_EQ(Redis({"ZSCORE", DueKey(fixture_.pool(), bucket), DueMember("t1", "p1", IdOf(r.name()))}),
             rtest::Ms(Utc(2026, 1, 5, 18)));
-  EXPECT_EQ(Redis({"HEXISTS", DueLeaseKey(bucket), DueMember("t1", "p1", IdOf(r.name()))}), "0");
+  EXPECT_EQ(Redis({"HEXISTS", DueLeaseKey(fixture_.pool(), bucket), DueMember("t1", "p1", IdOf(r.name()))}), "0");
   // After the old lease would have expired nothing is due: the entry follows the edit.
   fixture_.clock().Advance(absl::Minutes(1));
   EXPECT_EQ(NewDispatcher()->RunOnce().claimed, 0);

@@ -1,12 +1,17 @@
 #include "services/reminders/store/dispatch_store.h"
 
+#include <algorithm>
+#include <functional>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/redis/keys.h"
+#include "common/redis/staging.h"
 #include "common/status/status.h"
 #include "services/reminders/store/reminder_store.h"
 
@@ -51,11 +56,15 @@ for j = 1, #out do out[j][3] = values[j] or '' end
 return out
 )lua");
 
-// KEYS: [1] due index, [2] lease hash.
-// ARGV: [1] lease score of the claim, [2] stream key prefix ("trellis:rem:{due:<b>}:out:"),
-//       [3] retention ms, [4] number of items, then per item: member, action ('s' set, 'r' remove,
-//       'e' end), next due ms, revision, ended blob, records "ms=state;...", number of deliveries,
-//       then 5 per delivery: delivery key, kind, due ms, scheduled ms, payload.
+// KEYS: [1] due index, [2] lease hash, [3] on Redis Cluster: the slot's delivery staging part.
+// ARGV: [1] lease score of the claim, [2] '1' to stage deliveries (cluster) instead of entering
+//       them, [3] retention ms, [4] number of items, then per item: member, action ('s' set, 'r'
+//       remove, 'e' end), next due ms, revision, ended blob, records "ms=state;...", the tenant's
+//       stream of the patient's delivery bucket (OutStreamKey), number of deliveries, then 5 per
+//       delivery: delivery key, kind, due ms, scheduled ms, payload.
+// On a cluster the stream lies in another slot: a delivery is staged in the bucket's slot
+// ("k" = the stream, "v" = its fields packed with cmsgpack, redis/staging.h) and moved on by
+// kDeliveriesMoveScript, still exactly once.
 // Returns {completed, lost, delivered}.
 const redis::Script kCompleteScript("reminders_complete", R"lua(
 local now = redis.call('TIME')
@@ -65,10 +74,10 @@ local lease = tonumber(ARGV[1])
 local items, members = {}, {}
 local i = 5
 for k = 1, tonumber(ARGV[4]) do
-  local nd = tonumber(ARGV[i + 6])
+  local nd = tonumber(ARGV[i + 7])
   items[k] = {i = i, nd = nd}
   members[k] = ARGV[i]
-  i = i + 7 + nd * 5
+  i = i + 8 + nd * 5
 end
 if #items == 0 then return {0, 0, 0} end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(members))
@@ -84,15 +93,21 @@ for k, item in ipairs(items) do
     local t, p, id = string.match(m, '^([^|]+)|([^|]+)|([^|]+)')
     local prefix = 'trellis:rem:{' .. t .. ':' .. p .. '}'
     local occ = prefix .. ':occ:' .. id
+    local stream = ARGV[i + 6]
     for j = 0, nd - 1 do
-      local a = i + 7 + j * 5
+      local a = i + 8 + j * 5
       local sched = ARGV[a + 3]
       -- Completed (done, skipped) or skipped in a pause before it was delivered: not delivered.
       local st = redis.call('HGET', occ, sched) or ''
       local deliver = not (string.sub(st, 1, 4) == 'done' or string.sub(st, 1, 7) == 'skipped')
       if deliver then
-        redis.call('XADD', ARGV[2] .. t, 'MINID', '~', minid, '*', 'u', ARGV[a + 2],
-                   'k', ARGV[a + 1], 'm', ARGV[a], 'd', ARGV[a + 4])
+        if ARGV[2] == '1' then
+          redis.call('XADD', KEYS[3], '*', 'k', stream, 'v',
+                     cmsgpack.pack({ARGV[a + 2], ARGV[a + 1], ARGV[a], ARGV[a + 4]}))
+        else
+          redis.call('XADD', stream, 'MINID', '~', minid, '*', 'u', ARGV[a + 2],
+                     'k', ARGV[a + 1], 'm', ARGV[a], 'd', ARGV[a + 4])
+        end
         delivered = delivered + 1
       end
     end
@@ -129,6 +144,20 @@ end
 return {completed, lost, delivered}
 )lua");
 
+// Redis Cluster: enters staged deliveries into their stream (redis::MoveStaged), with the fields
+// the complete script enters directly on a single Redis. KEYS: [1] the stream, [2] its cursor
+// hash. ARGV: [1] the staging part, [2] retention ms, then staged id and packed fields pairs.
+const redis::Script kDeliveriesMoveScript("reminders_deliveries_move",
+                                          absl::StrCat(redis::kStagedEachLua, R"lua(
+local now = redis.call('TIME')
+local minid = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2])
+if minid < 0 then minid = 0 end
+return trellis_staged_each(3, function(v)
+  local f = cmsgpack.unpack(v)
+  redis.call('XADD', KEYS[1], 'MINID', '~', minid, '*', 'u', f[1], 'k', f[2], 'm', f[3], 'd', f[4])
+end)
+)lua"));
+
 // KEYS: [1] the tenant's subscriber hash, [2..] the tenant's bucket streams.
 // ARGV: [1] subscriber, [2] kinds filter.
 const redis::Script kSubscribeScript("reminders_subscribe", R"lua(
@@ -142,6 +171,16 @@ for k = 2, #KEYS do
   if not ok and not string.find(tostring(err.err or err), 'BUSYGROUP', 1, true) then
     return redis.error_reply('INTERNAL could not create the consumer group')
   end
+end
+return 1
+)lua");
+
+// Redis Cluster: the subscriber's consumer group on one bucket stream (the subscribe script does
+// all buckets at once on a single Redis). KEYS: [1] stream. ARGV: [1] subscriber.
+const redis::Script kGroupScript("reminders_group", R"lua(
+local ok, err = pcall(redis.call, 'XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+if not ok and not string.find(tostring(err.err or err), 'BUSYGROUP', 1, true) then
+  return redis.error_reply('INTERNAL could not create the consumer group')
 end
 return 1
 )lua");
@@ -330,6 +369,43 @@ bool ParseMember(ClaimedEntry& e) {
   return true;
 }
 
+// Starts `count` calls at once (start(i, answer)) and answers `done` once all have answered: OK,
+// or the first failure.
+void AllOf(int count, const std::function<void(int, absl::AnyInvocable<void(absl::Status)>)>& start,
+           absl::AnyInvocable<void(absl::Status)> done) {
+  struct State {
+    absl::Mutex mu;
+    int left;
+    absl::Status first;
+    absl::AnyInvocable<void(absl::Status)> done;
+  };
+  if (count == 0) return done(absl::OkStatus());
+  auto state = std::make_shared<State>();
+  state->left = count;
+  state->done = std::move(done);
+  for (int i = 0; i < count; ++i) {
+    start(i, [state](absl::Status s) {
+      bool last = false;
+      {
+        absl::MutexLock lock(&state->mu);
+        if (!s.ok() && state->first.ok()) state->first = s;
+        last = --state->left == 0;
+      }
+      if (last) state->done(state->first);
+    });
+  }
+}
+
+std::string AckRecordKey(const redis::RedisClient& redis, int bucket, const std::string& tenant,
+                         const AckItem& item) {
+  // Beside the subscriber's pending list on a cluster (one slot per ack script), else with the
+  // patient's keys, where it has always been.
+  if (redis.Clustered()) {
+    return BucketKey(bucket, absl::StrCat("ack:", tenant, "|", item.patient, "|", item.reminder_id));
+  }
+  return redis::PatientKeys(kService, tenant, item.patient).Key({"ack", item.reminder_id});
+}
+
 }  // namespace
 
 std::string DeliveryField(int64_t scheduled_ms, bool snooze) {
@@ -351,7 +427,7 @@ std::string OutStreamKey(int bucket, const std::string& tenant) {
 
 void DispatchStore::Claim(int bucket, absl::Time now, const std::string& lease, int limit,
                           Callback<std::vector<ClaimedEntry>> done, absl::Time deadline) {
-  redis_->Eval(kClaimScript, {DueKey(bucket), DueLeaseKey(bucket)},
+  redis_->Eval(kClaimScript, {DueKey(*redis_, bucket), DueLeaseKey(*redis_, bucket)},
                {absl::StrCat(ToUnixMillisFloor(now)), lease, absl::StrCat(limit)},
                [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
@@ -374,7 +450,8 @@ void DispatchStore::Claim(int bucket, absl::Time now, const std::string& lease, 
 void DispatchStore::Complete(int bucket, const std::string& lease,
                              const std::vector<EntryCompletion>& items,
                              Callback<CompleteResult> done, absl::Time deadline) {
-  std::vector<std::string> a = {lease, BucketKey(bucket, "out:"),
+  const bool staged = redis_->Clustered();
+  std::vector<std::string> a = {lease, staged ? "1" : "",
                                 absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention)),
                                 absl::StrCat(items.size())};
   for (const EntryCompletion& c : items) {
@@ -389,6 +466,7 @@ void DispatchStore::Complete(int bucket, const std::string& lease,
     std::string records;
     for (const auto& [ms, state] : c.records) absl::StrAppend(&records, ms, "=", state, ";");
     a.push_back(std::move(records));
+    a.push_back(OutStreamKey(staged ? DueBucket(e.tenant, e.patient) : bucket, e.tenant));
     a.push_back(absl::StrCat(c.deliveries.size()));
     for (const DeliveryWrite& d : c.deliveries) {
       a.push_back(DeliveryKey(e.patient, e.reminder_id, DeliveryField(d.scheduled_ms, d.snooze)));
@@ -398,7 +476,9 @@ void DispatchStore::Complete(int bucket, const std::string& lease,
       a.push_back(d.payload);
     }
   }
-  redis_->Eval(kCompleteScript, {DueKey(bucket), DueLeaseKey(bucket)}, std::move(a),
+  std::vector<std::string> keys = {DueKey(*redis_, bucket), DueLeaseKey(*redis_, bucket)};
+  if (staged) keys.push_back(DeliveryStaging().SlotKey(bucket));
+  redis_->Eval(kCompleteScript, std::move(keys), std::move(a),
                [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
                  if (reply->elements.size() != 3) return done(Corrupt());
@@ -409,48 +489,168 @@ void DispatchStore::Complete(int bucket, const std::string& lease,
                {deadline});
 }
 
+absl::StatusOr<int> DispatchStore::MoveStagedDeliveries(int per_part) {
+  if (!redis_->Clustered()) return 0;
+  return redis::MoveStaged(*redis_, DeliveryStaging(), kDeliveriesMoveScript,
+                           {absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention))},
+                           per_part);
+}
+
+redis::SlotIndex DeliveryStaging() { return redis::SlotIndex(kService, "dlv_staged"); }
+
 void DispatchStore::Subscribe(const std::string& tenant, const std::string& subscriber,
                               const std::vector<int>& kinds, Callback<bool> done,
                               absl::Time deadline) {
   std::vector<std::string> keys = {redis::TenantKeys("rem", tenant).Key({"subs"})};
   // The tenant's subscriber hash is tagged "{<tenant>}" by TenantKeys ("trellis:rem:{t1}:subs").
-  for (int b = 0; b < kDueBuckets; ++b) keys.push_back(OutStreamKey(b, tenant));
-  redis_->Eval(kSubscribeScript, std::move(keys), {subscriber, KindsFilter(kinds)},
-               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-                 if (!reply.ok()) return done(reply.status());
-                 done(true);
-               },
-               {deadline});
+  const bool clustered = redis_->Clustered();
+  // On a cluster the streams lie in slots of their own: their groups are made one by one after.
+  if (!clustered) {
+    for (int b = 0; b < kDueBuckets; ++b) keys.push_back(OutStreamKey(b, tenant));
+  }
+  redis_->Eval(
+      kSubscribeScript, std::move(keys), {subscriber, KindsFilter(kinds)},
+      [redis = redis_, clustered, tenant, subscriber, deadline,
+       done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+        if (!reply.ok()) return done(reply.status());
+        if (!clustered) return done(true);
+        AllOf(
+            kDueBuckets,
+            [&](int b, absl::AnyInvocable<void(absl::Status)> answer) {
+              redis->Eval(kGroupScript, {OutStreamKey(b, tenant)}, {subscriber},
+                           [answer = std::move(answer)](absl::StatusOr<Reply> r) mutable {
+                             answer(r.status());
+                           },
+                           {deadline});
+            },
+            [done = std::move(done)](absl::Status s) mutable {
+              if (!s.ok()) return done(s);
+              done(true);
+            });
+      },
+      {deadline});
 }
 
-void DispatchStore::Poll(const PollRequest& request, const std::vector<int>& kinds,
-                         Callback<PollResult> done, absl::Time deadline) {
-  std::vector<std::string> keys;
-  keys.reserve(kDueBuckets * 3);
-  for (int b = 0; b < kDueBuckets; ++b) {
+namespace {
+
+// The poll script's keys and arguments for `buckets` (ARGV[6], [7]: max unacked and max batch).
+void PollCall(const PollRequest& request, const std::vector<int>& kinds,
+              const std::vector<int>& buckets, int first, int max_unacked, int max_batch,
+              std::vector<std::string>& keys, std::vector<std::string>& args) {
+  keys.reserve(buckets.size() * 3);
+  for (int b : buckets) {
     keys.push_back(OutStreamKey(b, request.tenant));
     keys.push_back(SubscriberKey(b, "inf", request.tenant, request.subscriber));
     keys.push_back(SubscriberKey(b, "own", request.tenant, request.subscriber));
   }
-  redis_->Eval(kPollScript, std::move(keys),
-               {request.subscriber, request.consumer, absl::StrCat(ToUnixMillisFloor(request.now)),
-                absl::StrCat(ToUnixMillisFloor(request.ack_deadline)),
-                absl::StrCat(ToUnixMillisFloor(request.cutoff)), absl::StrCat(request.max_unacked),
-                absl::StrCat(request.max_batch), KindsFilter(kinds),
-                absl::StrCat(request.start_bucket % kDueBuckets)},
-               [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+  args = {request.subscriber,
+          request.consumer,
+          absl::StrCat(ToUnixMillisFloor(request.now)),
+          absl::StrCat(ToUnixMillisFloor(request.ack_deadline)),
+          absl::StrCat(ToUnixMillisFloor(request.cutoff)),
+          absl::StrCat(max_unacked),
+          absl::StrCat(max_batch),
+          KindsFilter(kinds),
+          absl::StrCat(first)};
+}
+
+// Appends a poll script reply's deliveries to `out` (their bucket: buckets[index in the call]).
+absl::Status ReadPoll(Reply& reply, const std::vector<int>& buckets, PollResult& out) {
+  if (reply.elements.size() != 2) return Corrupt();
+  out.deliveries.reserve(out.deliveries.size() + reply.elements[0].elements.size());
+  for (Reply& item : reply.elements[0].elements) {
+    if (item.elements.size() != 4) return Corrupt();
+    int64_t at = item.elements[0].integer;
+    if (at < 0 || at >= static_cast<int64_t>(buckets.size())) return Corrupt();
+    out.deliveries.push_back({buckets[at], std::move(item.elements[1].str),
+                              static_cast<int>(item.elements[2].integer),
+                              std::move(item.elements[3].str)});
+  }
+  out.outstanding = static_cast<int>(reply.elements[1].integer);
+  return absl::OkStatus();
+}
+
+// Redis Cluster: the poll bucket by bucket (each bucket's keys share its slot), from
+// request.start_bucket on, while there is room. `held[b]`: what the consumer holds in bucket b.
+struct ClusterPoll {
+  redis::RedisClient* redis;
+  PollRequest request;
+  std::vector<int> kinds;
+  std::vector<int> held;
+  absl::Time deadline;
+  absl::AnyInvocable<void(absl::StatusOr<PollResult>)> done;
+  PollResult result;
+  int step = 0;
+
+  static void Next(std::shared_ptr<ClusterPoll> p) {
+    int total = 0;
+    for (int h : p->held) total += h;
+    const int room = std::min(p->request.max_unacked - total,
+                              p->request.max_batch - static_cast<int>(p->result.deliveries.size()));
+    if (p->step == kDueBuckets || room <= 0) {
+      p->result.outstanding = total;
+      return p->done(std::move(p->result));
+    }
+    const int b = (p->request.start_bucket + p->step++) % kDueBuckets;
+    std::vector<std::string> keys, args;
+    // The script counts this bucket's holdings itself; the others' are taken off its limit.
+    PollCall(p->request, p->kinds, {b}, 0, p->request.max_unacked - (total - p->held[b]), room,
+             keys, args);
+    redis::RedisClient* redis = p->redis;
+    absl::Time deadline = p->deadline;
+    redis->Eval(kPollScript, std::move(keys), std::move(args),
+                [p = std::move(p), b](absl::StatusOr<Reply> reply) mutable {
+                  if (!reply.ok()) return p->done(reply.status());
+                  PollResult one;
+                  if (absl::Status s = ReadPoll(*reply, {b}, one); !s.ok()) return p->done(s);
+                  p->held[b] = one.outstanding;
+                  for (auto& d : one.deliveries) p->result.deliveries.push_back(std::move(d));
+                  Next(std::move(p));
+                },
+                {deadline});
+  }
+};
+
+}  // namespace
+
+void DispatchStore::Poll(const PollRequest& request, const std::vector<int>& kinds,
+                         Callback<PollResult> done, absl::Time deadline) {
+  std::vector<int> all(kDueBuckets);
+  for (int b = 0; b < kDueBuckets; ++b) all[b] = b;
+  if (redis_->Clustered()) {
+    // What the consumer holds in every bucket first (max_unacked spans them all), then the polls.
+    auto poll = std::make_shared<ClusterPoll>();
+    poll->redis = redis_;
+    poll->request = request;
+    poll->kinds = kinds;
+    poll->held.assign(kDueBuckets, 0);
+    poll->deadline = deadline;
+    poll->done = std::move(done);
+    AllOf(
+        kDueBuckets,
+        [&](int b, absl::AnyInvocable<void(absl::Status)> answer) {
+          redis_->Execute({"HGET", SubscriberKey(b, "own", request.tenant, request.subscriber),
+                           absl::StrCat("#", request.consumer)},
+                          [poll, b, answer = std::move(answer)](absl::StatusOr<Reply> r) mutable {
+                            if (r.ok()) poll->held[b] = static_cast<int>(ParseInt(*r));
+                            answer(r.status());
+                          },
+                          {deadline});
+        },
+        [poll](absl::Status s) mutable {
+          if (!s.ok()) return poll->done(s);
+          ClusterPoll::Next(std::move(poll));
+        });
+    return;
+  }
+  std::vector<std::string> keys, args;
+  PollCall(request, kinds, all, request.start_bucket % kDueBuckets, request.max_unacked,
+           request.max_batch, keys, args);
+  redis_->Eval(kPollScript, std::move(keys), std::move(args),
+               [done = std::move(done), all](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
-                 if (reply->elements.size() != 2) return done(Corrupt());
                  PollResult out;
-                 out.deliveries.reserve(reply->elements[0].elements.size());
-                 for (Reply& item : reply->elements[0].elements) {
-                   if (item.elements.size() != 4) return done(Corrupt());
-                   out.deliveries.push_back({static_cast<int>(item.elements[0].integer),
-                                             std::move(item.elements[1].str),
-                                             static_cast<int>(item.elements[2].integer),
-                                             std::move(item.elements[3].str)});
-                 }
-                 out.outstanding = static_cast<int>(reply->elements[1].integer);
+                 if (absl::Status s = ReadPoll(*reply, all, out); !s.ok()) return done(s);
                  done(std::move(out));
                },
                {deadline});
@@ -464,42 +664,61 @@ void DispatchStore::Ack(const std::string& tenant, const std::string& subscriber
   for (size_t i = 0; i < items.size(); ++i) {
     groups[DueBucket(tenant, items[i].patient)].push_back(i);
   }
-  std::vector<std::string> keys;
-  std::vector<std::string> args = {subscriber, absl::StrCat(ToUnixMillisFloor(now)), ""};
-  std::vector<size_t> order;  // script result position -> item index
-  int used = 0;
+  // One call for every group on a single Redis; one per group on a cluster, where each bucket
+  // has its slot (its ack records included, AckRecordKey).
+  struct Call {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+    std::vector<size_t> order;  // script result position -> item index
+    int groups = 0;
+  };
+  std::vector<Call> calls;
+  const bool clustered = redis_->Clustered();
   for (int b = 0; b < kDueBuckets; ++b) {
     if (groups[b].empty()) continue;
-    ++used;
-    keys.push_back(SubscriberKey(b, "inf", tenant, subscriber));
-    keys.push_back(SubscriberKey(b, "own", tenant, subscriber));
-    args.push_back(absl::StrCat(groups[b].size()));
+    if (calls.empty() || clustered) {
+      calls.push_back({{}, {subscriber, absl::StrCat(ToUnixMillisFloor(now)), "0"}, {}});
+    }
+    Call& call = calls.back();
+    call.args[2] = absl::StrCat(++call.groups);
+    call.keys.push_back(SubscriberKey(b, "inf", tenant, subscriber));
+    call.keys.push_back(SubscriberKey(b, "own", tenant, subscriber));
+    call.args.push_back(absl::StrCat(groups[b].size()));
     for (size_t i : groups[b]) {
       const AckItem& item = items[i];
-      keys.push_back(
-          redis::PatientKeys(kService, tenant, item.patient).Key({"ack", item.reminder_id}));
-      args.push_back(DeliveryKey(item.patient, item.reminder_id, item.field));
-      args.push_back(item.field);
-      order.push_back(i);
+      call.keys.push_back(AckRecordKey(*redis_, b, tenant, item));
+      call.args.push_back(DeliveryKey(item.patient, item.reminder_id, item.field));
+      call.args.push_back(item.field);
+      call.order.push_back(i);
     }
   }
-  args[2] = absl::StrCat(used);
-  redis_->Eval(
-      kAckScript, std::move(keys), std::move(args),
-      [done = std::move(done), order = std::move(order)](absl::StatusOr<Reply> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        if (reply->elements.size() != order.size()) return done(Corrupt());
-        std::vector<AckOutcome> out(order.size());
-        for (size_t j = 0; j < order.size(); ++j) {
-          const Reply& r = reply->elements[j];
-          if (r.elements.size() != 2) return done(Corrupt());
-          int64_t code = r.elements[0].integer;
-          out[order[j]] = {
-              .found = code != 0, .already = code == 2, .ack_ms = r.elements[1].integer};
-        }
-        done(std::move(out));
+  auto out = std::make_shared<std::vector<AckOutcome>>(items.size());
+  auto shared_calls = std::make_shared<std::vector<Call>>(std::move(calls));
+  AllOf(
+      static_cast<int>(shared_calls->size()),
+      [&](int c, absl::AnyInvocable<void(absl::Status)> answer) {
+        Call& call = (*shared_calls)[c];
+        redis_->Eval(
+            kAckScript, std::move(call.keys), std::move(call.args),
+            [out, order = call.order, answer = std::move(answer)](
+                absl::StatusOr<Reply> reply) mutable {
+              if (!reply.ok()) return answer(reply.status());
+              if (reply->elements.size() != order.size()) return answer(Corrupt());
+              for (size_t j = 0; j < order.size(); ++j) {
+                const Reply& r = reply->elements[j];
+                if (r.elements.size() != 2) return answer(Corrupt());
+                int64_t code = r.elements[0].integer;
+                (*out)[order[j]] = {
+                    .found = code != 0, .already = code == 2, .ack_ms = r.elements[1].integer};
+              }
+              answer(absl::OkStatus());
+            },
+            {deadline});
       },
-      {deadline});
+      [out, done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) return done(s);
+        done(std::move(*out));
+      });
 }
 
 }  // namespace trellis::reminders

@@ -57,6 +57,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/redis/client.h"
+#include "common/redis/slot_index.h"
 
 namespace trellis::reminders {
 
@@ -160,6 +161,11 @@ class DispatchStore {
   void Complete(int bucket, const std::string& lease, const std::vector<EntryCompletion>& items,
                 Callback<CompleteResult> done, absl::Time deadline);
 
+  // Redis Cluster: enters up to `per_part` deliveries staged by Complete in each slot into their
+  // streams (see kDeliveriesMoveScript); returns how many. Blocking: for a background thread.
+  // Nothing to do on a single Redis.
+  absl::StatusOr<int> MoveStagedDeliveries(int per_part = 512);
+
   // Registers `subscriber` with `kinds` (sorted ReminderKind values; empty: all) and creates its
   // consumer groups. FAILED_PRECONDITION (SUBSCRIBER_FILTER_MISMATCH) when it was registered with
   // another filter.
@@ -192,7 +198,12 @@ std::string DeliveryKey(absl::string_view patient, absl::string_view reminder_id
 // "<Unix ms of lease_until>.5": the score of a claimed due entry.
 std::string LeaseScore(absl::Time lease_until);
 
-// The bucket's stream of a tenant: "trellis:rem:{due:<b>}:out:<tenant>".
+// The bucket's stream of a tenant: "trellis:rem:{due:<b>}:out:<tenant>" (b: the delivery bucket,
+// DueBucket).
 std::string OutStreamKey(int bucket, const std::string& tenant);
+
+// Redis Cluster: deliveries completed in a due bucket (a slot) wait in that slot's part until
+// MoveStagedDeliveries enters them into their streams.
+redis::SlotIndex DeliveryStaging();
 
 }  // namespace trellis::reminders

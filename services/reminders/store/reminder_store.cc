@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/outbox/outbox.h"
+#include "common/redis/cluster_slots.h"
 #include "common/redis/keys.h"
 #include "common/status/status.h"
 
@@ -294,9 +295,27 @@ int DueBucket(absl::string_view tenant, absl::string_view patient) {
   return static_cast<int>(h % static_cast<uint32_t>(kDueBuckets));
 }
 
-std::string DueKey(int bucket) { return absl::StrCat("trellis:rem:{due:", bucket, "}:due"); }
+int DueBucketCount(const redis::RedisClient& redis) {
+  return redis.Clustered() ? redis::kClusterSlots : kDueBuckets;
+}
 
-std::string DueLeaseKey(int bucket) { return absl::StrCat("trellis:rem:{due:", bucket, "}:lease"); }
+int DueBucketOf(const redis::RedisClient& redis, absl::string_view tenant,
+                absl::string_view patient) {
+  return redis.Clustered() ? redis::KeySlot(redis::PatientKeys(kService, tenant, patient).prefix())
+                           : DueBucket(tenant, patient);
+}
+
+redis::SlotIndex ClusterDueIndex() { return redis::SlotIndex(kService, "due"); }
+
+std::string DueKey(const redis::RedisClient& redis, int bucket) {
+  if (redis.Clustered()) return ClusterDueIndex().SlotKey(bucket);
+  return absl::StrCat("trellis:rem:{due:", bucket, "}:due");
+}
+
+std::string DueLeaseKey(const redis::RedisClient& redis, int bucket) {
+  if (redis.Clustered()) return redis::SlotIndex(kService, "due_lease").SlotKey(bucket);
+  return absl::StrCat("trellis:rem:{due:", bucket, "}:lease");
+}
 
 std::string DueMember(absl::string_view tenant, absl::string_view patient,
                       absl::string_view reminder_id) {
@@ -321,7 +340,9 @@ void ReminderStore::Write(ReminderWrite write, Callback<ReminderWriteResult> don
                           absl::Time deadline) {
   redis::PatientKeys keys(kService, write.tenant, write.patient);
   bool has_request = !write.request_id.empty();
-  std::string due_key = DueKey(DueBucket(write.tenant, write.patient));
+  const int bucket = DueBucketOf(*redis_, write.tenant, write.patient);
+  const std::string due_key = DueKey(*redis_, bucket);
+  const std::string lease_key = DueLeaseKey(*redis_, bucket);
   std::vector<std::string> k = {
       has_request ? keys.Key({"req", write.method, write.request_id}) : keys.Key({"rems"}),
       keys.Key({"rems"})};
@@ -342,7 +363,7 @@ void ReminderStore::Write(ReminderWrite write, Callback<ReminderWriteResult> don
     k.push_back(keys.Key({"occ", id}));
     k.push_back(keys.Key({"occt", id}));
     k.push_back(keys.Key({"snz", id}));
-    k.push_back(DueLeaseKey(DueBucket(write.tenant, write.patient)));
+    k.push_back(lease_key);
     std::string occurrences;
     for (const auto& [t, state] : c.occurrences) {
       absl::StrAppend(&occurrences, ToUnixMillisFloor(t), "=", state, ";");
@@ -477,7 +498,7 @@ void ReminderStore::WriteCompletion(CompletionWrite write, Callback<ReminderWrit
       occ,
       keys.Key({"occt", write.reminder_id}),
       keys.Key({"comp", write.reminder_id}),
-      DueKey(DueBucket(write.tenant, write.patient)),
+      DueKey(*redis_, DueBucketOf(*redis_, write.tenant, write.patient)),
       keys.Key({"snz", write.reminder_id}),
       outbox::OutboxKey(kService, write.tenant, write.patient),
       outbox::PendingKey(*redis_, kService, write.tenant, write.patient)};

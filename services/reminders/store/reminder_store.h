@@ -39,8 +39,8 @@
 // A snoozed occurrence adds a second member "<tenant>|<patient>|<id>|snooze|<scheduled ms>",
 // score = snooze_until (ms), in the same bucket (RecordCompletion; listed in snz:<id>): the
 // dispatcher delivers it once as "<occurrence id>/snooze" and removes it.
-// The due key lies in another hash slot than the patient's keys; the scripts write both, which is
-// atomic on one Redis but refused by Redis Cluster (CROSSSLOT): see the note in reminder_store.cc.
+// On a single Redis the due key lies in another hash slot than the patient's keys, which one
+// script may write together; on Redis Cluster the bucket is the patient's slot (DueBucketOf).
 //
 // Every write is one EVALSHA: etag (revision) or request_id checks, value, meta, indexes, due entry
 // and occurrence records change together or not at all.
@@ -59,23 +59,37 @@
 #include "common/audit/audit.h"
 #include "common/outbox/outbox.h"
 #include "common/redis/client.h"
+#include "common/redis/slot_index.h"
 #include "services/reminders/domain/dispatch_plan.h"
 #include "trellis/v1/reminders.pb.h"
 
 namespace trellis::reminders {
 
-// Number of due-index buckets. The one place this constant lives: the dispatcher scans
-// buckets 0..kDueBuckets-1. Changing it moves reminders between buckets (a migration).
+// Number of due-index buckets on a single Redis, and of delivery buckets (the subscribers'
+// streams, dispatch_store.h) in both layouts. The one place this constant lives. Changing it
+// moves reminders between buckets (a migration).
 inline constexpr int kDueBuckets = 16;
 
-// Bucket of a patient's due entries: FNV-1a (32 bit) of "<tenant>:<patient>" mod kDueBuckets.
-// Stable across processes and versions (std::hash is not).
+// Bucket of a patient: FNV-1a (32 bit) of "<tenant>:<patient>" mod kDueBuckets. Stable across
+// processes and versions (std::hash is not). Its delivery bucket always; its due bucket on a
+// single Redis.
 int DueBucket(absl::string_view tenant, absl::string_view patient);
-// "trellis:rem:{due:<bucket>}:due".
-std::string DueKey(int bucket);
-// "trellis:rem:{due:<bucket>}:lease": the dispatcher's leases on claimed due entries
-// (dispatch_store.h). A write that moves or removes a due entry deletes its lease.
-std::string DueLeaseKey(int bucket);
+
+// The due index in `redis`'s layout. A single Redis: kDueBuckets buckets tagged "{due:<b>}". Redis
+// Cluster: one bucket per slot (16 384), in the slot of the patients it lists, so that a
+// patient's script may write its due entry and the dispatcher's scripts may read and write the
+// patients of the bucket they claim (docs/scaling.md).
+int DueBucketCount(const redis::RedisClient& redis);
+int DueBucketOf(const redis::RedisClient& redis, absl::string_view tenant,
+                absl::string_view patient);
+// "trellis:rem:{due:<bucket>}:due", or on a cluster "trellis:rem:{<slot tag>}:due".
+std::string DueKey(const redis::RedisClient& redis, int bucket);
+// "trellis:rem:{due:<bucket>}:lease" (cluster: "trellis:rem:{<slot tag>}:due_lease"): the
+// dispatcher's leases on claimed due entries (dispatch_store.h). A write that moves or removes a
+// due entry deletes its lease.
+std::string DueLeaseKey(const redis::RedisClient& redis, int bucket);
+// The cluster layout's due index, walked by the dispatcher to find the buckets with entries due.
+redis::SlotIndex ClusterDueIndex();
 // "<tenant>|<patient>|<reminder id>" ('|' is outside the id alphabet).
 std::string DueMember(absl::string_view tenant, absl::string_view patient,
                       absl::string_view reminder_id);
