@@ -50,6 +50,12 @@ ABSL_FLAG(std::string, redis_sentinels, "",
 ABSL_FLAG(std::string, redis_sentinel_master, "",
           "Name of the primary the Sentinels monitor (env TRELLIS_REDIS_SENTINEL_MASTER); "
           "required with --redis_sentinels.");
+ABSL_FLAG(std::string, redis_cluster, "",
+          "Redis Cluster nodes to learn the cluster from, host:port,host:port (env "
+          "TRELLIS_REDIS_CLUSTER); any few will do, the rest are found. When set, the host, port "
+          "and database of --redis_url are not used (its user and password are); commands go to "
+          "the primary serving each key's slot and follow the cluster through resharding and "
+          "failover. Not together with --redis_sentinels.");
 ABSL_FLAG(int, redis_wait_replicas, 0,
           "Replicated durability (env TRELLIS_REDIS_WAIT_REPLICAS), 0-16: a write is acknowledged "
           "only after this many replicas confirm it (Redis WAIT), else the call answers "
@@ -256,6 +262,24 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
     }
   } else if (!c.redis.sentinel_master.empty()) {
     v.Add("redis_sentinels", "is required with --redis_sentinel_master");
+  }
+
+  std::string cluster = absl::GetFlag(FLAGS_redis_cluster);
+  if (!cluster.empty()) {
+    auto list = config::ParseHostPortList(cluster, "redis_cluster");
+    if (list.ok()) {
+      c.redis_cluster = std::move(*list);
+    } else {
+      v.Merge(list.status());
+    }
+    if (!sentinels.empty()) {
+      v.Add("redis_cluster", "cannot be combined with --redis_sentinels (a cluster fails over by "
+                             "itself); set one of them");
+    }
+    if (c.redis.db != 0) {
+      v.Add("redis_url", absl::StrCat("names database ", c.redis.db,
+                                      "; Redis Cluster has only database 0"));
+    }
   }
 
   c.redis_connections = absl::GetFlag(FLAGS_redis_connections);

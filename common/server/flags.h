@@ -5,6 +5,7 @@
 // value would show in the process list and in --help).
 
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
@@ -28,6 +29,7 @@ ABSL_DECLARE_FLAG(absl::Duration, redis_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, redis_connect_timeout);
 ABSL_DECLARE_FLAG(std::string, redis_sentinels);
 ABSL_DECLARE_FLAG(std::string, redis_sentinel_master);
+ABSL_DECLARE_FLAG(std::string, redis_cluster);
 ABSL_DECLARE_FLAG(int, redis_wait_replicas);
 ABSL_DECLARE_FLAG(absl::Duration, redis_wait_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, shutdown_grace);
@@ -63,6 +65,8 @@ struct ServerConfig {
   int port = 0;          // 0: pick a free port
   int metrics_port = 0;  // 0: pick a free port; -1: no metrics endpoint
   config::RedisEndpoint redis;
+  // Redis Cluster seed nodes; empty: the one server (or Sentinel-managed primary) of `redis`.
+  std::vector<config::HostPort> redis_cluster;
   int redis_connections = 2;
   absl::Duration redis_timeout;
   absl::Duration redis_connect_timeout;

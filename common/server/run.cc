@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config/config.h"
 #include "common/log/log.h"
@@ -12,12 +13,27 @@
 #include "common/metrics/redis_metrics.h"
 #include "common/metrics/rpc_metrics.h"
 #include "common/redis/async_pool.h"
+#include "common/redis/cluster_client.h"
 #include "common/server/audit_service.h"
 #include "common/server/signals.h"
 #include "common/server/tls.h"
 #include "common/status/status.h"
 
 namespace trellis::server {
+namespace {
+
+// Where the service keeps its data, for the start-up log line.
+std::string RedisTarget(const ServerConfig& config) {
+  if (!config.redis_cluster.empty()) {
+    std::vector<std::string> seeds;
+    for (const auto& hp : config.redis_cluster) seeds.push_back(absl::StrCat(hp.host, ":", hp.port));
+    return absl::StrCat("cluster ", absl::StrJoin(seeds, ","));
+  }
+  if (!config.redis.sentinels.empty()) return absl::StrCat("sentinel ", config.redis.sentinel_master);
+  return absl::StrCat(config.redis.host, ":", config.redis.port);
+}
+
+}  // namespace
 
 int RunService(int argc, char** argv, const ServiceSpec& spec) {
   // Before any thread exists, so that every thread inherits the blocked mask.
@@ -51,7 +67,15 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   pool_options.wait_replicas = config->redis_wait_replicas;
   pool_options.wait_timeout = config->redis_wait_timeout;
   pool_options.observer = &redis_metrics;
-  auto pool = std::make_unique<redis::RedisPool>(pool_options);
+  std::unique_ptr<redis::RedisClient> pool;
+  if (config->redis_cluster.empty()) {
+    pool = std::make_unique<redis::RedisPool>(pool_options);
+  } else {
+    redis::ClusterOptions cluster_options;
+    cluster_options.seeds = config->redis_cluster;
+    cluster_options.node = pool_options;  // each primary's pool: connections, timeouts, auth
+    pool = std::make_unique<redis::ClusterClient>(cluster_options);
+  }
 
   // Declared after the pool: it stops serving (and reading the pool) before the pool goes.
   std::unique_ptr<metrics::MetricsEndpoint> exporter;
@@ -116,7 +140,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
                           {"metrics_port", exporter ? exporter->port() : -1},
                           {"services", services},
                           {"tls", tls_mode},
-                          {"redis", absl::StrCat(config->redis.host, ":", config->redis.port)}});
+                          {"redis", RedisTarget(*config)}});
 
   int sig = WaitForTerminationSignal();
   log::Info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

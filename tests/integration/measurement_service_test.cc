@@ -343,8 +343,7 @@ TEST_F(MeasurementServiceTest, RecordMeasurementRetriesReturnTheFirstResult) {
   ASSERT_TRUE(stored.ok()) << stored.status();
   const std::string id = first.name().substr(first.name().rfind('/') + 1);
   ASSERT_EQ(stored->substr(stored->find('|')), "|@" + id);
-  ASSERT_TRUE(fixture_.redis_server()
-                  .Command({"SET", record,
+  ASSERT_TRUE(fixture_.RedisCommand({"SET", record,
                             stored->substr(0, stored->find('|') + 1) + first.SerializeAsString()})
                   .ok());
   v1::Measurement from_old = MustRecord(Mood("p1", 6, "req-1"));
@@ -921,8 +920,7 @@ TEST_F(MeasurementServiceTest, GoalProgressReadsTheCachedGoalAndFallsBackToGoalS
   EXPECT_FALSE(progress.target_reached());
 
   // A cache miss goes to the goal service: down -> UNAVAILABLE PEER_UNAVAILABLE; up -> served.
-  ASSERT_TRUE(fixture_.redis_server()
-                  .Command({"DEL", Key("cache", "goal",
+  ASSERT_TRUE(fixture_.RedisCommand({"DEL", Key("cache", "goal",
                                        updated.name().substr(updated.name().rfind('/') + 1))})
                   .ok());
   s = Progress(goal.name(), &progress);

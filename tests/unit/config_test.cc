@@ -40,6 +40,7 @@ class ConfigTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_redis_connections, 2);
     absl::SetFlag(&FLAGS_redis_sentinels, "");
     absl::SetFlag(&FLAGS_redis_sentinel_master, "");
+    absl::SetFlag(&FLAGS_redis_cluster, "");
     absl::SetFlag(&FLAGS_redis_wait_replicas, 0);
     absl::SetFlag(&FLAGS_redis_wait_timeout, absl::Seconds(1));
     absl::SetFlag(&FLAGS_log_level, "info");
@@ -154,6 +155,34 @@ TEST_F(ConfigTest, MalformedSentinelListsAreRejected) {
     auto config = server::ConfigFromFlags(50051, 9101);
     EXPECT_EQ(FieldsOf(config.status()), std::set<std::string>{"redis_sentinels"}) << list;
   }
+}
+
+TEST_F(ConfigTest, ClusterSeedsKeepTheUrlsCredentialsAndExcludeSentinelsAndOtherDatabases) {
+  ASSERT_TRUE(config::ApplyEnvironment(
+                  Env({{"TRELLIS_REDIS_CLUSTER", "10.0.0.1:7000,redis-1.internal:7001"},
+                       {"TRELLIS_REDIS_URL", "redis://app:pw@ignored:1/0"}}))
+                  .ok());
+  auto config = server::ConfigFromFlags(50051, 9101);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->redis_cluster.size(), 2u);
+  EXPECT_EQ(config->redis_cluster[1].host, "redis-1.internal");
+  EXPECT_EQ(config->redis_cluster[1].port, 7001);
+  EXPECT_EQ(config->redis.user, "app");
+  EXPECT_EQ(config->redis.password, "pw");
+
+  absl::SetFlag(&FLAGS_redis_url, "redis://app:pw@ignored:1/2");
+  EXPECT_EQ(FieldsOf(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"redis_url"});
+  absl::SetFlag(&FLAGS_redis_url, "redis://127.0.0.1:6379/0");
+  absl::SetFlag(&FLAGS_redis_sentinels, "10.0.0.9:26379");
+  absl::SetFlag(&FLAGS_redis_sentinel_master, "trellis");
+  EXPECT_EQ(FieldsOf(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"redis_cluster"});
+  absl::SetFlag(&FLAGS_redis_sentinels, "");
+  absl::SetFlag(&FLAGS_redis_sentinel_master, "");
+  absl::SetFlag(&FLAGS_redis_cluster, "10.0.0.1");
+  EXPECT_EQ(FieldsOf(server::ConfigFromFlags(50051, 9101).status()),
+            std::set<std::string>{"redis_cluster"});
 }
 
 TEST_F(ConfigTest, WaitReplicasNeedsATimeoutShorterThanTheRedisTimeout) {
