@@ -107,6 +107,114 @@ class Redis:
         return out.stdout.strip()
 
 
+def crc16(data):
+    """CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def key_slot(key):
+    """The slot of `key`: CRC16 of its hash tag (the text in its first {...}, if not empty)."""
+    raw = key.encode()
+    start = raw.find(b"{")
+    if start >= 0:
+        end = raw.find(b"}", start + 1)
+        if end > start + 1:
+            raw = raw[start + 1:end]
+    return crc16(raw) % 16384
+
+
+class RedisCluster:
+    """A real 3-primary Redis Cluster on loopback (TRELLIS_E2E_REDIS=cluster), offering what the
+    tests use of Redis: `url` (what Service takes; "cluster:<seeds>" becomes --redis_cluster),
+    stop()/start() of every node (they come back with their slots, from their nodes.conf),
+    integers() and cli() routed to the node serving each key."""
+
+    def __init__(self, workdir, primaries=3):
+        self.nodes = []
+        for i in range(primaries):
+            node = Redis(os.path.join(workdir, f"node{i}"), [
+                "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+                "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"])
+            self.nodes.append(node)
+        subprocess.run(["redis-cli", "--cluster", "create",
+                        *[f"127.0.0.1:{n.port}" for n in self.nodes],
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       capture_output=True, text=True, timeout=60, check=True)
+        assert wait_until(self.healthy, 30), "the cluster did not come up"
+        self.owners = self._slot_owners()
+
+    def _info(self, node):
+        try:
+            return subprocess.run(["redis-cli", "-p", str(node.port), "CLUSTER", "INFO"],
+                                  capture_output=True, text=True, timeout=5).stdout
+        except subprocess.TimeoutExpired:
+            return ""
+
+    def healthy(self):
+        return all("cluster_state:ok" in self._info(n) for n in self.nodes)
+
+    def _slot_owners(self):
+        owners = [None] * 16384
+        for line in subprocess.run(
+                ["redis-cli", "-p", str(self.nodes[0].port), "CLUSTER", "NODES"],
+                capture_output=True, text=True, timeout=5).stdout.splitlines():
+            fields = line.split()
+            port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+            node = next(n for n in self.nodes if n.port == port)
+            for spec in fields[8:]:
+                if spec.startswith("["):
+                    continue
+                first, _, last = spec.partition("-")
+                for slot in range(int(first), int(last or first) + 1):
+                    owners[slot] = node
+        return owners
+
+    @property
+    def url(self):
+        return "cluster:" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def stop(self, hard=True):
+        for n in self.nodes:
+            n.stop(hard)
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+        assert wait_until(self.healthy, 30), "the cluster did not come back"
+
+    def node_of(self, key):
+        return self.owners[key_slot(key)]
+
+    def integers(self, commands):
+        return [self.node_of(c[1]).integers([c])[0] for c in commands]
+
+    def cli(self, *args):
+        return self.node_of(args[1]).cli(*args) if len(args) > 1 else self.nodes[0].cli(*args)
+
+
+# TRELLIS_E2E_REDIS=cluster runs a scenario against a 3-primary Redis Cluster (ctest label cluster,
+# `make test-cluster`) instead of one redis-server.
+CLUSTER = os.environ.get("TRELLIS_E2E_REDIS") == "cluster"
+
+
+def make_redis(workdir):
+    """The scenario's Redis: one server, or a cluster under TRELLIS_E2E_REDIS=cluster."""
+    return RedisCluster(workdir) if CLUSTER else Redis(workdir)
+
+
+def redis_flags(target):
+    """Service flags for a Redis `url`: --redis_url, or --redis_cluster for "cluster:<seeds>"."""
+    if target.startswith("cluster:"):
+        return [f"--redis_cluster={target[len('cluster:'):]}"]
+    return [f"--redis_url={target}"]
+
+
 SECRET = "e2e-test-secret-0123456789abcdef0123456789"
 
 # TRELLIS_E2E_SECURE=1 runs a scenario as production would: every Suite service serves mutual TLS
@@ -241,7 +349,7 @@ class Service:
         self.err_path = os.path.join(workdir, f"{name}.err")
         self.proc = subprocess.Popen(
             [BINARIES[name], "--listen_host=127.0.0.1", f"--port={port}", "--metrics_port=0",
-             f"--redis_url={redis_url}", "--health_interval=100ms",
+             *redis_flags(redis_url), "--health_interval=100ms",
              *([] if jwks_only else [f"--auth_hs256_secret_file={secret_path}"]), *extra_args],
             stdout=open(self.log_path, "w"), stderr=open(self.err_path, "w"))
         line = wait_until(lambda: self._find_log("listening"), 20)
@@ -311,7 +419,7 @@ class ServicesTestCase(unittest.TestCase):
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="trellis-e2e-")
-        self.redis = Redis(self.workdir)
+        self.redis = make_redis(self.workdir)
         self.services = []
 
     def tearDown(self):
@@ -337,7 +445,7 @@ class Suite:
 
     def __enter__(self):
         self.workdir = tempfile.mkdtemp(prefix="trellis-e2e-")
-        self.redis = Redis(self.workdir)
+        self.redis = make_redis(self.workdir)
         extra, credentials = [], None
         if SECURE:
             pki = Pki(self.workdir)
