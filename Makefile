@@ -8,7 +8,7 @@ FUZZ_TARGETS ?= schedule jwt questionnaire request
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build test test-cluster run demo lint asan fuzz unit integration e2e perf bench \
+.PHONY: all bootstrap configure build test test-cluster bench-cluster run demo lint asan fuzz unit integration e2e perf bench \
 	clean image deploy-check faults
 
 all: build
@@ -61,6 +61,12 @@ BENCH_ARGS ?=
 bench: build
 	@/usr/bin/python3 tests/perf/run_bench.py --build_dir $(BUILD_DIR) $(BENCH_ARGS)
 	@set -e; for b in $(BUILD_DIR)/bench/trellis_bench_*; do echo "== $$(basename $$b)"; $$b; done
+
+# Redis Cluster figures (docs/scaling.md): RecordMeasurement and GetGoalProgress with 1, 2 and 3
+# service replicas on one Redis and on a 3-primary cluster, Redis commands per call, key spread.
+bench-cluster: build
+	@/usr/bin/python3 tests/perf/cluster_bench.py --build_dir $(BUILD_DIR) $(BENCH_ARGS)
+	@$(BUILD_DIR)/bench/trellis_bench_cluster_keys
 
 # Starts Redis and the three services on their default ports; Ctrl-C stops everything.
 run: build

@@ -113,7 +113,11 @@ void OutboxRelay::Stop() {
 int OutboxRelay::RunOnce() {
   redis::SyncRedis sync(redis_);
   const int64_t now = Millis(clock_->Now());
-  if (redis_->Clustered()) AdoptSingleIndex();
+  if (redis_->Clustered()) {
+    if (absl::Now() - last_walk_ < options_.walk_interval) return 0;
+    last_walk_ = absl::Now();
+    AdoptSingleIndex();
+  }
   auto walked = redis::WalkIndex(*redis_, PendingIndex(options_.service), kDueScript,
                                  {absl::StrCat(now), absl::StrCat(options_.patients_per_pass)});
   if (!walked.ok()) return 0;  // Redis is down, or the slot map is moving: the next pass tries

@@ -54,6 +54,9 @@ struct RelayOptions {
   absl::Duration lease = absl::Seconds(30);
   int patients_per_pass = 64;
   int entries_per_patient = 32;
+  // Redis Cluster: the least time between two walks of the pending index (every slot; a pass in
+  // between does nothing). 0: every pass walks.
+  absl::Duration walk_interval = absl::ZeroDuration();
 };
 
 class OutboxRelay final : public server::Worker {
@@ -82,6 +85,7 @@ class OutboxRelay final : public server::Worker {
   uint64_t drains_ = 0;  // relay thread only
   absl::flat_hash_map<std::string, absl::Duration> backoff_;  // relay thread only
   bool peer_down_ = false;                                    // relay thread only
+  absl::Time last_walk_ = absl::InfinitePast();               // relay thread only
   // Null without a registry.
   prometheus::Gauge* backlog_ = nullptr;
   prometheus::Counter* delivered_ = nullptr;

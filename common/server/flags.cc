@@ -56,6 +56,11 @@ ABSL_FLAG(std::string, redis_cluster, "",
           "and database of --redis_url are not used (its user and password are); commands go to "
           "the primary serving each key's slot and follow the cluster through resharding and "
           "failover. Not together with --redis_sentinels.");
+ABSL_FLAG(absl::Duration, cluster_walk_interval, absl::Seconds(1),
+          "On Redis Cluster (--redis_cluster), the least time between two walks of the per-slot "
+          "indexes (env TRELLIS_CLUSTER_WALK_INTERVAL): the outbox relay, the audit relay and "
+          "the reminder dispatcher each look at every slot once per walk, so effects, audit "
+          "entries and due reminders may wait this long; each walk costs one lookup per slot.");
 ABSL_FLAG(int, redis_wait_replicas, 0,
           "Replicated durability (env TRELLIS_REDIS_WAIT_REPLICAS), 0-16: a write is acknowledged "
           "only after this many replicas confirm it (Redis WAIT), else the call answers "
@@ -332,6 +337,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(int default_port, int default_metri
     v.Add("auth_leeway", "must be from 0s to 10m");
   }
 
+  c.cluster_walk_interval = absl::GetFlag(FLAGS_cluster_walk_interval);
+  CheckPositive(v, "cluster_walk_interval", c.cluster_walk_interval);
   c.audit_retention = absl::GetFlag(FLAGS_audit_retention);
   if (c.audit_retention < absl::Hours(1)) v.Add("audit_retention", "must be at least 1h");
   c.rate_limit_per_tenant = absl::GetFlag(FLAGS_rate_limit_per_tenant);

@@ -30,6 +30,7 @@ ABSL_DECLARE_FLAG(absl::Duration, redis_connect_timeout);
 ABSL_DECLARE_FLAG(std::string, redis_sentinels);
 ABSL_DECLARE_FLAG(std::string, redis_sentinel_master);
 ABSL_DECLARE_FLAG(std::string, redis_cluster);
+ABSL_DECLARE_FLAG(absl::Duration, cluster_walk_interval);
 ABSL_DECLARE_FLAG(int, redis_wait_replicas);
 ABSL_DECLARE_FLAG(absl::Duration, redis_wait_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, shutdown_grace);
@@ -67,6 +68,8 @@ struct ServerConfig {
   config::RedisEndpoint redis;
   // Redis Cluster seed nodes; empty: the one server (or Sentinel-managed primary) of `redis`.
   std::vector<config::HostPort> redis_cluster;
+  // On a cluster, the least time between two walks of the per-slot indexes (slot_index.h).
+  absl::Duration cluster_walk_interval = absl::Seconds(1);
   int redis_connections = 2;
   absl::Duration redis_timeout;
   absl::Duration redis_connect_timeout;

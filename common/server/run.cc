@@ -105,7 +105,7 @@ int RunService(int argc, char** argv, const ServiceSpec& spec) {
   env.peer_credentials = PeerCredentialsFor(config->tls);
   ServiceParts parts = spec.build(env);
   parts.services.push_back(std::make_unique<AuditServiceHandler>(env));
-  parts.workers.push_back(std::make_unique<AuditRelay>(&audit_log));
+  parts.workers.push_back(std::make_unique<AuditRelay>(&audit_log, config->cluster_walk_interval));
 
   HostOptions host_options;
   host_options.listen_address = absl::StrCat(config->listen_host.find(':') != std::string::npos

@@ -780,6 +780,7 @@ server::ServiceParts BuildGoalService(const server::ServiceEnv& env) {
         env.config->auth);
     outbox::RelayOptions relay;
     relay.service = "goals";
+    relay.walk_interval = env.config->cluster_walk_interval;
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
         env.redis, env.clock, relay,
         [effects](const outbox::Delivery& d) { return effects->Deliver(d); }, env.registry));

@@ -1431,6 +1431,7 @@ server::ServiceParts BuildMeasurementService(const server::ServiceEnv& env) {
     // Achievement write-backs reach the goal service through the outbox (DESIGN.md §4).
     outbox::RelayOptions relay;
     relay.service = "meas";
+    relay.walk_interval = env.config->cluster_walk_interval;
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
         env.redis, env.clock, relay,
         [channel, auth = env.config->auth](const outbox::Delivery& d) {

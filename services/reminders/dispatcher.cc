@@ -137,15 +137,18 @@ void Dispatcher::Stop() {
 
 DispatchStats Dispatcher::RunOnce(int shard, int shards) {
   DispatchStats total;
-  for (int b : BucketsToClaim(shard, shards, total)) {
+  bool walked = false;
+  for (int b : BucketsToClaim(shard, shards, total, walked)) {
     while (!stop_.HasBeenNotified()) {
       DispatchStats s = RunBatch(b);
       total += s;
       if (s.errors > 0 || s.claimed < options_.batch) break;
     }
   }
-  // Redis Cluster: the deliveries this pass (or a replica's) staged go on to their streams.
-  if (redis_->Clustered() && shard == 0 && !stop_.HasBeenNotified()) {
+  // Redis Cluster: the deliveries this pass (or a replica's) staged go on to their streams: at
+  // once after a pass that staged some, else with the walks.
+  if (redis_->Clustered() && (total.delivered > 0 || (walked && shard == 0)) &&
+      !stop_.HasBeenNotified()) {
     absl::StatusOr<int> moved = store_.MoveStagedDeliveries();
     if (!moved.ok()) ++total.errors;
   }
@@ -153,7 +156,8 @@ DispatchStats Dispatcher::RunOnce(int shard, int shards) {
   return total;
 }
 
-std::vector<int> Dispatcher::BucketsToClaim(int shard, int shards, DispatchStats& stats) {
+std::vector<int> Dispatcher::BucketsToClaim(int shard, int shards, DispatchStats& stats,
+                                            bool& walked) {
   std::vector<int> buckets;
   if (!redis_->Clustered()) {
     // 16 buckets: trying each is as cheap as asking which are due.
@@ -161,7 +165,14 @@ std::vector<int> Dispatcher::BucketsToClaim(int shard, int shards, DispatchStats
     return buckets;
   }
   // 16 384 buckets (one per slot): one script per chunk of a node's slots finds those with an
-  // entry due; this shard takes every shards-th chunk.
+  // entry due; this shard takes every shards-th chunk. At most once per walk_interval.
+  {
+    absl::MutexLock lock(&walks_mu_);
+    if (static_cast<int>(last_walk_.size()) < shards) last_walk_.resize(shards, absl::InfinitePast());
+    if (absl::Now() - last_walk_[shard] < options_.walk_interval) return buckets;
+    last_walk_[shard] = absl::Now();
+  }
+  walked = true;
   const std::string now = absl::StrCat(absl::ToUnixMillis(clock_->Now()));
   redis::SyncRedis sync(redis_);
   std::vector<std::vector<std::string>> chunks = ClusterDueIndex().Chunks(*redis_);

@@ -50,6 +50,9 @@ struct DispatcherOptions {
   // Occurrences one claim processes per reminder (catch-up after a long outage goes on in the
   // next claim).
   int max_steps = 1000;
+  // Redis Cluster: the least time between two searches for due buckets over every slot (each
+  // thread's own). 0: every pass searches.
+  absl::Duration walk_interval = absl::ZeroDuration();
   absl::Duration redis_timeout = absl::Seconds(5);
   DispatchStoreOptions store;
 };
@@ -88,7 +91,8 @@ class Dispatcher final : public server::Worker {
 
  private:
   // The due buckets of this shard worth a claim now.
-  std::vector<int> BucketsToClaim(int shard, int shards, DispatchStats& stats);
+  // Sets `walked` when it searched every slot (a cluster).
+  std::vector<int> BucketsToClaim(int shard, int shards, DispatchStats& stats, bool& walked);
   // One claim of `bucket` (blocking on this thread).
   absl::StatusOr<std::vector<ClaimedEntry>> Claim(int bucket, absl::Time now,
                                                   const std::string& lease, int limit);
@@ -118,6 +122,8 @@ class Dispatcher final : public server::Worker {
   Series series_;
   absl::Notification stop_;
   std::vector<std::thread> threads_;
+  absl::Mutex walks_mu_;
+  std::vector<absl::Time> last_walk_ ABSL_GUARDED_BY(walks_mu_);  // per shard
 };
 
 }  // namespace trellis::reminders

@@ -1416,6 +1416,7 @@ ReminderServiceOptions ReminderOptionsFromFlags() {
   o.dispatch.idle_interval = absl::GetFlag(FLAGS_dispatch_interval);
   o.dispatch.batch = absl::GetFlag(FLAGS_dispatch_batch);
   o.dispatch.threads = absl::GetFlag(FLAGS_dispatch_threads);
+  o.dispatch.walk_interval = absl::GetFlag(FLAGS_cluster_walk_interval);
   return o;
 }
 
@@ -1449,6 +1450,7 @@ server::ServiceParts BuildReminderService(const server::ServiceEnv& env) {
     // Measurements of completed homework reach MeasurementService through the outbox.
     outbox::RelayOptions relay;
     relay.service = "rem";
+    relay.walk_interval = env.config->cluster_walk_interval;
     parts.workers.push_back(std::make_unique<outbox::OutboxRelay>(
         env.redis, env.clock, relay,
         [channel, auth = env.config->auth](const outbox::Delivery& d) {
