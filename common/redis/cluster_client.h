@@ -16,9 +16,10 @@
 //   resent the same way.
 // - Scripts run on the node of their first key. Redis Cluster refuses a script whose keys span
 //   slots (CROSSSLOT), so every key of one script must share a hash tag (one patient, or one
-//   tenant). Not every store's script does yet (the tenant audit stream, the outbox's pending
-//   index and the reminder due buckets sit in slots of their own): until they are redesigned
-//   (issue 11), the services are not run on a cluster.
+//   tenant, or one slot's part of an index: slot_index.h); what spans slots is staged and
+//   moved on (staging.h). Scripts that walk a node's per-slot keys (slot_index.h) read undeclared
+//   keys of that node; one that meets a slot the node does not serve answers UNAVAILABLE and the
+//   map is reloaded.
 //
 // Our own code: hiredis 0.14 has no cluster support and Debian packages no C/C++ cluster client.
 

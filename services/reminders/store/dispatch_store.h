@@ -43,10 +43,11 @@
 // ZMSCORE): per-call overhead in Lua, more than the work itself, is what a burst of 100 000
 // occurrences pays for.
 //
-// REDIS CLUSTER: the claim and complete scripts read and write the patients' keys besides the
-// bucket's, like the reminder write script (see the note in reminder_store.cc); the poll script
-// reads all buckets' streams of a tenant at once. Both are fine on the single Redis (or Sentinel)
-// of this deployment and must be split by slot for Redis Cluster.
+// Redis Cluster (docs/scaling.md): a due bucket is a slot (DueBucketOf), so the claim and
+// complete scripts read and write patients of that slot only; the deliveries they complete are
+// staged in the slot (DeliveryStaging) and moved into the delivery buckets' streams, whose keys
+// above are the same in both layouts; subscribe, poll and ack run one script per delivery
+// bucket, and a delivery's ack record sits beside the subscriber's pending list of its bucket.
 
 #include <cstdint>
 #include <string>

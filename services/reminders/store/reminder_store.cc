@@ -28,12 +28,10 @@ constexpr int kArgsPerChange = 15;
 //       clinician, pause start ms, pause end ms, create score, due score ('' keeps the entry, '-'
 //       removes it), due member, previous goal id, occurrence records "ms=state;ms=state".
 //
-// REDIS CLUSTER: the due bucket key ("trellis:rem:{due:<b>}:due") lies in another hash slot than
-// the patient's keys. On the single Redis of this deployment (DESIGN.md §5.4) one script may
-// write both, and that keeps the reminder and its due entry atomic. Redis Cluster refuses such a
-// script (CROSSSLOT): the cluster work must revisit this, e.g. move the due entry into the
-// patient's slot ("trellis:rem:{t:p}:due") and keep only a per-bucket zset of patients with a due
-// time (written by a second step, with the dispatcher reconciling), or make buckets per-slot.
+// The due bucket key (DueKey) is "trellis:rem:{due:<b>}:due" on a single Redis, another slot
+// than the patient's keys, which one script may write there; on Redis Cluster it is the
+// patient's own slot's bucket (DueBucketOf), so the reminder and its due entry stay one atomic
+// step in both layouts.
 const redis::Script kWriteScript("reminders_write", audit::Audited(R"lua(
 if ARGV[1] == '1' then
   local prev = redis.call('GET', KEYS[1])
