@@ -135,16 +135,16 @@ class RedisCluster:
     stop()/start() of every node (they come back with their slots, from their nodes.conf),
     integers() and cli() routed to the node serving each key."""
 
-    def __init__(self, workdir, primaries=3):
+    def __init__(self, workdir, primaries=3, replicas=0):
         self.nodes = []
-        for i in range(primaries):
+        for i in range(primaries * (1 + replicas)):
             node = Redis(os.path.join(workdir, f"node{i}"), [
                 "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
                 "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"])
             self.nodes.append(node)
         subprocess.run(["redis-cli", "--cluster", "create",
                         *[f"127.0.0.1:{n.port}" for n in self.nodes],
-                        "--cluster-replicas", "0", "--cluster-yes"],
+                        "--cluster-replicas", str(replicas), "--cluster-yes"],
                        capture_output=True, text=True, timeout=60, check=True)
         assert wait_until(self.healthy, 30), "the cluster did not come up"
         self.owners = self._slot_owners()
@@ -157,16 +157,28 @@ class RedisCluster:
             return ""
 
     def healthy(self):
-        return all("cluster_state:ok" in self._info(n) for n in self.nodes)
+        """Every running node reports cluster_state:ok."""
+        return all("cluster_state:ok" in self._info(n) for n in self.nodes if n.proc is not None)
+
+    def node_id(self, node):
+        return node.cli("CLUSTER", "MYID")
+
+    def primaries(self):
+        """The nodes serving slots now, as the map last read them."""
+        self.owners = self._slot_owners()
+        return [n for n in self.nodes if n in self.owners]
 
     def _slot_owners(self):
         owners = [None] * 16384
+        ask = next(n for n in self.nodes if n.proc is not None)
         for line in subprocess.run(
-                ["redis-cli", "-p", str(self.nodes[0].port), "CLUSTER", "NODES"],
+                ["redis-cli", "-p", str(ask.port), "CLUSTER", "NODES"],
                 capture_output=True, text=True, timeout=5).stdout.splitlines():
             fields = line.split()
             port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
             node = next(n for n in self.nodes if n.port == port)
+            if "fail" in fields[2].split(",") or "master" not in fields[2].split(","):
+                continue
             for spec in fields[8:]:
                 if spec.startswith("["):
                     continue

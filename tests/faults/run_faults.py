@@ -38,6 +38,7 @@ SCENARIOS = {
     "slow_redis": ("slow_redis", "scenario"),
     "bad_bytes": ("bad_bytes", "scenario"),
     "soak": ("soak", "scenario"),
+    "cluster": ("cluster_faults", "scenario"),
 }
 
 
