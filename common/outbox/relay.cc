@@ -123,7 +123,12 @@ int OutboxRelay::RunOnce() {
   if (!walked.ok()) return 0;  // Redis is down, or the slot map is moving: the next pass tries
   int64_t backlog = 0;
   std::vector<std::string> due;
-  for (const redis::Reply& chunk : *walked) {
+  // Each walk starts at another chunk, so that a backlog larger than a pass is taken from every
+  // node's slots in turn rather than from the first chunks only.
+  const size_t n = walked->size();
+  const size_t first = n == 0 ? 0 : walks_++ % n;
+  for (size_t i = 0; i < n; ++i) {
+    const redis::Reply& chunk = (*walked)[(first + i) % n];
     if (!chunk.is_array() || chunk.elements.size() != 2) continue;
     backlog += chunk.elements[0].integer;
     for (const redis::Reply& tag : chunk.elements[1].elements) {
@@ -131,6 +136,8 @@ int OutboxRelay::RunOnce() {
     }
   }
   if (backlog_ != nullptr) backlog_->Set(static_cast<double>(backlog));
+  // A full page: more may be due; the next pass walks again instead of waiting the interval.
+  if (static_cast<int>(due.size()) == options_.patients_per_pass) last_walk_ = absl::InfinitePast();
   int delivered = 0;
   for (const std::string& tag : due) {
     if (stop_.HasBeenNotified() || peer_down_) break;

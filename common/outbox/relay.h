@@ -86,6 +86,7 @@ class OutboxRelay final : public server::Worker {
   absl::flat_hash_map<std::string, absl::Duration> backoff_;  // relay thread only
   bool peer_down_ = false;                                    // relay thread only
   absl::Time last_walk_ = absl::InfinitePast();               // relay thread only
+  uint64_t walks_ = 0;                                        // relay thread only
   // Null without a registry.
   prometheus::Gauge* backlog_ = nullptr;
   prometheus::Counter* delivered_ = nullptr;

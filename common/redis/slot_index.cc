@@ -62,12 +62,18 @@ absl::StatusOr<std::vector<Reply>> WalkIndex(RedisClient& redis, const SlotIndex
                });
   }
   pending.Wait();
+  // The chunks that answered: one node failing over must not hold up the others' work.
   std::vector<Reply> out;
   out.reserve(replies.size());
+  absl::Status failed;
   for (auto& reply : replies) {
-    if (!reply.ok()) return reply.status();
+    if (!reply.ok()) {
+      failed = reply.status();
+      continue;
+    }
     out.push_back(*std::move(reply));
   }
+  if (out.empty()) return failed;
   return out;
 }
 

@@ -52,8 +52,9 @@ class SlotIndex {
 
 // Runs `script` once per chunk, with the chunk's first key as KEYS[1] (which routes the call)
 // and `args` followed by the chunk's keys (all of them, the first included) as ARGV, and returns
-// each chunk's reply in order. The first error ends the walk and is returned. Blocking: for the
-// services' background workers, never an RPC thread.
+// the replies of the chunks that answered, in chunk order (a chunk on a node that is failing
+// over is left for the next walk); an error only when none answered. Blocking: for the services'
+// background workers, never an RPC thread.
 absl::StatusOr<std::vector<Reply>> WalkIndex(RedisClient& redis, const SlotIndex& index,
                                              const Script& script,
                                              const std::vector<std::string>& args,

@@ -45,14 +45,15 @@ end
 
 std::string StagedCursorKey(absl::string_view target) { return absl::StrCat(target, ":moved"); }
 
-absl::StatusOr<int> MoveStaged(RedisClient& redis, const SlotIndex& index, const Script& apply,
-                               const std::vector<std::string>& args, int per_part) {
-  auto walked = WalkIndex(redis, index, kStagedScript, {absl::StrCat(per_part)});
-  if (!walked.ok()) return walked.status();
+namespace {
+
+// Moves the entries of staged_read replies (`chunks`: lists of {part, entries}) to their targets.
+absl::StatusOr<int> MoveRead(RedisClient& redis, const std::vector<Reply>& chunks,
+                             const Script& apply, const std::vector<std::string>& args) {
   SyncRedis sync(&redis);
   int moved = 0;
   absl::Status failed;
-  for (const Reply& chunk : *walked) {
+  for (const Reply& chunk : chunks) {
     for (const Reply& part : chunk.elements) {
       if (part.elements.size() != 2) continue;
       const std::string& key = part.elements[0].str;
@@ -92,6 +93,34 @@ absl::StatusOr<int> MoveStaged(RedisClient& redis, const SlotIndex& index, const
       if (all && staged.size() > 2) sync.Run(std::move(staged)).IgnoreError();
     }
   }
+  if (!failed.ok()) return failed;
+  return moved;
+}
+
+}  // namespace
+
+absl::StatusOr<int> MoveStaged(RedisClient& redis, const SlotIndex& index, const Script& apply,
+                               const std::vector<std::string>& args, int per_part) {
+  auto walked = WalkIndex(redis, index, kStagedScript, {absl::StrCat(per_part)});
+  if (!walked.ok()) return walked.status();
+  return MoveRead(redis, *walked, apply, args);
+}
+
+absl::StatusOr<int> MoveStagedParts(RedisClient& redis, const std::vector<std::string>& parts,
+                                    const Script& apply, const std::vector<std::string>& args,
+                                    int per_part) {
+  SyncRedis sync(&redis);
+  std::vector<Reply> read;
+  absl::Status failed;
+  for (const std::string& part : parts) {
+    auto r = sync.Eval(kStagedScript, {part}, {absl::StrCat(per_part), part});
+    if (!r.ok()) {
+      failed = r.status();
+      continue;
+    }
+    read.push_back(*std::move(r));
+  }
+  absl::StatusOr<int> moved = MoveRead(redis, read, apply, args);
   if (!failed.ok()) return failed;
   return moved;
 }

@@ -37,4 +37,10 @@ extern const char kStagedEachLua[];
 absl::StatusOr<int> MoveStaged(RedisClient& redis, const SlotIndex& index, const Script& apply,
                                const std::vector<std::string>& args, int per_part = 256);
 
+// The same for the given parts only (those a writer of this process just staged into), without
+// a walk of every slot.
+absl::StatusOr<int> MoveStagedParts(RedisClient& redis, const std::vector<std::string>& parts,
+                                    const Script& apply, const std::vector<std::string>& args,
+                                    int per_part = 256);
+
 }  // namespace trellis::redis

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "common/log/log.h"
 #include "common/redis/cluster_slots.h"
@@ -138,22 +139,51 @@ void Dispatcher::Stop() {
 DispatchStats Dispatcher::RunOnce(int shard, int shards) {
   DispatchStats total;
   bool walked = false;
+  std::vector<int> staged;  // cluster: buckets whose completions staged deliveries
   for (int b : BucketsToClaim(shard, shards, total, walked)) {
     while (!stop_.HasBeenNotified()) {
       DispatchStats s = RunBatch(b);
       total += s;
+      if (s.delivered > 0 && (staged.empty() || staged.back() != b)) staged.push_back(b);
       if (s.errors > 0 || s.claimed < options_.batch) break;
     }
   }
-  // Redis Cluster: the deliveries this pass (or a replica's) staged go on to their streams: at
-  // once after a pass that staged some, else with the walks.
-  if (redis_->Clustered() && (total.delivered > 0 || (walked && shard == 0)) &&
-      !stop_.HasBeenNotified()) {
-    absl::StatusOr<int> moved = store_.MoveStagedDeliveries();
+  // Redis Cluster: staged deliveries go on to their streams: those this pass staged at once,
+  // every slot's (a replica that died before moving its own) with the walks.
+  if (redis_->Clustered() && !stop_.HasBeenNotified()) {
+    absl::StatusOr<int> moved = walked && shard == 0 ? store_.MoveStagedDeliveries()
+                                                     : store_.MoveStagedDeliveries(staged);
     if (!moved.ok()) ++total.errors;
   }
   Record(total);
   return total;
+}
+
+void Dispatcher::AdoptSingleLayout() {
+  // Due entries of data moved from a single Redis sit in its 16 "{due:b}" buckets, which a
+  // cluster's dispatcher would never claim: each moves to its patient's slot bucket (NX: an entry
+  // a write set there since wins), with its original due time if it was claimed, then leaves the
+  // old bucket. Added before removed, so none is lost in between; an empty bucket costs one call.
+  redis::SyncRedis sync(redis_);
+  const absl::Time deadline = absl::Now() + options_.redis_timeout;
+  for (int b = 0; b < kDueBuckets; ++b) {
+    auto listed = sync.Run({"ZRANGE", SingleDueKey(b), "0", "199", "WITHSCORES"}, {deadline});
+    if (!listed.ok()) continue;
+    for (size_t i = 0; i + 1 < listed->elements.size(); i += 2) {
+      const std::string& member = listed->elements[i].str;
+      std::string due = listed->elements[i + 1].str;
+      if (due.find('.') != std::string::npos) {  // claimed: its due time is in the lease hash
+        auto before = sync.Run({"HGET", SingleDueLeaseKey(b), member}, {deadline});
+        due = before.ok() && !before->str.empty() ? before->str : due.substr(0, due.find('.'));
+      }
+      std::vector<std::string> parts = absl::StrSplit(member, '|');
+      if (parts.size() < 3) continue;
+      std::string to = DueKey(*redis_, DueBucketOf(*redis_, parts[0], parts[1]));
+      if (!sync.Run({"ZADD", to, "NX", due, member}, {deadline}).ok()) continue;
+      sync.Run({"ZREM", SingleDueKey(b), member}, {deadline}).IgnoreError();
+      sync.Run({"HDEL", SingleDueLeaseKey(b), member}, {deadline}).IgnoreError();
+    }
+  }
 }
 
 std::vector<int> Dispatcher::BucketsToClaim(int shard, int shards, DispatchStats& stats,
@@ -173,6 +203,7 @@ std::vector<int> Dispatcher::BucketsToClaim(int shard, int shards, DispatchStats
     last_walk_[shard] = absl::Now();
   }
   walked = true;
+  if (shard == 0) AdoptSingleLayout();
   const std::string now = absl::StrCat(absl::ToUnixMillis(clock_->Now()));
   redis::SyncRedis sync(redis_);
   std::vector<std::vector<std::string>> chunks = ClusterDueIndex().Chunks(*redis_);

@@ -93,6 +93,8 @@ class Dispatcher final : public server::Worker {
   // The due buckets of this shard worth a claim now.
   // Sets `walked` when it searched every slot (a cluster).
   std::vector<int> BucketsToClaim(int shard, int shards, DispatchStats& stats, bool& walked);
+  // Redis Cluster: moves due entries left in the single-server buckets into the slot buckets.
+  void AdoptSingleLayout();
   // One claim of `bucket` (blocking on this thread).
   absl::StatusOr<std::vector<ClaimedEntry>> Claim(int bucket, absl::Time now,
                                                   const std::string& lease, int limit);

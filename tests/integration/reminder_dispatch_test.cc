@@ -211,6 +211,30 @@ TEST_F(ReminderDispatchTest, DueOccurrenceIsStreamedWithItsStableIdAndAcknowledg
   EXPECT_EQ(StreamEntries(), 1);
 }
 
+TEST_F(ReminderDispatchTest, DueEntriesInTheSingleServerBucketsAreDispatched) {
+  // Data moved from a single Redis onto a cluster keeps its due entries in the 16 "{due:b}"
+  // buckets; the cluster's dispatcher moves them to their slot's bucket and dispatches them. (On
+  // a single Redis the two keys are one and the same: the ordinary path.)
+  v1::Reminder r = MustCreate(Homework("p1"));
+  const std::string member = DueMember("t1", "p1", IdOf(r.name()));
+  const std::string slot_bucket =
+      DueKey(fixture_.pool(), DueBucketOf(fixture_.pool(), "t1", "p1"));
+  const std::string single_bucket = SingleDueKey(DueBucket("t1", "p1"));
+  const std::string due = Redis({"ZSCORE", slot_bucket, member});
+  ASSERT_NE(due, "(nil)");
+  if (fixture_.clustered()) {
+    ASSERT_EQ(Redis({"ZREM", slot_bucket, member}), "1");
+    ASSERT_EQ(Redis({"ZADD", single_bucket, due, member}), "1");
+  }
+  fixture_.clock().Advance(absl::Minutes(30));
+  DispatchStats stats = NewDispatcher()->RunOnce();
+  EXPECT_EQ(stats.delivered, 1);
+  EXPECT_EQ(Redis({"ZCARD", single_bucket}), fixture_.clustered() ? "0" : "1");
+  Subscription sub = Subscribe("platform");
+  EXPECT_EQ(sub.Next().occurrence_id(), absl::StrCat(r.name(), "/occurrences/20260105T093000Z"));
+  EXPECT_EQ(StreamEntries(), 1);
+}
+
 TEST_F(ReminderDispatchTest, AckErrorsNameTheProblemAndChangeNothing) {
   v1::Reminder r = MustCreate(Homework("p1"));
   fixture_.clock().Advance(absl::Minutes(30));

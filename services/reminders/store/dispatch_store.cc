@@ -49,14 +49,18 @@ for j = 1, #items, 2 do
   blobs[#blobs + 1] = 'trellis:rem:{' .. t .. ':' .. p .. '}:rem:' .. id
   out[#out + 1] = {m, due, ''}
 end
+-- Every read before the first write: on a cluster the blobs are undeclared keys of the bucket's
+-- slot, and one that a resharding has already moved fails the script, which must then have
+-- changed nothing.
+local values = redis.call('MGET', unpack(blobs))
 redis.call('ZADD', KEYS[1], unpack(leased))
 redis.call('HSET', KEYS[2], unpack(dues))
-local values = redis.call('MGET', unpack(blobs))
 for j = 1, #out do out[j][3] = values[j] or '' end
 return out
 )lua");
 
-// KEYS: [1] due index, [2] lease hash, [3] on Redis Cluster: the slot's delivery staging part.
+// KEYS: [1] due index, [2] lease hash, [3] on Redis Cluster: the slot's delivery staging part,
+//       then the items' patient keys (declared only, see Complete).
 // ARGV: [1] lease score of the claim, [2] '1' to stage deliveries (cluster) instead of entering
 //       them, [3] retention ms, [4] number of items, then per item: member, action ('s' set, 'r'
 //       remove, 'e' end), next due ms, revision, ended blob, records "ms=state;...", the tenant's
@@ -477,7 +481,18 @@ void DispatchStore::Complete(int bucket, const std::string& lease,
     }
   }
   std::vector<std::string> keys = {DueKey(*redis_, bucket), DueLeaseKey(*redis_, bucket)};
-  if (staged) keys.push_back(DeliveryStaging().SlotKey(bucket));
+  if (staged) {
+    keys.push_back(DeliveryStaging().SlotKey(bucket));
+    // The patient keys the script touches, declared (the script itself builds them): while a
+    // resharding moves the slot, Redis then refuses the whole call up front (ASK, TRYAGAIN; the
+    // cluster client retries) instead of failing halfway through, after some of its writes.
+    for (const EntryCompletion& c : items) {
+      redis::PatientKeys patient(kService, c.entry->tenant, c.entry->patient);
+      for (absl::string_view kind : {"occ", "occt", "snz", "meta", "rem"}) {
+        keys.push_back(patient.Key({kind, c.entry->reminder_id}));
+      }
+    }
+  }
   redis_->Eval(kCompleteScript, std::move(keys), std::move(a),
                [done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
                  if (!reply.ok()) return done(reply.status());
@@ -494,6 +509,17 @@ absl::StatusOr<int> DispatchStore::MoveStagedDeliveries(int per_part) {
   return redis::MoveStaged(*redis_, DeliveryStaging(), kDeliveriesMoveScript,
                            {absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention))},
                            per_part);
+}
+
+absl::StatusOr<int> DispatchStore::MoveStagedDeliveries(const std::vector<int>& buckets,
+                                                        int per_part) {
+  if (!redis_->Clustered() || buckets.empty()) return 0;
+  std::vector<std::string> parts;
+  parts.reserve(buckets.size());
+  for (int b : buckets) parts.push_back(DeliveryStaging().SlotKey(b));
+  return redis::MoveStagedParts(
+      *redis_, parts, kDeliveriesMoveScript,
+      {absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention))}, per_part);
 }
 
 redis::SlotIndex DeliveryStaging() { return redis::SlotIndex(kService, "dlv_staged"); }
@@ -582,6 +608,16 @@ struct ClusterPoll {
   PollResult result;
   int step = 0;
 
+  // A bucket failed: what earlier buckets handed over is answered (it is recorded as held by
+  // this consumer; dropping it would only delay it to its ack deadline); else the error.
+  void Fail(absl::Status s) {
+    if (result.deliveries.empty()) return done(s);
+    int total = 0;
+    for (int h : held) total += h;
+    result.outstanding = total;
+    done(std::move(result));
+  }
+
   static void Next(std::shared_ptr<ClusterPoll> p) {
     int total = 0;
     for (int h : p->held) total += h;
@@ -600,9 +636,9 @@ struct ClusterPoll {
     absl::Time deadline = p->deadline;
     redis->Eval(kPollScript, std::move(keys), std::move(args),
                 [p = std::move(p), b](absl::StatusOr<Reply> reply) mutable {
-                  if (!reply.ok()) return p->done(reply.status());
+                  if (!reply.ok()) return p->Fail(reply.status());
                   PollResult one;
-                  if (absl::Status s = ReadPoll(*reply, {b}, one); !s.ok()) return p->done(s);
+                  if (absl::Status s = ReadPoll(*reply, {b}, one); !s.ok()) return p->Fail(s);
                   p->held[b] = one.outstanding;
                   for (auto& d : one.deliveries) p->result.deliveries.push_back(std::move(d));
                   Next(std::move(p));

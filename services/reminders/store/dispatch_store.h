@@ -166,6 +166,8 @@ class DispatchStore {
   // streams (see kDeliveriesMoveScript); returns how many. Blocking: for a background thread.
   // Nothing to do on a single Redis.
   absl::StatusOr<int> MoveStagedDeliveries(int per_part = 512);
+  // The same for the staging parts of `buckets` only (those a pass just completed into).
+  absl::StatusOr<int> MoveStagedDeliveries(const std::vector<int>& buckets, int per_part = 512);
 
   // Registers `subscriber` with `kinds` (sorted ReminderKind values; empty: all) and creates its
   // consumer groups. FAILED_PRECONDITION (SUBSCRIBER_FILTER_MISMATCH) when it was registered with

@@ -305,14 +305,20 @@ int DueBucketOf(const redis::RedisClient& redis, absl::string_view tenant,
 
 redis::SlotIndex ClusterDueIndex() { return redis::SlotIndex(kService, "due"); }
 
+std::string SingleDueKey(int bucket) { return absl::StrCat("trellis:rem:{due:", bucket, "}:due"); }
+
+std::string SingleDueLeaseKey(int bucket) {
+  return absl::StrCat("trellis:rem:{due:", bucket, "}:lease");
+}
+
 std::string DueKey(const redis::RedisClient& redis, int bucket) {
   if (redis.Clustered()) return ClusterDueIndex().SlotKey(bucket);
-  return absl::StrCat("trellis:rem:{due:", bucket, "}:due");
+  return SingleDueKey(bucket);
 }
 
 std::string DueLeaseKey(const redis::RedisClient& redis, int bucket) {
   if (redis.Clustered()) return redis::SlotIndex(kService, "due_lease").SlotKey(bucket);
-  return absl::StrCat("trellis:rem:{due:", bucket, "}:lease");
+  return SingleDueLeaseKey(bucket);
 }
 
 std::string DueMember(absl::string_view tenant, absl::string_view patient,

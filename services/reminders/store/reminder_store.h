@@ -90,6 +90,10 @@ std::string DueKey(const redis::RedisClient& redis, int bucket);
 std::string DueLeaseKey(const redis::RedisClient& redis, int bucket);
 // The cluster layout's due index, walked by the dispatcher to find the buckets with entries due.
 redis::SlotIndex ClusterDueIndex();
+// The single-server layout's keys whatever the client: on a cluster the dispatcher moves what
+// they still hold (data moved from a single Redis) into the per-slot buckets.
+std::string SingleDueKey(int bucket);
+std::string SingleDueLeaseKey(int bucket);
 // "<tenant>|<patient>|<reminder id>" ('|' is outside the id alphabet).
 std::string DueMember(absl::string_view tenant, absl::string_view patient,
                       absl::string_view reminder_id);
