@@ -17,8 +17,6 @@ Afterwards every acknowledged write must be readable through the RPCs, none stor
 Sizes: TRELLIS_FAULTS_CLUSTER_SECONDS (CI 24, full 40), TRELLIS_FAULTS_CLUSTER_WRITERS (4).
 """
 import subprocess
-import sys
-import tempfile
 import time
 
 from faultlib import Result, Stack, log, size
@@ -29,23 +27,8 @@ from redis_crash import judge_writers, start_writers, stop_writers
 class ClusterStack(Stack):
     """Stack on a 3-primary, 3-replica cluster instead of one redis-server."""
 
-    def __enter__(self):
-        self.workdir = tempfile.mkdtemp(prefix="trellis-faults-")
-        try:
-            self.redis = RedisCluster(self.workdir, primaries=3, replicas=1)
-            self.start_services()
-        except BaseException:
-            self.__exit__(*sys.exc_info())
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        cluster, self.redis = self.redis, None
-        try:
-            return super().__exit__(*exc)
-        finally:
-            if cluster is not None:
-                cluster.stop()
+    def start_storage(self):
+        self.redis = RedisCluster(self.workdir, primaries=3, replicas=1)
 
 
 def run(result):

@@ -237,10 +237,14 @@ class Stack:
                 f"--measurements_addr=127.0.0.1:{self.ports['measurements']}",
                 f"--reminders_addr=127.0.0.1:{self.ports['reminders']}"]
 
+    def start_storage(self):
+        """Starts the Redis the services use (self.redis); subclasses start other kinds."""
+        self.redis = Redis(self.workdir, self.redis_args)
+
     def __enter__(self):
         self.workdir = tempfile.mkdtemp(prefix="trellis-faults-")
         try:
-            self.redis = Redis(self.workdir, self.redis_args)
+            self.start_storage()
             self.start_services()
         except BaseException:
             self.__exit__(*sys.exc_info())
@@ -299,7 +303,7 @@ class Stack:
                 pass
         if self.redis is not None:
             try:
-                if self.redis.proc is not None:
+                if getattr(self.redis, "proc", None) is not None:
                     self.redis.proc.send_signal(signal.SIGCONT)
                 self.redis.stop()
             except Exception:

@@ -26,8 +26,6 @@ Sizes: TRELLIS_FAULTS_FAILOVER_SECONDS (CI 20, full 45), TRELLIS_FAULTS_FAILOVER
 """
 import os
 import subprocess
-import sys
-import tempfile
 import time
 
 from faultlib import Result, Stack, log, resp_command, size, wait_until
@@ -93,30 +91,23 @@ class SentinelStack(Stack):
         self.replica = None
         self.sentinels = []
 
-    def __enter__(self):
-        self.workdir = tempfile.mkdtemp(prefix="trellis-faults-")
-        try:
-            self.redis = Redis(self.workdir, self.redis_args)
-            self.replica = Redis(os.path.join(self.workdir, "replica"),
-                                 [*self.redis_args, "--replicaof", "127.0.0.1",
-                                  str(self.redis.port)])
-            # Synced, and receiving writes (after a diskless sync the primary streams them only
-            # from the replica's first ACK, sent once a second).
-            resp_command(self.redis.port, "SET", "{warm}", "1")
-            ok = wait_until(lambda: link_up(self.replica.port) and
-                            resp_command(self.replica.port, "GET", "{warm}") == b"1", 15)
-            assert ok, "the replica did not sync"
-            self.sentinels = [Sentinel(self.workdir, i, self.redis.port)
-                              for i in range(SENTINELS)]
-            addresses = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-            args = [f"--redis_sentinels={addresses}", f"--redis_sentinel_master={MASTER}",
-                    f"--redis_wait_replicas={self.wait_replicas}", "--redis_wait_timeout=500ms"]
-            self.service_args = {n: args for n in self.names}
-            self.start_services()
-        except BaseException:
-            self.__exit__(*sys.exc_info())
-            raise
-        return self
+    def start_storage(self):
+        self.redis = Redis(self.workdir, self.redis_args)
+        self.replica = Redis(os.path.join(self.workdir, "replica"),
+                             [*self.redis_args, "--replicaof", "127.0.0.1",
+                              str(self.redis.port)])
+        # Synced, and receiving writes (after a diskless sync the primary streams them only
+        # from the replica's first ACK, sent once a second).
+        resp_command(self.redis.port, "SET", "{warm}", "1")
+        ok = wait_until(lambda: link_up(self.replica.port) and
+                        resp_command(self.replica.port, "GET", "{warm}") == b"1", 15)
+        assert ok, "the replica did not sync"
+        self.sentinels = [Sentinel(self.workdir, i, self.redis.port)
+                          for i in range(SENTINELS)]
+        addresses = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        args = [f"--redis_sentinels={addresses}", f"--redis_sentinel_master={MASTER}",
+                f"--redis_wait_replicas={self.wait_replicas}", "--redis_wait_timeout=500ms"]
+        self.service_args = {n: args for n in self.names}
 
     def __exit__(self, *exc):
         for s in self.sentinels:

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/redis/cluster_slots.h"
 #include "tests/support/process.h"
 
 namespace trellis::testing {
@@ -49,6 +50,13 @@ int RedisCluster::IndexOfPort(int port) const {
     if (nodes_[i]->port() == port) return static_cast<int>(i);
   }
   return -1;
+}
+
+absl::StatusOr<std::string> RedisCluster::Command(const std::vector<std::string>& args) const {
+  if (args.size() < 2) return nodes_[0]->Command(args);
+  absl::StatusOr<int> node = PrimaryOf(redis::KeySlot(args[1]));
+  if (!node.ok()) return node.status();
+  return nodes_[*node]->Command(args);
 }
 
 absl::StatusOr<int> RedisCluster::PrimaryOf(int slot, int ask) const {

@@ -28,6 +28,9 @@ class RedisCluster {
   std::string seeds() const;
   // The index of the node serving `slot` as primary, as node `ask` sees it (-1 if unknown).
   absl::StatusOr<int> PrimaryOf(int slot, int ask = 0) const;
+  // Runs one command on the primary serving args[1]'s slot (node 0 for a command without a key);
+  // the reply as RedisServer::Command gives it.
+  absl::StatusOr<std::string> Command(const std::vector<std::string>& args) const;
   // The index of the node with this port, or -1.
   int IndexOfPort(int port) const;
 

@@ -8,7 +8,6 @@
 #include "absl/time/clock.h"
 #include "common/config/redis_url.h"
 #include "common/redis/cluster_client.h"
-#include "common/redis/cluster_slots.h"
 #include "common/server/audit_service.h"
 
 namespace trellis::testing {
@@ -85,11 +84,7 @@ void ServiceFixture::Start(
 
 absl::StatusOr<std::string> ServiceFixture::RedisCommand(
     const std::vector<std::string>& args) const {
-  if (!clustered()) return redis_server_->Command(args);
-  if (args.size() < 2) return cluster_->node(0).Command(args);
-  absl::StatusOr<int> node = cluster_->PrimaryOf(redis::KeySlot(args[1]));
-  if (!node.ok()) return node.status();
-  return cluster_->node(*node).Command(args);
+  return clustered() ? cluster_->Command(args) : redis_server_->Command(args);
 }
 
 void ServiceFixture::SetRateLimit(auth::RateLimitOptions options) {
