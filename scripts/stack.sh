@@ -29,7 +29,8 @@ stack_start() {
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   mkdir -p "$dir/redis"
 
-  redis-server "$root/deploy/redis/redis.conf" --port "$redis_port" --bind 127.0.0.1 \
+  # The start wrapper repairs an AOF torn by a crash before Redis loads it (it says why).
+  "$root/deploy/redis/redis-start.sh" "$root/deploy/redis/redis.conf" --port "$redis_port" --bind 127.0.0.1 \
     --dir "$dir/redis" --daemonize no --logfile "$dir/redis.log" &
   STACK_PIDS+=($!)
   local _

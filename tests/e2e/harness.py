@@ -35,6 +35,11 @@ SERVICE_NAMES = {
 }
 
 
+# redis-server behind the shipped start wrapper (it takes redis-server's arguments).
+REDIS_START = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                           "redis", "redis-start.sh")
+
+
 def wait_until(predicate, limit=15.0, step=0.05):
     """Polls predicate() until it returns a truthy value or `limit` seconds pass."""
     end = time.monotonic() + limit
@@ -58,8 +63,10 @@ class Redis:
         self.start()
 
     def start(self):
+        # Through the wrapper the deployments use: it repairs an AOF torn by a kill before Redis
+        # loads it (deploy/redis/redis-start.sh says why).
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+            [REDIS_START, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--appendonly", "yes", "--save", "", "--daemonize", "no",
              "--logfile", os.path.join(self.dir, "redis.log"), *self.extra_args])
         ok = wait_until(lambda: self.ping(), 10)
