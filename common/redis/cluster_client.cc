@@ -59,6 +59,14 @@ absl::StatusOr<std::vector<SlotRange>> AskSlots(const config::HostPort& node,
           : ParseClusterSlots(Reply::FromHiredis(*r));
   freeReplyObject(r);
   redisFree(c);
+  if (ranges.ok()) {
+    for (SlotRange& range : *ranges) {
+      if (range.primary.host.empty()) range.primary.host = node.host;  // an unknown endpoint
+      for (auto& replica : range.replicas) {
+        if (replica.host.empty()) replica.host = node.host;
+      }
+    }
+  }
   return ranges;
 }
 
@@ -222,7 +230,9 @@ void ClusterClient::Dispatch(std::shared_ptr<Call> call, std::shared_ptr<Node> n
   o.error_replies_as_values = true;
   o.asking = asking;
   // The command is kept for a possible resend, so each attempt gets a copy.
-  auto on_reply = [this, call](absl::StatusOr<Reply> reply) { OnReply(call, std::move(reply)); };
+  auto on_reply = [this, call, host = node->address.host](absl::StatusOr<Reply> reply) {
+    OnReply(call, host, std::move(reply));
+  };
   if (call->script != nullptr) {
     node->pool->Eval(*call->script, call->keys, call->args, std::move(on_reply), o);
   } else {
@@ -230,7 +240,8 @@ void ClusterClient::Dispatch(std::shared_ptr<Call> call, std::shared_ptr<Node> n
   }
 }
 
-void ClusterClient::OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> reply) {
+void ClusterClient::OnReply(std::shared_ptr<Call> call, const std::string& answered_by,
+                            absl::StatusOr<Reply> reply) {
   if (!reply.ok()) {
     // A node that cannot be reached may have failed over: look again soon.
     if (reply.status().code() == absl::StatusCode::kUnavailable) RequestRefresh();
@@ -249,6 +260,7 @@ void ClusterClient::OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> re
   const std::string& text = reply->str;
   if (auto redirect = ParseRedirect(text); redirect.has_value()) {
     redirections_.fetch_add(1, std::memory_order_relaxed);
+    if (redirect->to.host.empty()) redirect->to.host = answered_by;  // "MOVED <slot> :<port>"
     if (++call->redirects > options_.max_redirects) {
       return call->done(UnavailableError("too many Redis Cluster redirections; retry later",
                                          "STORE_UNAVAILABLE"));

@@ -88,7 +88,10 @@ class ClusterClient final : public RedisClient {
   // `done` wrapped so that in_flight_ counts the call until it is answered.
   ReplyCallback Counted(ReplyCallback done);
   void Dispatch(std::shared_ptr<Call> call, std::shared_ptr<Node> node, bool asking);
-  void OnReply(std::shared_ptr<Call> call, absl::StatusOr<Reply> reply);
+  // `answered_by`: the host of the node that answered (an unknown endpoint in a redirection
+  // means that host).
+  void OnReply(std::shared_ptr<Call> call, const std::string& answered_by,
+               absl::StatusOr<Reply> reply);
   std::shared_ptr<Node> NodeFor(const config::HostPort& address)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<Node> OwnerLocked(int slot) const ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -31,13 +31,19 @@ absl::Status Malformed(absl::string_view what) {
   return absl::InternalError(absl::StrCat("malformed CLUSTER SLOTS reply: ", what));
 }
 
+// A node's [endpoint, port, ...]. The endpoint is nil, "" or "?" when the node's is unknown
+// (cluster-preferred-endpoint-type unknown-endpoint): then the host is left empty, which means
+// "the host that answered" (see SlotRange).
 std::optional<config::HostPort> NodeOf(const Reply& node) {
-  if (!node.is_array() || node.elements.size() < 2 || !node.elements[0].is_string() ||
+  if (!node.is_array() || node.elements.size() < 2 ||
+      !(node.elements[0].is_string() || node.elements[0].is_nil()) ||
       !node.elements[1].is_integer()) {
     return std::nullopt;
   }
-  config::HostPort hp{node.elements[0].str, static_cast<int>(node.elements[1].integer)};
-  if (hp.host.empty() || hp.port < 1 || hp.port > 65535) return std::nullopt;
+  config::HostPort hp{node.elements[0].is_string() ? node.elements[0].str : "",
+                      static_cast<int>(node.elements[1].integer)};
+  if (hp.host == "?") hp.host.clear();
+  if (hp.port < 1 || hp.port > 65535) return std::nullopt;
   return hp;
 }
 
@@ -116,7 +122,7 @@ std::optional<Redirect> ParseRedirect(absl::string_view text) {
   }
   absl::string_view address = text.substr(space + 1);
   size_t colon = address.rfind(':');
-  if (colon == absl::string_view::npos || colon == 0) return std::nullopt;
+  if (colon == absl::string_view::npos) return std::nullopt;  // ":<port>": an unknown endpoint
   r.to.host = std::string(address.substr(0, colon));
   if (!absl::SimpleAtoi(address.substr(colon + 1), &r.to.port) || r.to.port < 1 ||
       r.to.port > 65535) {

@@ -33,7 +33,9 @@ int KeySlot(absl::string_view key);
 // The same for every process (the first string of a fixed sequence that hashes to the slot).
 const std::string& SlotTag(int slot);
 
-// One contiguous range of slots and the nodes serving it.
+// One contiguous range of slots and the nodes serving it. A node's host is empty when the cluster
+// does not know its endpoint (cluster-preferred-endpoint-type unknown-endpoint): the client then
+// uses the host of the node it asked, with the port given.
 struct SlotRange {
   int first = 0;
   int last = 0;
@@ -45,7 +47,9 @@ struct SlotRange {
 // without a primary).
 absl::StatusOr<std::vector<SlotRange>> ParseClusterSlots(const Reply& reply);
 
-// A redirection error reply, "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>".
+// A redirection error reply, "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>". The
+// host is empty for "MOVED <slot> :<port>" (an unknown endpoint): the same host as the node that
+// answered, on that port.
 struct Redirect {
   bool ask = false;  // ASK: this command only, after ASKING; MOVED: the slot has a new owner
   int slot = 0;

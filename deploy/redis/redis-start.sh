@@ -14,7 +14,7 @@
 # What it does, before `exec redis-server "$@"`:
 #   - no AOF yet (no manifest): nothing;
 #   - the AOF checks clean: nothing;
-#   - a torn end: the cut bytes are first copied to <dir>/aof-torn-<time>-<file> (so nothing is
+#   - a torn end: the cut bytes are first copied to <dir>/aof-torn-<time>-<pid>-<file> (so nothing is
 #     thrown away unseen), then `redis-check-aof --fix` truncates the file before the torn part;
 #   - a transaction opened inside another ("Unexpected MULTI"/"Unexpected EXEC"): the file was
 #     already damaged by an earlier start without this wrapper; it exits 1 without starting, for
@@ -62,7 +62,7 @@ if [ -n "$manifest" ]; then
     rest=${torn#* }
     size=${rest%% *}
     ok=${rest#* }
-    keep="$dir/aof-torn-$(date -u +%Y%m%dT%H%M%SZ)-$file"
+    keep="$dir/aof-torn-$(date -u +%Y%m%dT%H%M%SZ)-$$-$file"
     tail -c "+$((ok + 1))" "$dir/$appenddir/$file" >"$keep"
     say "torn AOF end: $file is cut from $size to $ok bytes; the cut bytes are kept in $keep"
     if ! printf 'y\n' | redis-check-aof --fix "$manifest" >/dev/null 2>&1 ||

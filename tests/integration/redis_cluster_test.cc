@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -103,30 +104,57 @@ TEST_F(RedisClusterTest, EveryCommandReachesThePrimaryOfItsSlot) {
   ASSERT_TRUE(pong.ok()) << pong.status();
 }
 
+// Moves `key`'s slot (holding only `key`) from its primary to another, by hand as redis-cli
+// --cluster reshard does: Begin leaves the slot mid-migration (the key already on the target, so
+// the source answers ASK), Finish gives it to the target (the source answers MOVED).
+struct SlotMove {
+  explicit SlotMove(std::string k) : key(std::move(k)) {}
+
+  std::string key;
+  std::string slot;
+  int from = -1;
+  int to = -1;
+  std::string target_id;
+
+  void Begin(RedisCluster& cluster, int holder) {
+    slot = absl::StrCat(KeySlot(key));
+    from = holder;
+    ASSERT_GE(from, 0);
+    for (int i = 0; i < cluster.size(); ++i) {
+      auto role = cluster.node(i).CommandList({"ROLE"});
+      if (i != from && role.ok() && role->at(0) == "master") to = i;
+    }
+    ASSERT_GE(to, 0);
+    auto& source = cluster.node(from);
+    auto& target = cluster.node(to);
+    std::string source_id = source.Command({"CLUSTER", "MYID"}).value_or("");
+    target_id = target.Command({"CLUSTER", "MYID"}).value_or("");
+    ASSERT_TRUE(target.Command({"CLUSTER", "SETSLOT", slot, "IMPORTING", source_id}).ok());
+    ASSERT_TRUE(source.Command({"CLUSTER", "SETSLOT", slot, "MIGRATING", target_id}).ok());
+    ASSERT_TRUE(source
+                    .Command({"MIGRATE", "127.0.0.1", absl::StrCat(target.port()), "", "0",
+                              "5000", "KEYS", key})
+                    .ok());
+  }
+
+  void Finish(RedisCluster& cluster) const {
+    for (int i = 0; i < cluster.size(); ++i) {
+      if (cluster.node(i).running()) {
+        cluster.node(i).Command({"CLUSTER", "SETSLOT", slot, "NODE", target_id}).IgnoreError();
+      }
+    }
+  }
+};
+
 TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndMovedAfterIt) {
   SyncRedis redis(client_.get());
   const std::string key = "{migrating-patient}:k";
   const int slot = KeySlot(key);
   ASSERT_TRUE(redis.Run({"SET", key, "v"}).ok());
-  int from = HolderOf(key);
-  ASSERT_GE(from, 0);
-  int to = -1;
-  for (int i = 0; i < cluster_->size(); ++i) {
-    auto role = cluster_->node(i).CommandList({"ROLE"});
-    if (i != from && role.ok() && role->at(0) == "master") to = i;
-  }
-  ASSERT_GE(to, 0);
-  auto& source = cluster_->node(from);
-  auto& target = cluster_->node(to);
-  std::string source_id = source.Command({"CLUSTER", "MYID"}).value_or("");
-  std::string target_id = target.Command({"CLUSTER", "MYID"}).value_or("");
-  std::string s = absl::StrCat(slot);
-  ASSERT_TRUE(target.Command({"CLUSTER", "SETSLOT", s, "IMPORTING", source_id}).ok());
-  ASSERT_TRUE(source.Command({"CLUSTER", "SETSLOT", s, "MIGRATING", target_id}).ok());
-  ASSERT_TRUE(source
-                  .Command({"MIGRATE", "127.0.0.1", absl::StrCat(target.port()), "", "0", "5000",
-                            "KEYS", key})
-                  .ok());
+  SlotMove move(key);
+  ASSERT_NO_FATAL_FAILURE(move.Begin(*cluster_, HolderOf(key)));
+  auto& source = cluster_->node(move.from);
+  auto& target = cluster_->node(move.to);
 
   // Mid-migration: the source no longer has the key and answers ASK; the client asks the target.
   int64_t before = client_->redirections();
@@ -137,11 +165,7 @@ TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndMovedAfterIt) {
   EXPECT_EQ(client_->OwnerOf(slot), absl::StrCat("127.0.0.1:", source.port()));  // ASK: no move
 
   // The slot now belongs to the target: the source answers MOVED and the client remembers.
-  for (int i = 0; i < cluster_->size(); ++i) {
-    if (cluster_->node(i).running()) {
-      cluster_->node(i).Command({"CLUSTER", "SETSLOT", s, "NODE", target_id}).IgnoreError();
-    }
-  }
+  move.Finish(*cluster_);
   auto moved = redis.Run({"GET", key});
   ASSERT_TRUE(moved.ok()) << moved.status();
   EXPECT_EQ(moved->str, "v");
@@ -149,6 +173,60 @@ TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndMovedAfterIt) {
   auto write = redis.Run({"SET", key, "w"});
   ASSERT_TRUE(write.ok()) << write.status();
   EXPECT_EQ(target.Command({"GET", key}).value_or("?"), "w");
+}
+
+// With cluster-preferred-endpoint-type unknown-endpoint the nodes name no host: CLUSTER SLOTS
+// gives an empty endpoint and redirections read "MOVED <slot> :<port>". Both mean the host of the
+// node that answered.
+TEST_F(RedisClusterTest, FollowsNodesWhoseEndpointIsUnknown) {
+  auto set_endpoint_type = [](const char* type) {
+    for (int i = 0; i < cluster_->size(); ++i) {
+      if (cluster_->node(i).running()) {
+        ASSERT_TRUE(cluster_->node(i)
+                        .Command({"CONFIG", "SET", "cluster-preferred-endpoint-type", type})
+                        .ok());
+      }
+    }
+  };
+  ASSERT_NO_FATAL_FAILURE(set_endpoint_type("unknown-endpoint"));
+  struct Restore {
+    std::function<void(const char*)> set;
+    ~Restore() { set("ip"); }
+  } restore{set_endpoint_type};
+
+  ClusterOptions o;
+  o.seeds = *config::ParseHostPortList(cluster_->seeds(), "seeds");
+  o.node.connections = 1;
+  o.node.command_timeout = absl::Seconds(2);
+  // One map load at the start and none after: the redirection alone must lead the client.
+  o.refresh_interval = absl::Hours(1);
+  o.min_refresh_gap = absl::Hours(1);
+  ClusterClient client(o);
+  ASSERT_TRUE(Eventually([&] { return client.Ready() && client.ReadyConnections() >= 3; }))
+      << "no slot map from nodes without an endpoint";
+  SyncRedis redis(&client);
+  for (int i = 0; i < 30; ++i) {
+    auto set = redis.Run({"SET", absl::StrCat("{unknown-endpoint-p", i, "}:k"), "v"});
+    ASSERT_TRUE(set.ok()) << set.status();
+  }
+  EXPECT_EQ(client.redirections(), 0);
+
+  const std::string key = "{unknown-endpoint-moving}:k";
+  ASSERT_TRUE(redis.Run({"SET", key, "v"}).ok());
+  SlotMove move(key);
+  ASSERT_NO_FATAL_FAILURE(move.Begin(*cluster_, HolderOf(key)));
+  move.Finish(*cluster_);
+  auto source_says = cluster_->node(move.from).Command({"GET", key});
+  ASSERT_FALSE(source_says.ok());
+  EXPECT_TRUE(absl::StrContains(source_says.status().message(),
+                                absl::StrCat(" :", cluster_->node(move.to).port())))
+      << source_says.status();  // the redirection names no host
+  auto get = redis.Run({"GET", key});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->str, "v");
+  EXPECT_GT(client.redirections(), 0);
+  EXPECT_EQ(client.OwnerOf(KeySlot(key)),
+            absl::StrCat("127.0.0.1:", cluster_->node(move.to).port()));
 }
 
 TEST_F(RedisClusterTest, StopAnswersEveryCommandInFlightBeforeReturning) {

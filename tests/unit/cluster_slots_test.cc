@@ -92,6 +92,23 @@ TEST(ClusterSlots, ParsesTheSlotTable) {
   EXPECT_EQ((*ranges)[1].primary.host, "10.0.0.2");
 }
 
+TEST(ClusterSlots, LeavesTheHostEmptyForNodesWhoseEndpointIsUnknown) {
+  // Redis answers nil, "" or "?" for the endpoint under cluster-preferred-endpoint-type
+  // unknown-endpoint; the client fills in the host it asked.
+  Reply nil;
+  Reply reply = Arr({Arr({Int(0), Int(99), Arr({nil, Int(7000)}), Arr({Str("?"), Int(7003)})}),
+                     Arr({Int(100), Int(16383), Arr({Str(""), Int(7001)})})});
+  auto ranges = ParseClusterSlots(reply);
+  ASSERT_TRUE(ranges.ok()) << ranges.status();
+  ASSERT_EQ(ranges->size(), 2u);
+  EXPECT_EQ((*ranges)[0].primary.host, "");
+  EXPECT_EQ((*ranges)[0].primary.port, 7000);
+  ASSERT_EQ((*ranges)[0].replicas.size(), 1u);
+  EXPECT_EQ((*ranges)[0].replicas[0].host, "");
+  EXPECT_EQ((*ranges)[1].primary.port, 7001);
+  EXPECT_FALSE(ParseClusterSlots(Arr({Arr({Int(0), Int(10), Arr({nil, Int(0)})})})).ok());
+}
+
 TEST(ClusterSlots, RejectsMalformedSlotTables) {
   EXPECT_FALSE(ParseClusterSlots(Str("x")).ok());
   EXPECT_FALSE(ParseClusterSlots(Arr({Arr({Int(0), Int(16384), Arr({Str("h"), Int(1)})})})).ok());
@@ -110,7 +127,14 @@ TEST(ClusterSlots, ParsesRedirections) {
   ASSERT_TRUE(ask.has_value());
   EXPECT_TRUE(ask->ask);
   EXPECT_EQ(ask->to.host, "::1");
-  for (const char* bad : {"ERR MOVED 1 h:1", "MOVED 16384 h:1", "MOVED x h:1", "ASK 1 h", "MOVED 1"}) {
+  // An unknown endpoint (cluster-preferred-endpoint-type unknown-endpoint): no host, the port.
+  auto unknown = ParseRedirect("MOVED 12182 :17102");
+  ASSERT_TRUE(unknown.has_value());
+  EXPECT_EQ(unknown->slot, 12182);
+  EXPECT_EQ(unknown->to.host, "");
+  EXPECT_EQ(unknown->to.port, 17102);
+  for (const char* bad : {"ERR MOVED 1 h:1", "MOVED 16384 h:1", "MOVED x h:1", "ASK 1 h", "MOVED 1",
+                          "MOVED 1 :", "ASK 1 :0"}) {
     EXPECT_FALSE(ParseRedirect(bad).has_value()) << bad;
   }
 }
