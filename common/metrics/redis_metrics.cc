@@ -49,6 +49,8 @@ absl::string_view ErrorKindName(redis::CommandError error) {
       return "timeout";
     case redis::CommandError::kTransient:
       return "transient";
+    case redis::CommandError::kRedirect:
+      return "redirect";
     case redis::CommandError::kReply:
       return "reply";
   }
@@ -64,8 +66,10 @@ RedisMetrics::RedisMetrics(prometheus::Registry& registry)
       errors_(prometheus::BuildCounter()
                   .Name("trellis_redis_command_errors_total")
                   .Help("Redis commands that failed, by kind: io (no or lost connection), timeout "
-                        "(no reply in time), transient (LOADING, BUSY, OOM, ...), reply (any "
-                        "other error reply). A script's domain answer (NOT_FOUND, ABORTED, ...) "
+                        "(no reply in time), transient (LOADING, BUSY, OOM, ...), redirect (MOVED "
+                        "or ASK from a Redis Cluster node: the attempt went to a node that no "
+                        "longer serves the slot, and the client followed; not a failed call), "
+                        "reply (any other error reply). A script's domain answer (NOT_FOUND, ABORTED, ...) "
                         "is not an error.")
                   .Register(registry)) {}
 

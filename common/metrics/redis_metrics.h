@@ -2,7 +2,7 @@
 
 // Redis command series, fed by the Redis client (redis::CommandObserver):
 //   trellis_redis_command_duration_seconds{command}      histogram, every command
-//   trellis_redis_command_errors_total{command,kind}     kind: io, timeout, transient, reply
+//   trellis_redis_command_errors_total{command,kind}     kind: io, timeout, transient, redirect, reply
 // `command` is the command name ("GET", "XREADGROUP") or "script:<name>" for a registered Lua
 // script: a fixed set, named by the code, never by data. Plus, sampled at scrape time,
 //   trellis_redis_up                     1 while at least one connection is ready, else 0
@@ -38,7 +38,10 @@ class RedisMetrics final : public redis::CommandObserver {
  private:
   struct CommandSeries {
     prometheus::Histogram* duration = nullptr;
-    std::array<std::atomic<prometheus::Counter*>, 5> errors{};  // by CommandError, on first use
+    // By CommandError (kReply is its last), each made on first use.
+    std::array<std::atomic<prometheus::Counter*>,
+               static_cast<size_t>(redis::CommandError::kReply) + 1>
+        errors{};
     std::string label;
   };
   CommandSeries& SeriesOf(absl::string_view name, bool script);

@@ -35,6 +35,8 @@ CommandError ErrorOfReply(absl::string_view error_text) {
       return CommandError::kNone;
     case ErrorReplyKind::kTransient:
       return CommandError::kTransient;
+    case ErrorReplyKind::kRedirect:
+      return CommandError::kRedirect;
     case ErrorReplyKind::kOther:
       break;
   }

@@ -15,7 +15,9 @@ enum class CommandError {
   kIo,         // no connection, the connection dropped, or the client was shutting down
   kTimeout,    // no reply by the command's deadline
   kTransient,  // a transient server state: LOADING, BUSY, READONLY, OOM, ...
-  kReply,      // any other error reply (a script's runtime error, WRONGTYPE, ...)
+  kRedirect,   // MOVED or ASK: the slot is served elsewhere (a cluster client follows it)
+  kReply,      // any other error reply (a script's runtime error, WRONGTYPE, ...); stays last
+               // (metrics size their tables by it)
 };
 
 class CommandObserver {

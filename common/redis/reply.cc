@@ -96,6 +96,7 @@ bool Transient(absl::string_view head) {
 ErrorReplyKind ClassifyErrorReply(absl::string_view text) {
   ParsedError e = Parse(text);
   if (ScriptCode(e.code) != nullptr) return ErrorReplyKind::kScriptOutcome;
+  if (e.head == "MOVED" || e.head == "ASK") return ErrorReplyKind::kRedirect;
   return Transient(e.head) ? ErrorReplyKind::kTransient : ErrorReplyKind::kOther;
 }
 

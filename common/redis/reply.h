@@ -37,8 +37,10 @@ struct Reply {
 // status message.
 absl::Status ErrorReplyToStatus(absl::string_view error_text);
 
-// Which of those three an error reply is.
-enum class ErrorReplyKind { kScriptOutcome, kTransient, kOther };
+// Which of those an error reply is. kRedirect is MOVED or ASK: transient for ErrorReplyToStatus
+// (a client that is not cluster-aware cannot follow it), but routing, not a failure, for the
+// cluster client, which follows it.
+enum class ErrorReplyKind { kScriptOutcome, kRedirect, kTransient, kOther };
 ErrorReplyKind ClassifyErrorReply(absl::string_view error_text);
 
 }  // namespace trellis::redis

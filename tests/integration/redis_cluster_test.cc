@@ -20,6 +20,7 @@
 #include "common/redis/sync_redis.h"
 #include "common/status/status.h"
 #include "tests/support/eventually.h"
+#include "tests/support/recording_observer.h"
 #include "tests/support/redis_cluster.h"
 
 namespace trellis::redis {
@@ -64,6 +65,7 @@ class RedisClusterTest : public ::testing::Test {
     o.node.connections = 1;
     o.node.command_timeout = absl::Seconds(2);
     o.node.max_backoff = absl::Milliseconds(200);
+    o.node.observer = &observer_;
     client_ = std::make_unique<ClusterClient>(o);
     ASSERT_TRUE(Eventually([&] { return client_->Ready() && client_->ReadyConnections() >= 3; }))
         << "slot map never loaded, or a primary never connected";
@@ -76,6 +78,7 @@ class RedisClusterTest : public ::testing::Test {
   }
 
   static RedisCluster* cluster_;
+  testing::RecordingObserver observer_;  // every node pool's failed attempts
   std::unique_ptr<ClusterClient> client_;
 };
 
@@ -173,6 +176,9 @@ TEST_F(RedisClusterTest, FollowsAskDuringAMigrationAndMovedAfterIt) {
   auto write = redis.Run({"SET", key, "w"});
   ASSERT_TRUE(write.ok()) << write.status();
   EXPECT_EQ(target.Command({"GET", key}).value_or("?"), "w");
+  // The redirected attempts are counted as redirects, not as failures of the store.
+  EXPECT_EQ(observer_.count(CommandError::kRedirect), client_->redirections());
+  EXPECT_EQ(observer_.count(CommandError::kTransient), 0);
 }
 
 // With cluster-preferred-endpoint-type unknown-endpoint the nodes name no host: CLUSTER SLOTS

@@ -17,6 +17,7 @@
 #include "common/redis/sync_redis.h"
 #include "common/status/status.h"
 #include "tests/support/eventually.h"
+#include "tests/support/recording_observer.h"
 #include "tests/support/redis_server.h"
 
 namespace trellis::redis {
@@ -37,23 +38,7 @@ const Script kFetch("test_ha_fetch", R"lua(
 
 constexpr char kMaster[] = "trellis-test";
 
-// Every failed command's error class, by command or script name.
-class RecordingObserver : public CommandObserver {
- public:
-  void OnCommand(absl::string_view name, bool, absl::Duration, CommandError error) override {
-    if (error == CommandError::kNone) return;
-    absl::MutexLock lock(&mu_);
-    errors_.emplace_back(name, error);
-  }
-  std::vector<std::pair<std::string, CommandError>> errors() {
-    absl::MutexLock lock(&mu_);
-    return errors_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<std::pair<std::string, CommandError>> errors_;
-};
+using testing::RecordingObserver;
 
 PoolOptions DirectOptions(const RedisServer& server, int connections) {
   PoolOptions o;

@@ -94,13 +94,14 @@ TEST(RedisMetrics, TimesEveryCommandAndCountsFailuresByKind) {
   m.OnCommand("goal_write", true, absl::Milliseconds(2), redis::CommandError::kNone);
   m.OnCommand("goal_write", true, absl::Milliseconds(2), redis::CommandError::kIo);
   m.OnCommand("goal_write", true, absl::Milliseconds(2), redis::CommandError::kReply);
+  m.OnCommand("goal_write", true, absl::Milliseconds(2), redis::CommandError::kRedirect);
   std::string text = Text(r);
   EXPECT_TRUE(Has(text, "trellis_redis_command_duration_seconds_count{command=\"GET\"} 2")) << text;
   EXPECT_TRUE(
       Has(text, "trellis_redis_command_duration_seconds_bucket{command=\"GET\",le=\"0.00025\"} 2"))
       << text;
   EXPECT_TRUE(
-      Has(text, "trellis_redis_command_duration_seconds_count{command=\"script:goal_write\"} 3"))
+      Has(text, "trellis_redis_command_duration_seconds_count{command=\"script:goal_write\"} 4"))
       << text;
   EXPECT_TRUE(Has(text, "trellis_redis_command_errors_total{command=\"GET\",kind=\"timeout\"} 1"))
       << text;
@@ -109,6 +110,10 @@ TEST(RedisMetrics, TimesEveryCommandAndCountsFailuresByKind) {
       << text;
   EXPECT_TRUE(Has(
       text, "trellis_redis_command_errors_total{command=\"script:goal_write\",kind=\"reply\"} 1"))
+      << text;
+  EXPECT_TRUE(Has(
+      text,
+      "trellis_redis_command_errors_total{command=\"script:goal_write\",kind=\"redirect\"} 1"))
       << text;
 }
 

@@ -100,6 +100,23 @@ TEST(RedisErrorMapping, TransientServerStatesAreUnavailable) {
   }
 }
 
+TEST(RedisErrorMapping, RedirectionsAreTheirOwnKind) {
+  EXPECT_EQ(redis::ClassifyErrorReply("MOVED 3999 127.0.0.1:6381"), redis::ErrorReplyKind::kRedirect);
+  EXPECT_EQ(redis::ClassifyErrorReply("ASK 3999 :6381"), redis::ErrorReplyKind::kRedirect);
+  EXPECT_EQ(redis::ClassifyErrorReply("TRYAGAIN Multiple keys request during rehashing of slot"),
+            redis::ErrorReplyKind::kTransient);
+  EXPECT_EQ(redis::ClassifyErrorReply("LOADING Redis is loading"),
+            redis::ErrorReplyKind::kTransient);
+  EXPECT_EQ(redis::ClassifyErrorReply("NOT_FOUND goal not found"),
+            redis::ErrorReplyKind::kScriptOutcome);
+  EXPECT_EQ(redis::ClassifyErrorReply("WRONGTYPE Operation against a key"),
+            redis::ErrorReplyKind::kOther);
+  // Outside the cluster client (a --redis_url pointing at a cluster node) a redirection cannot
+  // be followed: retry may help once the operator fixes the address, so UNAVAILABLE.
+  EXPECT_EQ(redis::ErrorReplyToStatus("MOVED 3999 127.0.0.1:6381").code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST(RedisErrorMapping, OtherErrorsAreInternalWithoutRedisText) {
   absl::Status s = redis::ErrorReplyToStatus(
       "WRONGTYPE Operation against a key holding the wrong kind of value");
