@@ -69,8 +69,8 @@ RedisMetrics::RedisMetrics(prometheus::Registry& registry)
                         "(no reply in time), transient (LOADING, BUSY, OOM, ...), redirect (MOVED "
                         "or ASK from a Redis Cluster node: the attempt went to a node that no "
                         "longer serves the slot, and the client followed; not a failed call), "
-                        "reply (any other error reply). A script's domain answer (NOT_FOUND, ABORTED, ...) "
-                        "is not an error.")
+                        "reply (any other error reply). A script's domain answer (NOT_FOUND, "
+                        "ABORTED, ...) is not an error.")
                   .Register(registry)) {}
 
 RedisMetrics::CommandSeries& RedisMetrics::SeriesOf(absl::string_view name, bool script) {

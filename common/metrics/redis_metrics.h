@@ -2,7 +2,8 @@
 
 // Redis command series, fed by the Redis client (redis::CommandObserver):
 //   trellis_redis_command_duration_seconds{command}      histogram, every command
-//   trellis_redis_command_errors_total{command,kind}     kind: io, timeout, transient, redirect, reply
+//   trellis_redis_command_errors_total{command,kind}     kind: io, timeout, transient,
+//                                                        redirect, reply
 // `command` is the command name ("GET", "XREADGROUP") or "script:<name>" for a registered Lua
 // script: a fixed set, named by the code, never by data. Plus, sampled at scrape time,
 //   trellis_redis_up                     1 while at least one connection is ready, else 0

@@ -101,7 +101,8 @@ TEST(RedisErrorMapping, TransientServerStatesAreUnavailable) {
 }
 
 TEST(RedisErrorMapping, RedirectionsAreTheirOwnKind) {
-  EXPECT_EQ(redis::ClassifyErrorReply("MOVED 3999 127.0.0.1:6381"), redis::ErrorReplyKind::kRedirect);
+  EXPECT_EQ(redis::ClassifyErrorReply("MOVED 3999 127.0.0.1:6381"),
+            redis::ErrorReplyKind::kRedirect);
   EXPECT_EQ(redis::ClassifyErrorReply("ASK 3999 :6381"), redis::ErrorReplyKind::kRedirect);
   EXPECT_EQ(redis::ClassifyErrorReply("TRYAGAIN Multiple keys request during rehashing of slot"),
             redis::ErrorReplyKind::kTransient);
