@@ -9,6 +9,8 @@
 
 namespace trellis::config {
 
+std::string HostPortText(const HostPort& hp) { return absl::StrCat(hp.host, ":", hp.port); }
+
 absl::StatusOr<RedisEndpoint> ParseRedisUrl(absl::string_view url, absl::string_view field) {
   RedisEndpoint ep;
   absl::string_view rest = url;

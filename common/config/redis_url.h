@@ -13,6 +13,9 @@ struct HostPort {
   int port = 0;
 };
 
+// "host:port", for logs and error messages (and the cluster client's node map).
+std::string HostPortText(const HostPort& hp);
+
 // Where Redis is: parsed from `redis://[[user]:password@]host[:port][/db]`.
 struct RedisEndpoint {
   std::string host = "127.0.0.1";

@@ -91,7 +91,7 @@ absl::StatusOr<config::HostPort> AskSentinels(const std::vector<config::HostPort
     const config::HostPort& sentinel = sentinels[at];
     timeval tv = absl::ToTimeval(timeout);
     redisContext* c = redisConnectWithTimeout(sentinel.host.c_str(), sentinel.port, tv);
-    std::string where = absl::StrCat(sentinel.host, ":", sentinel.port);
+    std::string where = config::HostPortText(sentinel);
     if (c == nullptr || c->err) {
       last_error = absl::StrCat(where, ": ", c != nullptr ? c->errstr : "out of memory");
       if (c != nullptr) redisFree(c);
@@ -580,7 +580,7 @@ class RedisPool::Loop {
     RotateSentinel();
   }
 
-  std::string TargetText() const { return absl::StrCat(target_.host, ":", target_.port); }
+  std::string TargetText() const { return config::HostPortText(target_); }
 
   void Connect() {
     if (IsStopping()) return;

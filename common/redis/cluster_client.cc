@@ -14,8 +14,6 @@
 namespace trellis::redis {
 namespace {
 
-std::string AddressText(const config::HostPort& hp) { return absl::StrCat(hp.host, ":", hp.port); }
-
 // Commands without a key (PING, INFO, ...) go to any node; the others name their key first.
 bool HasKey(const std::vector<std::string>& args) {
   if (args.size() < 2) return false;
@@ -35,7 +33,7 @@ absl::StatusOr<std::vector<SlotRange>> AskSlots(const config::HostPort& node,
   if (c == nullptr || c->err) {
     std::string error = c != nullptr ? c->errstr : "out of memory";
     if (c != nullptr) redisFree(c);
-    return absl::UnavailableError(absl::StrCat(AddressText(node), ": ", error));
+    return absl::UnavailableError(absl::StrCat(config::HostPortText(node), ": ", error));
   }
   redisSetTimeout(c, tv);
   if (!auth.password.empty()) {
@@ -50,12 +48,12 @@ absl::StatusOr<std::vector<SlotRange>> AskSlots(const config::HostPort& node,
   if (r == nullptr) {
     std::string error = c->errstr;
     redisFree(c);
-    return absl::UnavailableError(absl::StrCat(AddressText(node), ": ", error));
+    return absl::UnavailableError(absl::StrCat(config::HostPortText(node), ": ", error));
   }
   absl::StatusOr<std::vector<SlotRange>> ranges =
       r->type == REDIS_REPLY_ERROR
           ? absl::StatusOr<std::vector<SlotRange>>(absl::UnavailableError(
-                absl::StrCat(AddressText(node), ": ", absl::string_view(r->str, r->len))))
+                absl::StrCat(config::HostPortText(node), ": ", absl::string_view(r->str, r->len))))
           : ParseClusterSlots(Reply::FromHiredis(*r));
   freeReplyObject(r);
   redisFree(c);
@@ -153,7 +151,7 @@ std::vector<std::vector<std::pair<int, int>>> ClusterClient::SlotsByNode() const
 std::string ClusterClient::OwnerOf(int slot) const {
   absl::ReaderMutexLock lock(&mu_);
   auto node = OwnerLocked(slot);
-  return node != nullptr ? AddressText(node->address) : "";
+  return node != nullptr ? config::HostPortText(node->address) : "";
 }
 
 std::shared_ptr<ClusterClient::Node> ClusterClient::OwnerLocked(int slot) const {
@@ -166,7 +164,7 @@ std::shared_ptr<ClusterClient::Node> ClusterClient::OwnerLocked(int slot) const 
 }
 
 std::shared_ptr<ClusterClient::Node> ClusterClient::NodeFor(const config::HostPort& address) {
-  std::string key = AddressText(address);
+  std::string key = config::HostPortText(address);
   auto it = nodes_.find(key);
   if (it != nodes_.end()) return it->second;
   if (stopping_) return nullptr;

@@ -25,12 +25,16 @@ namespace {
 // Where the service keeps its data, for the start-up log line.
 std::string RedisTarget(const ServerConfig& config) {
   if (!config.redis_cluster.empty()) {
-    std::vector<std::string> seeds;
-    for (const auto& hp : config.redis_cluster) seeds.push_back(absl::StrCat(hp.host, ":", hp.port));
-    return absl::StrCat("cluster ", absl::StrJoin(seeds, ","));
+    return absl::StrCat("cluster ",
+                        absl::StrJoin(config.redis_cluster, ",",
+                                      [](std::string* out, const config::HostPort& hp) {
+                                        out->append(config::HostPortText(hp));
+                                      }));
   }
-  if (!config.redis.sentinels.empty()) return absl::StrCat("sentinel ", config.redis.sentinel_master);
-  return absl::StrCat(config.redis.host, ":", config.redis.port);
+  if (!config.redis.sentinels.empty()) {
+    return absl::StrCat("sentinel ", config.redis.sentinel_master);
+  }
+  return config::HostPortText({config.redis.host, config.redis.port});
 }
 
 }  // namespace

@@ -367,6 +367,14 @@ class Counter:
             return dict(self.counts)
 
 
+def longest_silence(writers, since):
+    """The longest time without an acknowledgement by `writers` from `since` on, and when it
+    began: (seconds, start), or (None, None) when nothing was acknowledged after `since`."""
+    marks = [since, *sorted(t for w in writers for t in w.ack_times if t > since)]
+    gaps = [(b - a, a) for a, b in zip(marks, marks[1:])]
+    return max(gaps) if gaps else (None, None)
+
+
 def code_of(e):
     return e.code().name if isinstance(e, grpc.RpcError) else type(e).__name__
 

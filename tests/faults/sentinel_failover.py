@@ -28,7 +28,7 @@ import os
 import subprocess
 import time
 
-from faultlib import Result, Stack, log, resp_command, size, wait_until
+from faultlib import Result, Stack, log, longest_silence, resp_command, size, wait_until
 from harness import Redis, free_port
 from redis_crash import judge_writers, start_writers, stop_writers
 
@@ -157,12 +157,9 @@ def run(result, wait_replicas):
         stop_writers(result, writers, stop)
 
         # Error window: the longest time without any acknowledgement, from the kill on.
-        acks = sorted(t for w in writers for t in w.ack_times)
-        after = [t for t in acks if t > killed_at]
+        after = [t for w in writers for t in w.ack_times if t > killed_at]
         result.check(bool(after), "no write was acknowledged after the failover")
-        marks = [killed_at, *after]
-        gaps = [(b - a, a) for a, b in zip(marks, marks[1:])]
-        window, window_start = max(gaps) if gaps else (None, None)
+        window, window_start = longest_silence(writers, killed_at)
         acked = [a for w in writers for a in w.acked]
         result.requests = outcomes.total()
         result.acknowledged = len(acked)

@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <utility>
 
 #include "absl/strings/numbers.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/redis/keys.h"
 #include "common/redis/staging.h"
 #include "common/status/status.h"
@@ -405,7 +406,8 @@ std::string AckRecordKey(const redis::RedisClient& redis, int bucket, const std:
   // Beside the subscriber's pending list on a cluster (one slot per ack script), else with the
   // patient's keys, where it has always been.
   if (redis.Clustered()) {
-    return BucketKey(bucket, absl::StrCat("ack:", tenant, "|", item.patient, "|", item.reminder_id));
+    return BucketKey(bucket,
+                     absl::StrCat("ack:", tenant, "|", item.patient, "|", item.reminder_id));
   }
   return redis::PatientKeys(kService, tenant, item.patient).Key({"ack", item.reminder_id});
 }
@@ -455,8 +457,7 @@ void DispatchStore::Complete(int bucket, const std::string& lease,
                              const std::vector<EntryCompletion>& items,
                              Callback<CompleteResult> done, absl::Time deadline) {
   const bool staged = redis_->Clustered();
-  std::vector<std::string> a = {lease, staged ? "1" : "",
-                                absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention)),
+  std::vector<std::string> a = {lease, staged ? "1" : "", RetentionMs(),
                                 absl::StrCat(items.size())};
   for (const EntryCompletion& c : items) {
     const ClaimedEntry& e = *c.entry;
@@ -470,7 +471,7 @@ void DispatchStore::Complete(int bucket, const std::string& lease,
     std::string records;
     for (const auto& [ms, state] : c.records) absl::StrAppend(&records, ms, "=", state, ";");
     a.push_back(std::move(records));
-    a.push_back(OutStreamKey(staged ? DueBucket(e.tenant, e.patient) : bucket, e.tenant));
+    a.push_back(OutStreamKey(DueBucket(e.tenant, e.patient), e.tenant));
     a.push_back(absl::StrCat(c.deliveries.size()));
     for (const DeliveryWrite& d : c.deliveries) {
       a.push_back(DeliveryKey(e.patient, e.reminder_id, DeliveryField(d.scheduled_ms, d.snooze)));
@@ -506,20 +507,22 @@ void DispatchStore::Complete(int bucket, const std::string& lease,
 
 absl::StatusOr<int> DispatchStore::MoveStagedDeliveries(int per_part) {
   if (!redis_->Clustered()) return 0;
-  return redis::MoveStaged(*redis_, DeliveryStaging(), kDeliveriesMoveScript,
-                           {absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention))},
+  return redis::MoveStaged(*redis_, DeliveryStaging(), kDeliveriesMoveScript, {RetentionMs()},
                            per_part);
 }
 
 absl::StatusOr<int> DispatchStore::MoveStagedDeliveries(const std::vector<int>& buckets,
                                                         int per_part) {
   if (!redis_->Clustered() || buckets.empty()) return 0;
+  const redis::SlotIndex staging = DeliveryStaging();
   std::vector<std::string> parts;
   parts.reserve(buckets.size());
-  for (int b : buckets) parts.push_back(DeliveryStaging().SlotKey(b));
-  return redis::MoveStagedParts(
-      *redis_, parts, kDeliveriesMoveScript,
-      {absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention))}, per_part);
+  for (int b : buckets) parts.push_back(staging.SlotKey(b));
+  return redis::MoveStagedParts(*redis_, parts, kDeliveriesMoveScript, {RetentionMs()}, per_part);
+}
+
+std::string DispatchStore::RetentionMs() const {
+  return absl::StrCat(absl::ToInt64Milliseconds(options_.stream_retention));
 }
 
 redis::SlotIndex DeliveryStaging() { return redis::SlotIndex(kService, "dlv_staged"); }
@@ -608,19 +611,19 @@ struct ClusterPoll {
   PollResult result;
   int step = 0;
 
+  // What the consumer holds in all buckets.
+  int Held() const { return std::accumulate(held.begin(), held.end(), 0); }
+
   // A bucket failed: what earlier buckets handed over is answered (it is recorded as held by
   // this consumer; dropping it would only delay it to its ack deadline); else the error.
   void Fail(absl::Status s) {
     if (result.deliveries.empty()) return done(s);
-    int total = 0;
-    for (int h : held) total += h;
-    result.outstanding = total;
+    result.outstanding = Held();
     done(std::move(result));
   }
 
   static void Next(std::shared_ptr<ClusterPoll> p) {
-    int total = 0;
-    for (int h : p->held) total += h;
+    const int total = p->Held();
     const int room = std::min(p->request.max_unacked - total,
                               p->request.max_batch - static_cast<int>(p->result.deliveries.size()));
     if (p->step == kDueBuckets || room <= 0) {
@@ -729,14 +732,13 @@ void DispatchStore::Ack(const std::string& tenant, const std::string& subscriber
     }
   }
   auto out = std::make_shared<std::vector<AckOutcome>>(items.size());
-  auto shared_calls = std::make_shared<std::vector<Call>>(std::move(calls));
   AllOf(
-      static_cast<int>(shared_calls->size()),
+      static_cast<int>(calls.size()),
       [&](int c, absl::AnyInvocable<void(absl::Status)> answer) {
-        Call& call = (*shared_calls)[c];
+        Call& call = calls[c];
         redis_->Eval(
             kAckScript, std::move(call.keys), std::move(call.args),
-            [out, order = call.order, answer = std::move(answer)](
+            [out, order = std::move(call.order), answer = std::move(answer)](
                 absl::StatusOr<Reply> reply) mutable {
               if (!reply.ok()) return answer(reply.status());
               if (reply->elements.size() != order.size()) return answer(Corrupt());

@@ -187,6 +187,9 @@ class DispatchStore {
            Callback<std::vector<AckOutcome>> done, absl::Time deadline);
 
  private:
+  // options_.stream_retention in ms, as the scripts take it.
+  std::string RetentionMs() const;
+
   redis::RedisClient* redis_;
   DispatchStoreOptions options_;
 };

@@ -293,10 +293,6 @@ int DueBucket(absl::string_view tenant, absl::string_view patient) {
   return static_cast<int>(h % static_cast<uint32_t>(kDueBuckets));
 }
 
-int DueBucketCount(const redis::RedisClient& redis) {
-  return redis.Clustered() ? redis::kClusterSlots : kDueBuckets;
-}
-
 int DueBucketOf(const redis::RedisClient& redis, absl::string_view tenant,
                 absl::string_view patient) {
   return redis.Clustered() ? redis::KeySlot(redis::PatientKeys(kService, tenant, patient).prefix())

@@ -79,7 +79,6 @@ int DueBucket(absl::string_view tenant, absl::string_view patient);
 // Cluster: one bucket per slot (16 384), in the slot of the patients it lists, so that a
 // patient's script may write its due entry and the dispatcher's scripts may read and write the
 // patients of the bucket they claim (docs/scaling.md).
-int DueBucketCount(const redis::RedisClient& redis);
 int DueBucketOf(const redis::RedisClient& redis, absl::string_view tenant,
                 absl::string_view patient);
 // "trellis:rem:{due:<bucket>}:due", or on a cluster "trellis:rem:{<slot tag>}:due".
